@@ -1,0 +1,118 @@
+"""The `auxlearn` command line: one thin function per command over the Python API.
+
+Bad input raises AuxlearnError; ``main`` prints its message and exits with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Optional
+
+from auxlearn.errors import AuxlearnError
+
+
+def cmd_tasks(args) -> int:
+    from auxlearn.inspect_tasks import task_table
+
+    rows = task_table(data_dir=args.data_dir, task_files=args.task_file or [])
+    header = f"{'task':<18}{'type':<16}{'main metric':<24}{'train':>9}{'dev':>7}{'eval':>8}  note"
+    print(header)
+    for row in rows:
+        print(f"{row['task']:<18}{row['type']:<16}{row['main_metric']:<24}{_n(row['train']):>9}"
+              f"{_n(row['dev']):>7}{_n(row['eval']):>8}  {row['note']}")
+    return 0
+
+
+def _n(value: Optional[int]) -> str:
+    return "-" if value is None else str(value)
+
+
+def cmd_train(args) -> int:
+    from auxlearn.config import load_experiment
+    from auxlearn.experiment import train_experiment
+
+    exp = load_experiment(args.config, args.set or [], data_dir=args.data_dir)
+    out = Path(args.out or Path("runs") / exp.name)
+    results = train_experiment(exp, out)
+    primary = results["eval"][exp.primary]
+    print(f"{exp.primary} eval: " + ", ".join(f"{k}={v:.4f}" for k, v in primary.items()))
+    print(f"best dev step {results['best_step']} of {results['steps']}; {results['seconds']:.0f} s; "
+          f"results in {out / 'results.json'}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from auxlearn.inference import evaluate_model
+
+    print(json.dumps(evaluate_model(args.model_dir, task=args.task, split=args.split, data_dir=args.data_dir),
+                     indent=2))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from auxlearn.inference import predict_file
+
+    count = predict_file(args.model_dir, task=args.task, input_path=args.input, output_path=args.output)
+    if args.output:
+        print(f"wrote {count} predictions to {args.output}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="auxlearn", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("tasks", help="list the known tasks with their sizes and metrics")
+    p.add_argument("--data-dir", help="offline mirror in the hub's layout (default: $AUXLEARN_DATA_DIR)")
+    p.add_argument("--task-file", action="append", help="a YAML file of user tasks (repeatable)")
+    p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser("train", help="train one experiment (primary + auxiliaries)")
+    _experiment_arguments(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a saved model; metrics as JSON on stdout")
+    p.add_argument("model_dir")
+    p.add_argument("--task", help="default: every task of the model that has the split")
+    p.add_argument("--split", choices=["eval", "dev"], default="eval")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict a JSONL file of inputs with a saved model")
+    p.add_argument("model_dir")
+    p.add_argument("--task", required=True)
+    p.add_argument("--input", required=True, help="JSONL with the task's text fields")
+    p.add_argument("--output", help="JSONL to write (default: stdout)")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def _experiment_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="experiment YAML")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. train.lr=3e-5")
+    p.add_argument("--data-dir", help="offline mirror in the hub's layout (default: $AUXLEARN_DATA_DIR)")
+    p.add_argument("--out", help="output folder (default: runs/<name>)")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.simplefilter("default")
+    import datasets
+
+    datasets.disable_progress_bars()
+    try:
+        return args.func(args)
+    except AuxlearnError as error:
+        print(f"auxlearn: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("auxlearn: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

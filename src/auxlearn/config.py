@@ -1,0 +1,148 @@
+"""The experiment config: YAML validated by pydantic; unknown keys are errors with the key's path.
+
+``--set train.lr=3e-5`` overrides any key; the value is parsed as YAML (numbers, lists, mappings).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from auxlearn.errors import AuxlearnError
+from auxlearn.models.encoder import DEFAULT_MODEL
+from auxlearn.tasks.user import format_validation_error
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SamplerConfig(BaseModel):
+    """``name`` plus the sampler's own options (checked against the sampler's signature when built)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = "proportional"
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class DataConfig(_Strict):
+    dir: Optional[str] = None
+    max_train_examples: Optional[Union[int, dict[str, int]]] = None
+    dev_size: Optional[Union[int, float]] = None
+    max_length: Optional[int] = Field(None, gt=0)
+    group_by_length: bool = True
+    padding: Literal["longest", "max_length"] = "longest"
+    split_seed: int = 0
+    cache_dir: Optional[str] = None
+
+    def train_limit(self, task: str) -> Optional[int]:
+        if isinstance(self.max_train_examples, dict):
+            return self.max_train_examples.get(task)
+        return self.max_train_examples
+
+
+class TrainConfig(_Strict):
+    steps: int = Field(1000, gt=0)
+    batch_size: int = Field(32, gt=0)
+    eval_batch_size: int = Field(128, gt=0)
+    lr: float = Field(5e-5, gt=0)
+    warmup: float = Field(0.1, ge=0, description="fraction of steps if < 1, else a number of steps")
+    weight_decay: float = Field(0.01, ge=0)
+    grad_accum: int = Field(1, gt=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    eval_every: int = Field(100, gt=0)
+    patience: Optional[int] = Field(None, gt=0, description="evaluations without improvement; None: never stop")
+    optimizer: Literal["shared", "per_task"] = "shared"
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    eval_tasks: list[str] = Field(default_factory=list, description="tasks evaluated besides the primary")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    bf16: bool = False
+    progress: bool = True
+
+    def warmup_steps(self) -> int:
+        return int(self.warmup * self.steps) if self.warmup < 1 else int(self.warmup)
+
+
+class Experiment(_Strict):
+    name: str
+    model: str = DEFAULT_MODEL
+    pooling: Literal["cls", "mean"] = "mean"
+    head_dropout: float = Field(0.1, ge=0, lt=1)
+    primary: str
+    auxiliary: list[str] = Field(default_factory=list)
+    task_files: list[str] = Field(default_factory=list)
+    data: DataConfig = Field(default_factory=DataConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    seed: int = 0
+
+    @field_validator("auxiliary")
+    @classmethod
+    def _no_duplicates(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"auxiliary lists a task twice: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _tasks_consistent(self) -> "Experiment":
+        if self.primary in self.auxiliary:
+            raise ValueError(f"the primary task {self.primary!r} is also listed in auxiliary")
+        untrained = [t for t in self.train.eval_tasks if t not in self.tasks]
+        if untrained:
+            raise ValueError(f"train.eval_tasks {untrained} are not trained (not the primary or an auxiliary)")
+        return self
+
+    @property
+    def tasks(self) -> list[str]:
+        return [self.primary, *self.auxiliary]
+
+
+def apply_override(document: dict, assignment: str) -> None:
+    """Apply one ``dotted.key=value`` to the raw config mapping."""
+    if "=" not in assignment:
+        raise AuxlearnError(f"--set {assignment!r}: expected key=value, e.g. train.lr=3e-5")
+    key, raw = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    node = document
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise AuxlearnError(f"--set {key}: {part!r} is not a mapping")
+        node = child
+    try:
+        node[parts[-1]] = yaml.safe_load(raw)
+    except yaml.YAMLError as error:
+        raise AuxlearnError(f"--set {key}: cannot parse value {raw!r} ({error})") from None
+
+
+def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
+                    data_dir: Optional[str] = None) -> Experiment:
+    path = Path(path)
+    if not path.is_file():
+        raise AuxlearnError(f"config file {path} not found")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise AuxlearnError(f"config file {path}: not valid YAML ({error})") from None
+    if not isinstance(document, dict):
+        raise AuxlearnError(f"config file {path}: expected a mapping at the top level")
+    for assignment in overrides:
+        apply_override(document, assignment)
+    if data_dir is not None:
+        document.setdefault("data", {})["dir"] = data_dir
+    document["task_files"] = [str((path.parent / f).resolve()) for f in document.get("task_files") or []]
+    return experiment_from_dict(document, where=f"config file {path}")
+
+
+def experiment_from_dict(document: dict, where: str = "config") -> Experiment:
+    try:
+        return Experiment(**document)
+    except ValidationError as error:
+        raise AuxlearnError(f"{where}: {format_validation_error(error)}") from None
+    except TypeError as error:
+        raise AuxlearnError(f"{where}: {error}") from None

@@ -1,0 +1,1 @@
+"""Data: loading (hub or offline mirror), label checks, tokenization cache, splits, batching."""

@@ -1,0 +1,90 @@
+"""Batches: padded to the longest sequence of the batch, optionally grouped by length, endless for training."""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+import torch
+
+from auxlearn.data.encode import IGNORE_INDEX, EncodedSplit
+
+# Length grouping sorts windows of this many batches by length, as transformers' LengthGroupedSampler does.
+GROUP_WINDOW_BATCHES = 50
+
+
+def collate(split: EncodedSplit, indices: Sequence[int], pad_id: int, pad_to: Optional[int] = None,
+            regression: bool = False) -> dict[str, torch.Tensor]:
+    """Stack examples ``indices`` into tensors padded to the longest (or to ``pad_to``)."""
+    rows = [split.input_ids[i] for i in indices]
+    width = pad_to or max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        input_ids[r, : len(row)] = torch.as_tensor(row)
+        attention_mask[r, : len(row)] = 1
+    batch = {"input_ids": input_ids, "attention_mask": attention_mask,
+             "example_id": torch.as_tensor(split.example_ids[list(indices)])}
+    if split.token_type_ids is not None:
+        token_types = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, i in enumerate(indices):
+            token_types[r, : len(split.token_type_ids[i])] = torch.as_tensor(split.token_type_ids[i])
+        batch["token_type_ids"] = token_types
+    labels = [split.labels[i] for i in indices]
+    if labels and isinstance(labels[0], list):
+        tags = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+        for r, row in enumerate(labels):
+            tags[r, : len(row)] = torch.as_tensor(row)
+        batch["labels"] = tags
+    else:
+        batch["labels"] = torch.as_tensor(labels, dtype=torch.float if regression else torch.long)
+    return batch
+
+
+def epoch_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
+                  group_by_length: bool) -> list[np.ndarray]:
+    """One shuffled pass over the examples, as a list of index arrays."""
+    order = rng.permutation(len(lengths))
+    if group_by_length:
+        window = batch_size * GROUP_WINDOW_BATCHES
+        order = np.concatenate([
+            chunk[np.argsort(-lengths[chunk], kind="stable")]
+            for chunk in np.array_split(order, max(1, -(-len(order) // window)))
+        ])
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if group_by_length:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+class EndlessBatches:
+    """A task's training batches, reshuffled every epoch, forever. Its state is a checkpointable dict."""
+
+    def __init__(self, split: EncodedSplit, batch_size: int, pad_id: int, *, seed: int,
+                 group_by_length: bool = False, pad_to: Optional[int] = None, regression: bool = False):
+        self.split, self.batch_size, self.pad_id = split, batch_size, pad_id
+        self.group_by_length, self.pad_to, self.regression = group_by_length, pad_to, regression
+        self.lengths = split.lengths
+        self.rng = np.random.default_rng(seed)
+        self.epoch, self.position, self.batches = 0, 0, epoch_batches(self.lengths, batch_size, self.rng,
+                                                                      group_by_length)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        return self
+
+    def __next__(self) -> dict[str, torch.Tensor]:
+        if self.position == len(self.batches):
+            self.epoch, self.position = self.epoch + 1, 0
+            self.batches = epoch_batches(self.lengths, self.batch_size, self.rng, self.group_by_length)
+        indices = self.batches[self.position]
+        self.position += 1
+        return collate(self.split, indices, self.pad_id, self.pad_to, self.regression)
+
+
+def eval_batches(split: EncodedSplit, batch_size: int, pad_id: int,
+                 regression: bool = False) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
+    """Batches sorted by length (least padding), with the indices of their examples in ``split``."""
+    order = np.argsort(split.lengths, kind="stable")
+    for start in range(0, len(order), batch_size):
+        indices = order[start : start + batch_size]
+        yield indices, collate(split, indices, pad_id, regression=regression)

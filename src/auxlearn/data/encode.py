@@ -1,0 +1,218 @@
+"""Turn raw rows into model inputs: label ids checked against the label set, then tokens, cached on disk.
+
+Encoding happens once per (task spec, tokenizer, max_length, source data); the result is saved with
+`datasets.save_to_disk` under a key that hashes all of those, so a later run reuses it and any change
+to an input produces a new key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import datasets
+import numpy as np
+
+from auxlearn.errors import AuxlearnError
+from auxlearn.io import atomic_directory
+from auxlearn.tasks.spec import TaskSpec
+
+ENCODING_VERSION = 1
+IGNORE_INDEX = -100
+
+
+@dataclass
+class EncodedSplit:
+    """One split in memory: token ids per example, labels, and the stable example ids."""
+
+    input_ids: list[list[int]]
+    token_type_ids: Optional[list[list[int]]]
+    labels: list[Any]  # int (classification), float (regression), list[int] (tagging, -100 off first sub-words)
+    example_ids: np.ndarray
+    labelled: bool = True
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(ids) for ids in self.input_ids), dtype=np.int64, count=len(self.input_ids))
+
+    def select(self, indices: Sequence[int]) -> "EncodedSplit":
+        indices = list(indices)
+        return EncodedSplit(
+            input_ids=[self.input_ids[i] for i in indices],
+            token_type_ids=None if self.token_type_ids is None else [self.token_type_ids[i] for i in indices],
+            labels=[self.labels[i] for i in indices],
+            example_ids=self.example_ids[indices],
+            labelled=self.labelled,
+        )
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("AUXLEARN_CACHE", Path.home() / ".cache" / "auxlearn"))
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """Identify a tokenizer by its full serialised state, not by its name (two folders may differ)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    payload = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
+    return hashlib.sha256(f"{type(tokenizer).__name__}:{payload}".encode()).hexdigest()[:16]
+
+
+def encode_split(
+    spec: TaskSpec,
+    rows: datasets.Dataset,
+    tokenizer,
+    max_length: int,
+    *,
+    source: str,
+    labelled: bool,
+    cache_dir: Optional[Path] = None,
+    tokenizer_key: Optional[str] = None,
+) -> EncodedSplit:
+    """Encode ``rows`` (cached). ``labelled=False`` (test splits) keeps no labels."""
+    key_material = json.dumps(
+        {
+            "version": ENCODING_VERSION,
+            "spec": spec.model_dump(include={"type", "text_fields", "label_field", "label_names"}),
+            "tokenizer": tokenizer_key or tokenizer_fingerprint(tokenizer),
+            "max_length": max_length,
+            "data": rows._fingerprint,
+            "labelled": labelled,
+        },
+        sort_keys=True,
+    )
+    key = hashlib.sha256(key_material.encode()).hexdigest()[:24]
+    folder = (cache_dir or default_cache_dir()) / "encoded" / f"{spec.name}-{key}"
+    if folder.is_dir():
+        table = datasets.load_from_disk(str(folder))
+    else:
+        table = datasets.Dataset.from_dict(_encode(spec, rows, tokenizer, max_length, source, labelled))
+        with atomic_directory(folder) as tmp:
+            table.save_to_disk(str(tmp))
+    columns = table.column_names
+    return EncodedSplit(
+        input_ids=table["input_ids"],
+        token_type_ids=table["token_type_ids"] if "token_type_ids" in columns else None,
+        labels=table["labels"] if "labels" in columns else [IGNORE_INDEX] * len(table),
+        example_ids=np.asarray(table["example_id"], dtype=np.int64),
+        labelled=labelled,
+    )
+
+
+def _encode(spec, rows, tokenizer, max_length, source, labelled) -> dict[str, list]:
+    for column in [*spec.text_fields, *([spec.label_field] if labelled else [])]:
+        if column not in rows.column_names:
+            raise AuxlearnError(
+                f"task {spec.name!r}, {source}: column {column!r} not found (columns: {', '.join(rows.column_names)})"
+            )
+    if len(rows) == 0:
+        raise AuxlearnError(f"task {spec.name!r}, {source}: the split is empty")
+    texts = [rows[field] for field in spec.text_fields]
+    if spec.type == "tagging":
+        encoded = tokenizer(texts[0], is_split_into_words=True, truncation=True, max_length=max_length)
+    else:
+        texts = [[_as_text(value) for value in column] for column in texts]
+        encoded = tokenizer(*texts, truncation=True, max_length=max_length)
+    out = {"input_ids": encoded["input_ids"], "example_id": list(range(len(rows)))}
+    if "token_type_ids" in encoded:
+        out["token_type_ids"] = encoded["token_type_ids"]
+    if spec.type == "tagging" and not labelled:
+        # No gold tags, but predictions still need each word's first sub-word: mark them with tag 0.
+        out["labels"] = [_align_tags(encoded.word_ids(i), [0] * len(texts[0][i])) for i in range(len(rows))]
+    elif labelled:
+        raw = _label_values(rows, spec.label_field)
+        if spec.type == "tagging":
+            tags = _tag_ids(spec, raw, source)
+            out["labels"] = [_align_tags(encoded.word_ids(i), tags[i]) for i in range(len(rows))]
+        elif spec.type == "regression":
+            out["labels"] = _regression_values(spec, raw, source)
+        else:
+            out["labels"] = _class_ids(spec, raw, source)
+    return out
+
+
+def _as_text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _label_values(rows: datasets.Dataset, field: str) -> list:
+    """Label values as names when the column is a ClassLabel (hub datasets), else as stored."""
+    feature = rows.features[field]
+    values = rows[field]
+    if isinstance(feature, datasets.ClassLabel):
+        return [feature.int2str(v) if v is not None and v >= 0 else v for v in values]
+    inner = getattr(feature, "feature", None)
+    if isinstance(inner, datasets.ClassLabel):
+        return [[inner.int2str(v) for v in row] for row in values]
+    return values
+
+
+def _lookup(spec: TaskSpec, value, row: int, source: str) -> int:
+    names = spec.label_names or []
+    if isinstance(value, str):
+        if value in names:
+            return names.index(value)
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value < len(names):
+        return int(value)
+    raise AuxlearnError(
+        f"task {spec.name!r}, {source}, row {row}: label {value!r} is not in the label set "
+        f"({', '.join(names)}; integer labels must be ids 0..{len(names) - 1})"
+    )
+
+
+def _class_ids(spec, values, source) -> list[int]:
+    return [_lookup(spec, value, row, source) for row, value in enumerate(values)]
+
+
+def _tag_ids(spec, values, source) -> list[list[int]]:
+    return [[_lookup(spec, tag, row, source) for tag in tags] for row, tags in enumerate(values)]
+
+
+def _regression_values(spec, values, source) -> list[float]:
+    out = []
+    for row, value in enumerate(values):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not math.isfinite(number):
+            raise AuxlearnError(
+                f"task {spec.name!r}, {source}, row {row}: regression label {value!r} is not a finite number"
+            )
+        out.append(number)
+    return out
+
+
+def _align_tags(word_ids: list[Optional[int]], tags: list[int]) -> list[int]:
+    """The tag of each word sits on its first sub-word; other sub-words and special tokens get -100."""
+    labels, previous = [], None
+    for word in word_ids:
+        labels.append(IGNORE_INDEX if word is None or word == previous else tags[word])
+        previous = word
+    return labels
+
+
+def infer_label_names(spec: TaskSpec, rows: datasets.Dataset) -> list[str]:
+    """Label names from train, sorted, for user tasks that leave them out."""
+    if spec.label_field not in rows.column_names:
+        raise AuxlearnError(
+            f"task {spec.name!r}: label column {spec.label_field!r} not found (columns: {', '.join(rows.column_names)})"
+        )
+    values = _label_values(rows, spec.label_field)
+    if spec.type == "tagging":
+        values = [tag for tags in values for tag in tags]
+    unique = sorted({v for v in values if v is not None})
+    if unique and all(isinstance(v, (int, np.integer)) for v in unique):
+        if unique != list(range(len(unique))):
+            raise AuxlearnError(
+                f"task {spec.name!r}: integer labels {unique[:10]} are not ids 0..n-1; give label_names"
+            )
+        return [str(v) for v in unique]
+    return [str(v) for v in unique]

@@ -1,0 +1,97 @@
+"""Raw rows of a task's split through Hugging Face `datasets`: one code path for the hub and the offline mirror.
+
+Offline, a task's ``source.local`` folder under the data dir (``AUXLEARN_DATA_DIR`` or ``--data-dir``)
+holds the hub's own layout, so ``load_dataset(folder, config)`` reads it exactly as it would read
+``load_dataset(hub_id, config)`` online. User tasks name local files, read by the matching builder.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+import datasets
+
+from auxlearn.errors import AuxlearnError, MissingSplitError
+from auxlearn.tasks.spec import TaskSpec
+
+_FILE_BUILDERS = {".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t"}), ".jsonl": ("json", {}),
+                  ".json": ("json", {}), ".parquet": ("parquet", {})}
+
+
+def default_data_dir() -> Optional[str]:
+    return os.environ.get("AUXLEARN_DATA_DIR") or None
+
+
+def describe_source(spec: TaskSpec, data_dir: Optional[str]) -> str:
+    src = spec.source
+    if src.files:
+        return ", ".join(f"{split}: {path}" for split, path in src.files.items())
+    location = _local_folder(spec, data_dir) or src.path
+    return f"{location}" + (f" (config {src.config})" if src.config else "")
+
+
+def _local_folder(spec: TaskSpec, data_dir: Optional[str]) -> Optional[str]:
+    if data_dir and spec.source.local:
+        folder = Path(data_dir) / spec.source.local
+        if folder.is_dir():
+            return str(folder.resolve())
+    return None
+
+
+def load_split(spec: TaskSpec, split: str, data_dir: Optional[str]) -> datasets.Dataset:
+    """The rows of ``split`` (train / eval / test) of a task, or an AuxlearnError saying what is missing."""
+    src = spec.source
+    if src.files:
+        if split not in src.files:
+            raise MissingSplitError(f"task {spec.name!r}: no '{split}' file given (files: {', '.join(src.files)})")
+        return _load_file(spec, split, src.files[split])
+    dataset_split = src.splits.get(split)
+    if dataset_split is None:
+        raise MissingSplitError(f"task {spec.name!r}: no '{split}' split is mapped in source.splits")
+    location = _local_folder(spec, data_dir)
+    if location is None:
+        if src.path is None:
+            where = f"{data_dir}/{src.local}" if data_dir else "AUXLEARN_DATA_DIR (unset)"
+            raise AuxlearnError(
+                f"task {spec.name!r} is only available from the offline mirror, and {where} was not found; "
+                "set AUXLEARN_DATA_DIR or --data-dir to the mirror's folder"
+            )
+        location = src.path
+    available = _split_names(location, src.config)
+    if dataset_split not in available:
+        raise MissingSplitError(
+            f"task {spec.name!r}: split '{dataset_split}' (auxlearn's '{split}') is missing from {location}"
+            f"{' config ' + src.config if src.config else ''}; available splits: {', '.join(available) or 'none'}"
+        )
+    return _load_dataset(location, src.config)[dataset_split]
+
+
+@lru_cache(maxsize=64)
+def _load_dataset(location: str, config: Optional[str]) -> datasets.DatasetDict:
+    try:
+        return datasets.load_dataset(location, config)
+    except Exception as error:  # the hub client raises many types; all mean "cannot read this source"
+        raise AuxlearnError(f"cannot load dataset {location} (config {config}): {error}") from None
+
+
+def _split_names(location: str, config: Optional[str]) -> list[str]:
+    return list(_load_dataset(location, config).keys())
+
+
+def _load_file(spec: TaskSpec, split: str, path: str) -> datasets.Dataset:
+    file = Path(path)
+    if not file.is_file():
+        raise AuxlearnError(f"task {spec.name!r}: {split} file {file} not found")
+    suffix = file.suffix.lower()
+    if suffix not in _FILE_BUILDERS:
+        raise AuxlearnError(
+            f"task {spec.name!r}: {file} has an unsupported extension; expected one of {', '.join(_FILE_BUILDERS)}"
+        )
+    builder, options = _FILE_BUILDERS[suffix]
+    try:
+        return datasets.load_dataset(builder, data_files={split: str(file)}, split=split, **options)
+    except Exception as error:  # parser errors come from pyarrow / pandas with many types
+        raise AuxlearnError(f"task {spec.name!r}: cannot read {file}: {error}") from None

@@ -1,0 +1,87 @@
+"""A task's three splits: train, dev (carved from train, seeded) and eval (the official validation split).
+
+Dev chooses (early stopping, bandit rewards, Bayesian optimisation); eval is only ever reported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from auxlearn.data.encode import EncodedSplit, encode_split, infer_label_names, tokenizer_fingerprint
+from auxlearn.data.loading import describe_source, load_split
+from auxlearn.errors import AuxlearnError, MissingSplitError
+from auxlearn.tasks.spec import TaskSpec
+
+
+@dataclass
+class TaskData:
+    spec: TaskSpec
+    train: EncodedSplit
+    dev: EncodedSplit
+    eval: Optional[EncodedSplit]
+    max_length: int
+    eval_missing: Optional[str] = None  # why there is no eval split
+
+    def split(self, name: str) -> EncodedSplit:
+        if name == "eval" and self.eval is None:
+            raise AuxlearnError(self.eval_missing or f"task {self.spec.name!r} has no eval split")
+        if name not in ("train", "dev", "eval"):
+            raise AuxlearnError(f"unknown split {name!r}; expected train, dev or eval")
+        return getattr(self, name)
+
+
+def dev_count(train_size: int, dev_size: Optional[float]) -> int:
+    """Default min(10 %, 1000); an int is a count, a float in (0, 1) a fraction of train."""
+    if dev_size is None:
+        return min(math.ceil(0.1 * train_size), 1000)
+    count = math.ceil(dev_size * train_size) if isinstance(dev_size, float) and dev_size < 1 else int(dev_size)
+    if not 0 < count < train_size:
+        raise AuxlearnError(f"dev_size {dev_size} leaves no train or no dev examples (train has {train_size})")
+    return count
+
+
+def build_task_data(
+    spec: TaskSpec,
+    tokenizer,
+    *,
+    data_dir: Optional[str],
+    max_length: int,
+    dev_size: Optional[float] = None,
+    max_train_examples: Optional[int] = None,
+    split_seed: int = 0,
+    cache_dir: Optional[Path] = None,
+    need_eval: bool = False,
+) -> TaskData:
+    """Load, label-check and encode a task; carve dev from train with ``split_seed``; subsample train."""
+    tokenizer_key = tokenizer_fingerprint(tokenizer)
+    train_rows = load_split(spec, "train", data_dir)
+    if spec.type != "regression" and spec.label_names is None:
+        spec = spec.model_copy(update={"label_names": infer_label_names(spec, train_rows)})
+    source = describe_source(spec, data_dir)
+
+    def encode(rows, split):
+        return encode_split(spec, rows, tokenizer, max_length, source=f"{split} split of {source}",
+                            labelled=True, cache_dir=cache_dir, tokenizer_key=tokenizer_key)
+
+    full_train = encode(train_rows, "train")
+    order = np.random.default_rng(split_seed).permutation(len(full_train))
+    n_dev = dev_count(len(full_train), dev_size)
+    dev_indices, train_indices = np.sort(order[:n_dev]), order[n_dev:]
+    if max_train_examples is not None and max_train_examples < len(train_indices):
+        train_indices = train_indices[:max_train_examples]
+    eval_split, eval_missing = None, None
+    try:
+        eval_rows = load_split(spec, "eval", data_dir)
+    except MissingSplitError as error:
+        if need_eval:
+            raise
+        eval_missing = str(error)
+    else:
+        eval_split = encode(eval_rows, "eval")
+    return TaskData(spec, full_train.select(np.sort(train_indices)), full_train.select(dev_indices),
+                    eval_split, max_length, eval_missing)

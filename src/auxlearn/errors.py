@@ -1,0 +1,20 @@
+"""One exception type for bad input: the CLI prints its message and exits non-zero, without a traceback."""
+
+
+class AuxlearnError(Exception):
+    """A problem with the user's input (config, task file, data) or a run that cannot go on."""
+
+
+class NonFiniteLossError(AuxlearnError):
+    """The training loss became NaN or infinite; training stopped and the last good checkpoint was kept."""
+
+    def __init__(self, task: str, step: int, value: float):
+        super().__init__(
+            f"training loss of task {task!r} is {value} at step {step}; training stopped, "
+            "the last good checkpoint was kept (try a lower train.lr)"
+        )
+        self.task, self.step, self.value = task, step, value
+
+
+class MissingSplitError(AuxlearnError):
+    """A task's source lacks a split (the offline mirror has no QNLI train, no QQP validation)."""

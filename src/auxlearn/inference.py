@@ -1,0 +1,111 @@
+"""Use a saved model: score it on a task's dev or eval split, or predict a JSONL file."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import datasets
+import torch
+
+from auxlearn.data.encode import encode_split
+from auxlearn.data.loading import default_data_dir
+from auxlearn.data.task_data import build_task_data
+from auxlearn.errors import AuxlearnError
+from auxlearn.io import write_text_atomic
+from auxlearn.models.multitask import MultiTaskModel
+from auxlearn.train.evaluation import evaluate, predict
+from auxlearn.train.trainer import pick_device
+
+EVAL_BATCH_SIZE = 128
+
+
+def _load(model_dir: str | Path):
+    if not Path(model_dir).is_dir():
+        raise AuxlearnError(f"model folder {model_dir} not found")
+    model, tokenizer, meta = MultiTaskModel.load(model_dir)
+    device = pick_device("auto")
+    return model.to(device), tokenizer, meta, device
+
+
+def _check_task(model: MultiTaskModel, task: str) -> None:
+    if task not in model.specs:
+        raise AuxlearnError(f"the model has no head for task {task!r}; its tasks: {', '.join(model.specs)}")
+
+
+def evaluate_model(model_dir: str | Path, *, task: Optional[str] = None, split: str = "eval",
+                   data_dir: Optional[str] = None) -> dict[str, dict[str, float]]:
+    """Metrics per task; without ``task``, every task of the model whose split exists."""
+    model, tokenizer, meta, device = _load(model_dir)
+    if task is not None:
+        _check_task(model, task)
+    data_meta = meta.get("data", {})
+    scores = {}
+    for name in [task] if task else list(model.specs):
+        data = build_task_data(model.specs[name], tokenizer, data_dir=data_dir or default_data_dir(),
+                               max_length=data_meta.get("max_length", {}).get(name, model.specs[name].max_length),
+                               dev_size=data_meta.get("dev_size"), split_seed=data_meta.get("split_seed", 0),
+                               need_eval=task is not None and split == "eval")
+        if split == "eval" and data.eval is None:
+            continue
+        scores[name] = evaluate(model, name, data.split(split), batch_size=EVAL_BATCH_SIZE,
+                                pad_id=tokenizer.pad_token_id, device=device)
+    return scores
+
+
+def predict_file(model_dir: str | Path, *, task: str, input_path: str | Path,
+                 output_path: Optional[str | Path] = None) -> int:
+    """Predict every line of a JSONL file; each output line is the input plus ``prediction``."""
+    model, tokenizer, _, device = _load(model_dir)
+    _check_task(model, task)
+    spec = model.specs[task]
+    records = _read_jsonl(Path(input_path), spec.text_fields)
+    rows = datasets.Dataset.from_dict({f: [r[f] for r in records] for f in spec.text_fields})
+    with tempfile.TemporaryDirectory() as cache:
+        split = encode_split(spec, rows, tokenizer, spec.max_length, source=str(input_path), labelled=False,
+                             cache_dir=Path(cache))
+    with torch.no_grad():
+        predictions = predict(model, task, split, batch_size=EVAL_BATCH_SIZE, pad_id=tokenizer.pad_token_id,
+                              device=device)
+    lines = [json.dumps({**record, "prediction": _readable(spec, p)}) for record, p in zip(records, predictions)]
+    text = "\n".join(lines) + "\n"
+    if output_path:
+        write_text_atomic(output_path, text)
+    else:
+        sys.stdout.write(text)
+    return len(lines)
+
+
+def _readable(spec, prediction) -> Any:
+    if spec.type == "tagging":
+        return [spec.label_names[t] for t in prediction]
+    if spec.type == "regression":
+        return float(prediction)
+    return spec.label_names[prediction]
+
+
+def _read_jsonl(path: Path, fields: list[str]) -> list[dict]:
+    if not path.is_file():
+        raise AuxlearnError(f"input file {path} not found")
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise AuxlearnError(f"{path}, line {number}: not valid JSON ({error.msg})") from None
+            if not isinstance(record, dict):
+                raise AuxlearnError(f"{path}, line {number}: expected a JSON object")
+            missing = [f for f in fields if f not in record]
+            if missing:
+                raise AuxlearnError(f"{path}, line {number}: field(s) {', '.join(missing)} missing "
+                                    f"(the task reads {', '.join(fields)})")
+            records.append(record)
+    if not records:
+        raise AuxlearnError(f"{path}: no input lines")
+    return records

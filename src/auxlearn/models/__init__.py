@@ -1,0 +1,1 @@
+"""Models: the shared encoder, one head per task, saving and loading."""

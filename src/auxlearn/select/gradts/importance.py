@@ -1,0 +1,431 @@
+"""GradTS head importance: how much each attention head matters to a task's loss, per task and per example.
+
+Default statistic (Michel et al. 2019 head-mask sensitivity, methods.md 2.2): with a mask ``xi`` of ones on
+every head, ``I_{l,h}(x) = |d loss(x) / d xi_{l,h}|``, computed for all examples of a batch in ONE backward
+pass through a per-example mask ``[B, L, H]`` (see :mod:`.head_mask`), with the model in eval mode.
+
+* Task level: mean over examples of ``I(x)``, then per-layer normalisation (``"sum"``: each layer row divided by
+  its sum, as GradTS does; ``"l2"``: by its L2 norm, as Michel et al. do), then global min-max to ``[0, 1]``.
+* Instance level: the same per example: per-layer normalisation, then min-max of that example's matrix.
+
+Both levels come from the same pass over the same model (methods.md 2.8, pitfall 4).
+
+``reference_importance`` reproduces the reference code's (GradTS repository) statistic, bug included, for
+parity experiments only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from auxlearn.errors import AuxlearnError
+
+from .head_mask import HeadMask, attention_sites, head_shape
+
+__all__ = [
+    "HeadImportance",
+    "LossFn",
+    "head_importance",
+    "minmax",
+    "normalize_layers",
+    "per_example_head_gradients",
+    "per_example_reference_statistic",
+    "reference_importance",
+]
+
+LossFn = Callable[[Mapping[str, Any]], torch.Tensor]
+"""``loss_fn(batch) -> Tensor[B]``: the UNREDUCED loss of every example of the batch (``reduction="none"``;
+for token-level tasks, each example's own mean over its labelled tokens). It must run the encoder whose heads
+are masked, and example ``b``'s loss must depend on example ``b`` only."""
+
+NORMALIZATIONS = ("sum", "l2")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# normalisation
+
+
+def normalize_layers(m: np.ndarray, kind: str = "sum") -> np.ndarray:
+    """Normalise each layer row (last axis = heads) of one ``[L, H]`` matrix or a stack ``[..., L, H]``.
+
+    ``"sum"`` divides each row by its sum (GradTS), ``"l2"`` by its L2 norm (Michel et al. 2019). A row that is
+    all zero stays zero. Importances are absolute gradients, so negative entries are rejected.
+    """
+    if kind not in NORMALIZATIONS:
+        raise ValueError(f"unknown normalization {kind!r}; choose one of {list(NORMALIZATIONS)}")
+    m = np.asarray(m, dtype=np.float64)
+    if m.ndim < 2:
+        raise ValueError(f"expected a [L, H] matrix or a stack [..., L, H], got shape {m.shape}")
+    if not np.all(np.isfinite(m)):
+        raise ValueError("importance matrix contains NaN or infinite values")
+    if np.any(m < 0):
+        raise ValueError("importance values must be non-negative (absolute gradients)")
+    denom = m.sum(axis=-1, keepdims=True) if kind == "sum" else np.sqrt(np.square(m).sum(axis=-1, keepdims=True))
+    return np.divide(m, denom, out=np.zeros_like(m), where=denom > 0)
+
+
+def minmax(m: np.ndarray) -> np.ndarray:
+    """Rescale each ``[L, H]`` matrix (the last two axes) to span exactly ``[0, 1]``.
+
+    The smallest entry becomes exactly 0 and the largest exactly 1. A constant matrix carries no ranking
+    information and becomes all zeros.
+    """
+    m = np.asarray(m, dtype=np.float64)
+    if m.ndim < 2:
+        raise ValueError(f"expected a [L, H] matrix or a stack [..., L, H], got shape {m.shape}")
+    lo = m.min(axis=(-2, -1), keepdims=True)
+    span = m.max(axis=(-2, -1), keepdims=True) - lo
+    return np.divide(m - lo, span, out=np.zeros_like(m), where=span > 0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# result
+
+
+@dataclass
+class HeadImportance:
+    """Head importance of one task on one model.
+
+    ``task``: ``[L, H]`` task-level matrix in ``[0, 1]``. ``instances``: ``[N, L, H]`` instance-level matrices
+    (float32), row ``i`` belongs to ``example_ids[i]``. ``task_raw``: the mean per-example statistic before any
+    normalisation. ``statistic`` is ``"head_mask"`` or ``"reference"``.
+    """
+
+    task: np.ndarray
+    instances: np.ndarray
+    example_ids: np.ndarray
+    task_raw: np.ndarray
+    normalization: str = "sum"
+    statistic: str = "head_mask"
+    _index: dict[int, int] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def num_examples(self) -> int:
+        return int(self.example_ids.shape[0])
+
+    def instance(self, example_id: int) -> np.ndarray:
+        """The instance-level matrix of one example, by id."""
+        if self._index is None:
+            self._index = {int(i): k for k, i in enumerate(self.example_ids.tolist())}
+        try:
+            return self.instances[self._index[int(example_id)]]
+        except KeyError:
+            raise KeyError(f"no importance matrix for example id {example_id}") from None
+
+    def save(self, path: str | Path) -> None:
+        """Write all arrays and settings to one ``.npz`` file (read back with :meth:`load`)."""
+        with open(path, "wb") as f:  # an open file keeps numpy from appending ".npz" to the name
+            np.savez(
+                f,
+                task=self.task,
+                instances=self.instances,
+                example_ids=self.example_ids,
+                task_raw=self.task_raw,
+                normalization=np.array(self.normalization),
+                statistic=np.array(self.statistic),
+            )
+
+    @classmethod
+    def load(cls, path: str | Path) -> "HeadImportance":
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                task=data["task"],
+                instances=data["instances"],
+                example_ids=data["example_ids"],
+                task_raw=data["task_raw"],
+                normalization=str(data["normalization"]),
+                statistic=str(data["statistic"]),
+            )
+
+
+class _Accumulator:
+    """Streams per-example statistics into task- and instance-level matrices (no [N, L, H] float64 copy)."""
+
+    def __init__(self, normalization: str, statistic: str):
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"unknown normalization {normalization!r}; choose one of {list(NORMALIZATIONS)}")
+        self.normalization, self.statistic = normalization, statistic
+        self.total: np.ndarray | None = None
+        self.count = 0
+        self.ids: list[np.ndarray] = []
+        self.instances: list[np.ndarray] = []
+        self.seen: set[int] = set()
+
+    def add(self, ids: np.ndarray, stats: np.ndarray) -> None:
+        id_list = [int(i) for i in ids]
+        if len(set(id_list)) != len(id_list) or not self.seen.isdisjoint(id_list):
+            seen_here: set[int] = set()
+            dup = sorted({i for i in id_list if i in self.seen or i in seen_here or seen_here.add(i)})
+            raise AuxlearnError(f"example ids must be unique over all batches; repeated: {dup[:10]}")
+        self.seen.update(id_list)
+        batch_sum = stats.sum(axis=0)
+        self.total = batch_sum if self.total is None else self.total + batch_sum
+        self.count += stats.shape[0]
+        self.ids.append(ids)
+        self.instances.append(minmax(normalize_layers(stats, self.normalization)).astype(np.float32))
+
+    def result(self) -> HeadImportance:
+        if self.count == 0 or self.total is None:
+            raise AuxlearnError("head importance needs at least one example; the batches were empty")
+        mean = self.total / self.count
+        return HeadImportance(
+            task=minmax(normalize_layers(mean, self.normalization)),
+            instances=np.concatenate(self.instances, axis=0),
+            example_ids=np.concatenate(self.ids).astype(np.int64),
+            task_raw=mean,
+            normalization=self.normalization,
+            statistic=self.statistic,
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# helpers
+
+
+@contextlib.contextmanager
+def _eval_mode(module: nn.Module):
+    """Eval mode for ``module`` and all its submodules; restores every submodule's own previous mode."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def _dtype_device(module: nn.Module) -> tuple[torch.dtype, torch.device]:
+    for p in module.parameters():
+        if p.is_floating_point():
+            return p.dtype, p.device
+    return torch.get_default_dtype(), torch.device("cpu")
+
+
+def _example_ids(batch: Mapping[str, Any]) -> np.ndarray:
+    if not isinstance(batch, Mapping) or "example_id" not in batch:
+        raise AuxlearnError("every batch must be a dict with an 'example_id' entry (one integer id per example)")
+    ids = batch["example_id"]
+    if isinstance(ids, torch.Tensor):
+        ids = ids.detach().cpu().numpy()
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise AuxlearnError(f"batch['example_id'] must be a 1-D sequence of integers, got {ids.dtype} of shape {ids.shape}")
+    return ids.astype(np.int64)
+
+
+def _check_losses(losses: Any, batch_size: int, ids: np.ndarray) -> torch.Tensor:
+    if not isinstance(losses, torch.Tensor):
+        raise AuxlearnError(f"loss_fn must return a tensor of per-example losses, got {type(losses).__name__}")
+    if losses.shape != (batch_size,):
+        raise AuxlearnError(
+            f"loss_fn must return one loss per example, shape [{batch_size}] (reduction='none'), "
+            f"got shape {list(losses.shape)}"
+        )
+    bad = ~torch.isfinite(losses.detach())
+    if bool(bad.any()):
+        raise AuxlearnError(f"non-finite loss for example ids {ids[bad.cpu().numpy()].tolist()[:10]}")
+    if not losses.requires_grad:
+        raise AuxlearnError(
+            "the loss does not depend on the attention heads: loss_fn must run the encoder given to head importance"
+        )
+    return losses
+
+
+# ---------------------------------------------------------------------------------------------------------
+# head-mask statistic
+
+
+def _mask_gradients(hm: HeadMask, loss_fn: LossFn, batch: Mapping[str, Any], ids: np.ndarray,
+                    dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    mask = torch.ones((len(ids), *hm.shape), dtype=dtype, device=device, requires_grad=True)
+    hm.set_mask(mask)
+    try:
+        losses = _check_losses(loss_fn(batch), len(ids), ids)
+        (grad,) = torch.autograd.grad(losses.sum(), mask, allow_unused=True)
+    finally:
+        hm.mask = None
+    if grad is None:
+        raise AuxlearnError(
+            "the loss does not depend on the head mask: loss_fn must run the encoder given to head importance"
+        )
+    return grad.detach()
+
+
+def per_example_head_gradients(encoder: nn.Module, loss_fn: LossFn, batch: Mapping[str, Any]) -> torch.Tensor:
+    """Signed ``d loss_b / d xi[l, h]`` at ``xi = 1`` for every example ``b`` of one batch: ``[B, L, H]``.
+
+    One forward and one backward pass (eval mode, previous modes restored). Gradients are taken with respect
+    to the mask only (``torch.autograd.grad``): no parameter's ``.grad`` is touched.
+    """
+    ids = _example_ids(batch)
+    dtype, device = _dtype_device(encoder)
+    with _eval_mode(encoder), torch.enable_grad(), HeadMask(encoder) as hm:
+        return _mask_gradients(hm, loss_fn, batch, ids, dtype, device)
+
+
+def head_importance(encoder: nn.Module, loss_fn: LossFn, batches: Iterable[Mapping[str, Any]], *,
+                    normalization: str = "sum") -> HeadImportance:
+    """Task- and instance-level head importance of ``encoder`` for the task ``loss_fn`` measures.
+
+    ``encoder``: the module holding the attention heads; passing the whole model (encoder + task head) is
+    fine and better: its submodules are searched for the heads, and ALL of it is put in eval mode (no dropout)
+    for the pass, each submodule's previous mode restored afterwards. ``batches``: dicts with an
+    ``example_id`` entry (1-D integer ids, unique over all batches) plus whatever ``loss_fn`` needs;
+    ``loss_fn(batch)``: the per-example losses, ``Tensor[B]`` (see :data:`LossFn`).
+
+    Per-example gradients come from one backward pass per batch through a per-example head mask, so bigger
+    batches are faster (about 25x per example at batch size 32 than a batch-size-1 loop on a tiny BERT); the
+    result does not depend on how the examples are batched (up to float rounding).
+    """
+    acc = _Accumulator(normalization, "head_mask")
+    dtype, device = _dtype_device(encoder)
+    with _eval_mode(encoder), torch.enable_grad(), HeadMask(encoder) as hm:
+        for batch in batches:
+            ids = _example_ids(batch)
+            if len(ids) == 0:
+                continue
+            grad = _mask_gradients(hm, loss_fn, batch, ids, dtype, device)
+            acc.add(ids, grad.abs().to(torch.float64).cpu().numpy())
+    return acc.result()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# reference-parity statistic
+
+
+class _LinearTap:
+    """Records each call's input and output of a linear layer, so per-example weight gradients can be formed."""
+
+    def __init__(self, module: nn.Module, what: str):
+        self.module, self.what = module, what
+        self.inputs: list[torch.Tensor] = []
+        self.outputs: list[torch.Tensor] = []
+        self.probe: torch.Tensor | None = None
+        self.handle = module.register_forward_hook(self._hook)
+
+    def _hook(self, module, args, output):
+        if not isinstance(output, torch.Tensor):
+            raise AuxlearnError(f"{self.what} returned {type(output).__name__}, expected a tensor")
+        if not output.requires_grad:
+            # frozen weights: give the output a gradient path without cutting the graph
+            if self.probe is None:
+                self.probe = torch.zeros((), dtype=output.dtype, device=output.device, requires_grad=True)
+            output = output + self.probe
+        self.inputs.append(args[0].detach())
+        self.outputs.append(output)
+        return output
+
+    def clear(self) -> None:
+        self.inputs.clear()
+        self.outputs.clear()
+
+    def remove(self) -> None:
+        self.handle.remove()
+
+
+def _reference_batch(sites, taps, loss_fn, batch, ids) -> np.ndarray:
+    for tap in taps:
+        tap.clear()
+    try:
+        losses = _check_losses(loss_fn(batch), len(ids), ids)
+        for tap in taps:
+            if len(tap.outputs) != 1:
+                raise AuxlearnError(
+                    f"{tap.what} ran {len(tap.outputs)} times in one forward pass; the reference statistic needs "
+                    "exactly one call per layer (shared or relative-position projections are not supported)"
+                )
+        grads = torch.autograd.grad(losses.sum(), [tap.outputs[0] for tap in taps], allow_unused=True)
+        batch_size = len(ids)
+        out = np.zeros((batch_size, len(sites), sites[0].num_heads))
+        for layer, site in enumerate(sites):
+            total = None
+            for j in (2 * layer, 2 * layer + 1):  # key, value
+                tap, dy = taps[j], grads[j]
+                x = tap.inputs[0]
+                if dy is None:
+                    dy = torch.zeros_like(tap.outputs[0])
+                # per-example weight gradient of y = x W^T + b: dW_b = sum_t dy_bt x_bt^T, shape [B, out, in]
+                gw = torch.einsum("bto,bti->boi", dy.reshape(batch_size, -1, dy.shape[-1]).to(torch.float64),
+                                  x.reshape(batch_size, -1, x.shape[-1]).to(torch.float64)).abs()
+                total = gw if total is None else total + gw
+            n_out, n_in = total.shape[1:]
+            heads = site.num_heads
+            if n_in % heads:
+                raise AuxlearnError(f"layer {layer}: input size {n_in} is not divisible by {heads} heads")
+            # THE REFERENCE'S GROUPING: the INPUT (last) dimension split into H chunks, mean over each chunk
+            out[:, layer, :] = total.reshape(batch_size, n_out, heads, n_in // heads).mean(dim=(1, 3)).cpu().numpy()
+        return out
+    finally:
+        for tap in taps:
+            tap.clear()
+
+
+def _reference_taps(encoder: nn.Module):
+    sites = attention_sites(encoder)
+    head_shape(encoder)
+    taps: list[_LinearTap] = []
+    try:
+        for site in sites:
+            for what, module in (("key", site.key), ("value", site.value)):
+                if not isinstance(getattr(module, "weight", None), torch.Tensor) or module.weight.dim() != 2:
+                    raise AuxlearnError(f"layer {site.layer} {what} projection has no 2-D weight matrix")
+                taps.append(_LinearTap(module, f"layer {site.layer} {what} projection ({site.name})"))
+    except BaseException:
+        for tap in taps:
+            tap.remove()
+        raise
+    return sites, taps
+
+
+def per_example_reference_statistic(encoder: nn.Module, loss_fn: LossFn, batch: Mapping[str, Any]) -> np.ndarray:
+    """The reference code's per-example ``[B, L, H]`` statistic for one batch (see :func:`reference_importance`)."""
+    ids = _example_ids(batch)
+    sites, taps = _reference_taps(encoder)
+    try:
+        with _eval_mode(encoder), torch.enable_grad():
+            return _reference_batch(sites, taps, loss_fn, batch, ids)
+    finally:
+        for tap in taps:
+            tap.remove()
+
+
+def reference_importance(encoder: nn.Module, loss_fn: LossFn, batches: Iterable[Mapping[str, Any]], *,
+                         normalization: str = "sum") -> HeadImportance:
+    """PARITY ONLY: the reference GradTS code's statistic (``mt_dnn/model.py::update_no_grad``, ``inference.py``).
+
+    Per example: the absolute gradients of each layer's KEY and VALUE weight matrices (the QUERY weights are
+    ignored, as the reference does although its comment says Q/K/V), summed elementwise, ``A = |dL/dW_K| +
+    |dL/dW_V|`` of shape ``[out, in]``; the INPUT (last) dimension is split into ``H`` chunks of ``in / H``
+    columns and ``stat[l, h]`` is the mean of ``A[:, chunk h]``. Then the same averaging and normalisation as
+    :func:`head_importance`.
+
+    THIS GROUPING IS THE KNOWN BUG (methods.md 2.8, pitfall 1): the heads of ``W_K``/``W_V`` live along the
+    OUTPUT rows, so a column chunk of the input dimension mixes every head, and the "head" index really
+    indexes a block of input hidden units. Use :func:`head_importance` for anything but reproducing the
+    reference numbers.
+
+    Differences kept deliberately: eval mode (the reference leaves dropout on, which only adds noise), and
+    per-example weight gradients formed in batch from each projection's input and output gradient (exactly
+    what a batch-size-1 ``loss.backward()`` puts in ``.grad``; no parameter ``.grad`` is touched here).
+    """
+    acc = _Accumulator(normalization, "reference")
+    sites, taps = _reference_taps(encoder)
+    try:
+        with _eval_mode(encoder), torch.enable_grad():
+            for batch in batches:
+                ids = _example_ids(batch)
+                if len(ids) == 0:
+                    continue
+                acc.add(ids, _reference_batch(sites, taps, loss_fn, batch, ids))
+    finally:
+        for tap in taps:
+            tap.remove()
+    return acc.result()

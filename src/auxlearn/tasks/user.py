@@ -1,0 +1,88 @@
+"""User tasks from a YAML file: local csv / tsv / jsonl / parquet files or a hub dataset.
+
+```yaml
+tasks:
+  - name: tickets
+    type: classification          # classification | regression | tagging
+    files: {train: tickets/train.csv, eval: tickets/dev.csv}   # relative to this file
+    text_fields: [subject, body]  # one text or a pair
+    label_field: queue
+    label_names: [billing, tech]  # optional: inferred (sorted) from train when omitted
+    metrics: [macro_f1, accuracy] # optional: defaults by type
+    main_metric: macro_f1         # optional: the first metric
+    direction: maximize           # optional: from the metric
+  - name: imdb
+    type: classification
+    path: stanfordnlp/imdb        # a hub dataset id (and `config`), or a folder in the hub's layout
+    splits: {train: train, eval: test}
+    text_fields: [text]
+    label_field: label
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from auxlearn.errors import AuxlearnError
+from auxlearn.tasks.spec import DataSource, TaskSpec, default_direction
+
+_DEFAULT_METRICS = {
+    "classification": ["accuracy", "macro_f1"],
+    "regression": ["pearson", "spearman"],
+    "tagging": ["token_accuracy"],
+}
+_SOURCE_KEYS = ("path", "config", "files", "splits")
+
+
+def load_task_file(path: str | Path) -> dict[str, TaskSpec]:
+    path = Path(path)
+    if not path.is_file():
+        raise AuxlearnError(f"task file {path} not found")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise AuxlearnError(f"task file {path}: not valid YAML ({error})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("tasks"), list):
+        raise AuxlearnError(f"task file {path}: expected a mapping with a list under 'tasks'")
+    specs = {}
+    for index, entry in enumerate(document["tasks"]):
+        where = f"task file {path}, tasks[{index}]"
+        if not isinstance(entry, dict):
+            raise AuxlearnError(f"{where}: expected a mapping, got {type(entry).__name__}")
+        spec = _spec_from_entry(dict(entry), path.parent, where)
+        if spec.name in specs:
+            raise AuxlearnError(f"{where}: task {spec.name!r} is defined twice")
+        specs[spec.name] = spec
+    return specs
+
+
+def _spec_from_entry(entry: dict[str, Any], base: Path, where: str) -> TaskSpec:
+    source = {key: entry.pop(key) for key in _SOURCE_KEYS if key in entry}
+    if isinstance(source.get("files"), dict):
+        source["files"] = {split: str((base / file).resolve()) for split, file in source["files"].items()}
+    task_type = entry.get("type", "classification")
+    entry.setdefault("metrics", _DEFAULT_METRICS.get(task_type, ["accuracy"]))
+    main = entry.get("main_metric", entry["metrics"][:1])
+    entry["main_metric"] = [main] if isinstance(main, str) else main
+    entry.setdefault("direction", default_direction(entry["main_metric"]))
+    if isinstance(entry.get("text_fields"), str):
+        entry["text_fields"] = [entry["text_fields"]]
+    try:
+        return TaskSpec(source=DataSource(**source), **entry)
+    except ValidationError as error:
+        raise AuxlearnError(f"{where}: {format_validation_error(error)}") from None
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """pydantic's errors as one line each: the key's dotted path, then what was wrong."""
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        lines.append(f"{key}: {message}")
+    return "; ".join(lines)

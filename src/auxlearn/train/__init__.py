@@ -1,0 +1,1 @@
+"""Training: the step loop, task samplers, optimisers, evaluation."""

@@ -1,0 +1,49 @@
+"""AdamW with linear warm-up and decay: one optimiser for all tasks, or one per task (HMTL, AutoSeM parity)."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
+
+_NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+
+
+def parameter_groups(named: Iterable[tuple[str, nn.Parameter]], weight_decay: float) -> list[dict]:
+    """No weight decay on biases and normalisation weights (the BERT recipe)."""
+    decay, no_decay = [], []
+    for name, param in named:
+        if param.requires_grad:
+            (no_decay if name.endswith(_NO_DECAY) else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def linear_warmup_decay(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """LR factor at a global step. Written here rather than taken from transformers' scheduler because
+    per-task optimisers each step only on their own task, yet must all follow the one global schedule."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return factor
+
+
+def build_optimizers(model, tasks: list[str], *, per_task: bool, lr: float, weight_decay: float,
+                     schedule: Callable[[int], float], global_step: Callable[[], int]
+                     ) -> dict[str, tuple[torch.optim.Optimizer, LambdaLR]]:
+    """Map each task to its (optimiser, scheduler); with a shared optimiser every task maps to the same pair."""
+
+    def make(named):
+        optimizer = torch.optim.AdamW(parameter_groups(named, weight_decay), lr=lr)
+        return optimizer, LambdaLR(optimizer, lambda _: schedule(global_step()))
+
+    if not per_task:
+        shared = make(model.named_parameters())
+        return {task: shared for task in tasks}
+    encoder = list(model.encoder.named_parameters())
+    return {task: make(encoder + [(f"heads.{task}.{n}", p) for n, p in model.heads[task].named_parameters()])
+            for task in tasks}

@@ -1,0 +1,151 @@
+"""The multi-task step loop.
+
+One step: the sampler picks a task, that task's endless iterator gives ``grad_accum`` batches, forward,
+loss, backward, clip, optimiser and scheduler step. Every ``eval_every`` steps the primary task (and any
+``eval_tasks``) is scored on dev; the sampler's ``update`` hook sees the primary's score; the best model
+by the primary's main metric (respecting its direction) is kept; ``patience`` evaluations without
+improvement stop training. Method-specific behaviour lives in samplers, never here.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import torch
+from tqdm.auto import tqdm
+
+from auxlearn.config import TrainConfig
+from auxlearn.data.batching import EndlessBatches
+from auxlearn.data.task_data import TaskData
+from auxlearn.errors import NonFiniteLossError
+from auxlearn.io import append_jsonl
+from auxlearn.train.evaluation import evaluate
+from auxlearn.train.optim import build_optimizers, linear_warmup_decay
+from auxlearn.train.samplers import TaskSampler
+
+
+@dataclass
+class TrainOutcome:
+    best_step: int
+    best_dev: dict[str, dict[str, float]]
+    steps: int
+    seconds: float
+    stopped: str  # "budget", "patience" or "non_finite_loss"
+    examples: int = 0
+    tokens: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    def __init__(self, model, data: Mapping[str, TaskData], primary: str, config: TrainConfig, *,
+                 sampler: TaskSampler, pad_id: int, seed: int, out_dir: Optional[Path] = None,
+                 eval_tasks: tuple[str, ...] = (), pad_to: Optional[int] = None, group_by_length: bool = True):
+        self.model, self.data, self.primary, self.config = model, dict(data), primary, config
+        self.sampler, self.pad_id, self.out_dir = sampler, pad_id, out_dir
+        self.eval_tasks = (primary, *[t for t in eval_tasks if t != primary])
+        self.device = pick_device(config.device)
+        self.model.to(self.device)
+        self.step = 0
+        self.iterators = {
+            task: EndlessBatches(d.train, config.batch_size, pad_id, seed=seed + index,
+                                 group_by_length=group_by_length, pad_to=pad_to,
+                                 regression=d.spec.type == "regression")
+            for index, (task, d) in enumerate(self.data.items())
+        }
+        schedule = linear_warmup_decay(config.steps, config.warmup_steps())
+        self.optimizers = build_optimizers(model, list(self.data), per_task=config.optimizer == "per_task",
+                                           lr=config.lr, weight_decay=config.weight_decay, schedule=schedule,
+                                           global_step=lambda: self.step)
+        use_bf16 = config.bf16 and self.device.type == "cuda"
+        self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 else nullcontext
+
+    def _signed(self, score: float) -> float:
+        """Scores as 'higher is better', whatever the primary metric's direction."""
+        return score if self.data[self.primary].spec.higher_is_better else -score
+
+    def dev_scores(self) -> dict[str, dict[str, float]]:
+        return {task: evaluate(self.model, task, self.data[task].dev, batch_size=self.config.eval_batch_size,
+                               pad_id=self.pad_id, device=self.device) for task in self.eval_tasks}
+
+    def train(self) -> TrainOutcome:
+        config, model = self.config, self.model
+        started = time.perf_counter()
+        model.train()
+        best_score, best_state, best_step, best_dev = -math.inf, None, 0, {}
+        evaluations_without_gain, stopped = 0, "budget"
+        losses: dict[str, list[float]] = {}
+        examples = tokens = 0
+        history = []
+        bar = tqdm(total=config.steps, disable=not config.progress, desc="train", dynamic_ncols=True)
+        last_dev = float("nan")
+        try:
+            for self.step in range(config.steps):
+                task = self.sampler.next_task(self.step)
+                optimizer, scheduler = self.optimizers[task]
+                for _ in range(config.grad_accum):
+                    batch = {k: v.to(self.device, non_blocking=True) for k, v in next(self.iterators[task]).items()}
+                    with self.autocast():
+                        loss = model.loss(task, batch)
+                    value = loss.item()
+                    if not math.isfinite(value):
+                        raise NonFiniteLossError(task, self.step, value)
+                    (loss / config.grad_accum).backward()
+                    losses.setdefault(task, []).append(value)
+                    examples += batch["input_ids"].shape[0]
+                    tokens += int(batch["attention_mask"].sum())
+                torch.nn.utils.clip_grad_norm_(
+                    [p for group in optimizer.param_groups for p in group["params"]], config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                bar.update(1)
+                bar.set_postfix(task=task, loss=f"{value:.4f}", dev=f"{last_dev:.4f}", refresh=False)
+                if (self.step + 1) % config.eval_every and self.step + 1 != config.steps:
+                    continue
+                dev = self.dev_scores()
+                score = self._signed(dev[self.primary]["main"])
+                last_dev = dev[self.primary]["main"]
+                self.sampler.update(self.step, score)
+                record = {
+                    "step": self.step + 1,
+                    "seconds": round(time.perf_counter() - started, 3),
+                    "lr": scheduler.get_last_lr()[0],
+                    "train_loss": {t: sum(v) / len(v) for t, v in losses.items()},
+                    "batches": {t: len(v) for t, v in losses.items()},
+                    "dev": dev,
+                }
+                history.append(record)
+                if self.out_dir is not None:
+                    append_jsonl(self.out_dir / "metrics.jsonl", record)
+                losses = {}
+                if score > best_score:
+                    best_score, best_step, best_dev = score, self.step + 1, dev
+                    best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+                    evaluations_without_gain = 0
+                else:
+                    evaluations_without_gain += 1
+                    if config.patience is not None and evaluations_without_gain >= config.patience:
+                        stopped = "patience"
+                        break
+        except NonFiniteLossError:
+            stopped = "non_finite_loss"
+            raise
+        finally:
+            bar.close()
+            if best_state is not None:
+                model.load_state_dict(best_state)
+            self.outcome = TrainOutcome(best_step, best_dev, self.step + 1, time.perf_counter() - started,
+                                        stopped, examples, tokens, history)
+        return self.outcome
