@@ -102,8 +102,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.simplefilter("default")
     import datasets
+    import transformers
 
     datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
     try:
         return args.func(args)
     except AuxlearnError as error:

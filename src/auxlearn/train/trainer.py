@@ -36,6 +36,7 @@ class TrainOutcome:
     best_dev: dict[str, dict[str, float]]
     steps: int
     seconds: float
+    eval_seconds: float
     stopped: str  # "budget", "patience" or "non_finite_loss"
     examples: int = 0
     tokens: int = 0
@@ -87,6 +88,7 @@ class Trainer:
         evaluations_without_gain, stopped = 0, "budget"
         losses: dict[str, list[float]] = {}
         examples = tokens = 0
+        eval_seconds = 0.0
         history = []
         bar = tqdm(total=config.steps, disable=not config.progress, desc="train", dynamic_ncols=True)
         last_dev = float("nan")
@@ -114,7 +116,9 @@ class Trainer:
                 bar.set_postfix(task=task, loss=f"{value:.4f}", dev=f"{last_dev:.4f}", refresh=False)
                 if (self.step + 1) % config.eval_every and self.step + 1 != config.steps:
                     continue
+                eval_started = time.perf_counter()
                 dev = self.dev_scores()
+                eval_seconds += time.perf_counter() - eval_started
                 score = self._signed(dev[self.primary]["main"])
                 last_dev = dev[self.primary]["main"]
                 self.sampler.update(self.step, score)
@@ -147,5 +151,5 @@ class Trainer:
             if best_state is not None:
                 model.load_state_dict(best_state)
             self.outcome = TrainOutcome(best_step, best_dev, self.step + 1, time.perf_counter() - started,
-                                        stopped, examples, tokens, history)
+                                        eval_seconds, stopped, examples, tokens, history)
         return self.outcome

@@ -1,0 +1,1 @@
+"""Mixing ratios: how often each selected task is trained, searched by Bayesian optimisation or at random."""
