@@ -36,12 +36,50 @@ def cmd_train(args) -> int:
     from auxlearn.experiment import train_experiment
 
     exp = load_experiment(args.config, args.set or [], data_dir=args.data_dir)
-    out = Path(args.out or Path("runs") / exp.name)
+    out = _run_dir(args, exp)
     results = train_experiment(exp, out)
     primary = results["eval"][exp.primary]
     print(f"{exp.primary} eval: " + ", ".join(f"{k}={v:.4f}" for k, v in primary.items()))
     print(f"best dev step {results['best_step']} of {results['steps']}; {results['seconds']:.0f} s; "
           f"results in {out / 'results.json'}")
+    return 0
+
+
+def _run_dir(args, exp) -> Path:
+    return Path(args.out or Path("runs") / exp.name)
+
+
+def cmd_select(args) -> int:
+    from auxlearn.config import load_experiment
+    from auxlearn.pipeline import run_select
+
+    exp = load_experiment(args.config, args.set or [], data_dir=args.data_dir)
+    selection = run_select(exp, _run_dir(args, exp))
+    print(f"selected ({selection.method}): {', '.join(selection.selected) or 'no auxiliary task'}")
+    for task, score in sorted(selection.scores.items(), key=lambda kv: -kv[1]):
+        print(f"  {task:<18}{score:>8.4f}")
+    return 0
+
+
+def cmd_mix(args) -> int:
+    from auxlearn.config import load_experiment
+    from auxlearn.pipeline import run_mix
+
+    exp = load_experiment(args.config, args.set or [], data_dir=args.data_dir)
+    mixture = run_mix(exp, _run_dir(args, exp))
+    print(f"ratios ({mixture.method}): " + ", ".join(f"{t} {r:g}" for t, r in mixture.ratios.items()))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from auxlearn.config import load_experiment
+    from auxlearn.pipeline import run_pipeline, summary_table
+
+    exp = load_experiment(args.config, args.set or [], data_dir=args.data_dir)
+    run_dir = _run_dir(args, exp)
+    results = run_pipeline(exp, run_dir)
+    print(summary_table(results))
+    print(f"results in {run_dir / 'results.json'}")
     return 0
 
 
@@ -74,6 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one experiment (primary + auxiliaries)")
     _experiment_arguments(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("select", help="choose the auxiliary tasks (the config's select method)")
+    _experiment_arguments(p)
+    p.set_defaults(func=cmd_select)
+
+    p = sub.add_parser("mix", help="choose the mixing ratios of the selected tasks (the config's mix method)")
+    _experiment_arguments(p)
+    p.set_defaults(func=cmd_mix)
+
+    p = sub.add_parser("run", help="the whole pipeline: baseline, select, mix, final, per seed")
+    _experiment_arguments(p)
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("evaluate", help="score a saved model; metrics as JSON on stdout")
     p.add_argument("model_dir")

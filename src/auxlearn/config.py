@@ -31,6 +31,29 @@ class SamplerConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class MethodConfig(BaseModel):
+    """``method`` plus the method's own options (checked against its signature when built)."""
+
+    model_config = ConfigDict(extra="allow")
+    method: str
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class SelectConfig(MethodConfig):
+    method: str = "all"
+
+
+class MixConfig(MethodConfig):
+    method: str = "proportional"
+
+
+# The AutoSeM reproduction's settings (its --setting flag) as presets: (select method, mix method).
+PRESETS = {0: ("autosem", None), 1: ("all", "uniform"), 2: ("autosem", "uniform"), 3: ("autosem", "gp-bo")}
+
+
 class DataConfig(_Strict):
     dir: Optional[str] = None
     max_train_examples: Optional[Union[int, dict[str, int]]] = None
@@ -79,7 +102,23 @@ class Experiment(_Strict):
     task_files: list[str] = Field(default_factory=list)
     data: DataConfig = Field(default_factory=DataConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    select: SelectConfig = Field(default_factory=SelectConfig)
+    mix: MixConfig = Field(default_factory=MixConfig)
+    preset: Optional[Literal[0, 1, 2, 3]] = None
     seed: int = 0
+    seeds: Optional[list[int]] = Field(None, min_length=1, description="baseline and final are repeated per seed")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        """A preset fills in select.method and mix.method; explicit methods in the file win."""
+        if isinstance(data, dict) and data.get("preset") in PRESETS:
+            select_method, mix_method = PRESETS[data["preset"]]
+            data = dict(data)
+            data["select"] = {"method": select_method, **(data.get("select") or {})}
+            if mix_method:
+                data["mix"] = {"method": mix_method, **(data.get("mix") or {})}
+        return data
 
     @field_validator("auxiliary")
     @classmethod
@@ -100,6 +139,24 @@ class Experiment(_Strict):
     @property
     def tasks(self) -> list[str]:
         return [self.primary, *self.auxiliary]
+
+    @property
+    def run_seeds(self) -> list[int]:
+        return self.seeds or [self.seed]
+
+    def variant(self, *, auxiliary: Optional[list[str]] = None, seed: Optional[int] = None,
+                sampler: Optional[dict[str, Any]] = None, **train: Any) -> "Experiment":
+        """A copy with other auxiliaries, seed, sampler (``{"name": ..., **options}``) or train settings."""
+        train_update = dict(train)
+        if sampler is not None:
+            train_update["sampler"] = SamplerConfig(**sampler)
+        update: dict[str, Any] = {"train": self.train.model_copy(update=train_update)}
+        if auxiliary is not None:
+            update["auxiliary"] = list(auxiliary)
+            update["train"].eval_tasks = [t for t in self.train.eval_tasks if t in auxiliary]
+        if seed is not None:
+            update["seed"] = seed
+        return self.model_copy(update=update)
 
 
 def apply_override(document: dict, assignment: str) -> None:

@@ -64,8 +64,11 @@ def build_model(exp: Experiment, prepared: Prepared, tasks: list[str]) -> MultiT
 
 
 def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: Optional[Prepared] = None,
-                     sampler: Optional[TaskSampler] = None, save_model: bool = True) -> dict[str, Any]:
-    """Train, keep the best dev checkpoint, score it on eval, and write ``results.json`` in ``out_dir``."""
+                     sampler: Optional[TaskSampler] = None, save_model: bool = True,
+                     score_eval: bool = True) -> dict[str, Any]:
+    """Train, keep the best dev checkpoint, score it on eval, and write ``results.json`` in ``out_dir``.
+
+    Selection and mixing trials pass ``score_eval=False``: what chooses never looks at eval."""
     started = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
@@ -91,7 +94,7 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
     if out is not None and save_model:
         model.save(out / "model", prepared.tokenizer, model_metadata(exp, prepared))
     scores = {}
-    for task in (exp.primary, *exp.train.eval_tasks):
+    for task in (exp.primary, *exp.train.eval_tasks) if score_eval else ():
         scores[task] = evaluate(model, task, prepared.data[task].split("eval"),
                                 batch_size=exp.train.eval_batch_size, pad_id=prepared.tokenizer.pad_token_id,
                                 device=trainer.device)

@@ -1,1 +1,22 @@
-"""Mixing ratios: how often each selected task is trained, searched by Bayesian optimisation or at random."""
+"""Mixing methods: the sampling ratios of the kept tasks. One module per family behind ``Mixer`` (base.py)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from auxlearn.mix.base import Mixer, Mixture
+from auxlearn.mix.bayesian import GPBayesianMixer, RandomSearchMixer
+from auxlearn.mix.static import FixedMixer, ProportionalMixer, TemperatureMixer, UniformMixer
+from auxlearn.plugins import instantiate
+
+MIXERS: dict[str, type[Mixer]] = {
+    cls.name: cls for cls in (UniformMixer, ProportionalMixer, TemperatureMixer, FixedMixer, GPBayesianMixer,
+                              RandomSearchMixer)
+}
+
+
+def build_mixer(method: str, options: Mapping[str, Any]) -> Mixer:
+    return instantiate(MIXERS, method, options, "mix")
+
+
+__all__ = ["MIXERS", "Mixer", "Mixture", "build_mixer"]

@@ -90,7 +90,7 @@ def _run_trial(study: optuna.Study, objective: Callable[[dict[str, int]], float]
     trial.set_user_attr("host", HOST)
     trial.set_user_attr("pid", os.getpid())
     try:
-        with _one_torch_thread():
+        with contextlib.nullcontext():
             ratios = {task: trial.suggest_int(task, low, max_ratio) for task, low in zip(tasks, lows)}
         if not any(ratios[task] for task in tasks[1:]):
             _tell_infeasible(study, trial)

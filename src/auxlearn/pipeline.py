@@ -1,0 +1,130 @@
+"""`auxlearn run`: baseline (the primary alone) -> select -> mix -> final, per seed, and the headline results.
+
+Every stage writes its own folder and JSON; the run folder's ``results.json`` holds the primary's
+``eval`` score for each stage and seed, and each stage's seconds. Selection and mixing only ever see
+``dev``; ``eval`` is scored for the baseline and the final models alone.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from auxlearn.config import Experiment
+from auxlearn.errors import AuxlearnError
+from auxlearn.experiment import Prepared, prepare, train_experiment, versions
+from auxlearn.io import read_json, write_json_atomic, write_text_atomic
+from auxlearn.mix import Mixture, build_mixer
+from auxlearn.select import Selection, build_selector
+from auxlearn.stage import Stage
+
+import yaml
+
+
+def _stage(exp: Experiment, prepared: Prepared, run_dir: Path, name: str) -> Stage:
+    return Stage(exp, prepared, run_dir / name)
+
+
+def run_select(exp: Experiment, run_dir: Path, prepared: Optional[Prepared] = None) -> Selection:
+    prepared = prepared or prepare(exp)
+    selection = build_selector(exp.select.method, exp.select.options).select(_stage(exp, prepared, run_dir, "select"))
+    write_json_atomic(run_dir / "select" / "selection.json", selection.to_json())
+    return selection
+
+
+def load_selection(exp: Experiment, run_dir: Path) -> list[str]:
+    """The auxiliaries chosen by a previous `select` in this run folder, else the config's auxiliary list."""
+    path = run_dir / "select" / "selection.json"
+    return read_json(path)["selected"] if path.is_file() else list(exp.auxiliary)
+
+
+def run_mix(exp: Experiment, run_dir: Path, selected: Optional[list[str]] = None,
+            prepared: Optional[Prepared] = None) -> Mixture:
+    selected = load_selection(exp, run_dir) if selected is None else selected
+    unknown = [t for t in selected if t not in exp.auxiliary]
+    if unknown:
+        raise AuxlearnError(f"selection names {unknown}, which are not among the config's auxiliary tasks")
+    prepared = prepared or prepare(exp, [exp.primary, *selected])
+    mixture = build_mixer(exp.mix.method, exp.mix.options).mix(_stage(exp, prepared, run_dir, "mix"),
+                                                              [exp.primary, *selected])
+    write_json_atomic(run_dir / "mix" / "mixture.json", mixture.to_json())
+    return mixture
+
+
+def _per_seed(exp: Experiment, prepared: Prepared, folder: Path, auxiliary: list[str],
+              sampler: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    scores, dev, results_by_seed = {}, {}, {}
+    for seed in exp.run_seeds:
+        variant = exp.variant(auxiliary=auxiliary, sampler=sampler, seed=seed)
+        results = train_experiment(variant, folder / f"seed_{seed}", prepared)
+        scores[str(seed)] = results["eval"][exp.primary]["main"]
+        dev[str(seed)] = results["dev_best"][exp.primary]["main"]
+        results_by_seed[str(seed)] = {"best_step": results["best_step"], "steps": results["steps"],
+                                      "seconds": results["seconds"], "eval": results["eval"][exp.primary]}
+    values = list(scores.values())
+    return {"tasks": [exp.primary, *auxiliary], "sampler": sampler, "eval": scores, "dev": dev,
+            "mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "runs": results_by_seed, "seconds": time.perf_counter() - started}
+
+
+def run_pipeline(exp: Experiment, run_dir: str | Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False))
+    prepared = prepare(exp)
+    stages: dict[str, Any] = {}
+    stages["baseline"] = _per_seed(exp, prepared, run_dir / "baseline", [], {"name": "uniform"})
+    selection = run_select(exp, run_dir, prepared)
+    stages["select"] = {"method": selection.method, "selected": selection.selected, "scores": selection.scores,
+                        "seconds": selection.seconds}
+    if selection.selected:
+        mixture = run_mix(exp, run_dir, selection.selected, prepared)
+        stages["mix"] = {"method": mixture.method, "ratios": mixture.ratios, "sampler": mixture.sampler,
+                         "seconds": mixture.seconds}
+        final_tasks, final_sampler = [t for t in mixture.tasks if t != exp.primary], mixture.sampler
+    else:
+        final_tasks, final_sampler = [], {"name": "uniform"}
+    stages["final"] = _per_seed(exp, prepared, run_dir / "final", final_tasks, final_sampler)
+    baseline, final = stages["baseline"], stages["final"]
+    gains = [final["eval"][s] - baseline["eval"][s] for s in baseline["eval"]]
+    results = {
+        "primary": exp.primary,
+        "metric": "+".join(prepared.data[exp.primary].spec.main_metric),
+        "seeds": exp.run_seeds,
+        "stages": stages,
+        "selected": selection.selected,
+        "ratios": stages.get("mix", {}).get("ratios", {exp.primary: 1.0}),
+        "gain": {"per_seed": dict(zip(baseline["eval"], gains)), "mean": statistics.fmean(gains),
+                 "std": statistics.stdev(gains) if len(gains) > 1 else 0.0},
+        "seconds": {**{name: stage["seconds"] for name, stage in stages.items()},
+                    "total": time.perf_counter() - started},
+        "config": exp.model_dump(mode="json"),
+        "versions": versions(),
+    }
+    write_json_atomic(run_dir / "results.json", results)
+    return results
+
+
+def summary_table(results: dict[str, Any]) -> str:
+    """The closing table of `auxlearn run`: baseline vs final, the selection with its scores, the ratios."""
+    stages = results["stages"]
+    lines = [f"primary {results['primary']} ({results['metric']} on eval), seeds {results['seeds']}",
+             f"  {'stage':<10}{'mean':>8}{'std':>8}   per seed"]
+    for name in ("baseline", "final"):
+        stage = stages[name]
+        per_seed = ", ".join(f"{s}: {v:.4f}" for s, v in stage["eval"].items())
+        lines.append(f"  {name:<10}{stage['mean']:>8.4f}{stage['std']:>8.4f}   {per_seed}")
+    gain = results["gain"]
+    lines.append(f"  gain      {gain['mean']:>+8.4f}{gain['std']:>8.4f}")
+    select = stages["select"]
+    lines.append(f"selection ({select['method']}): " + (", ".join(select["selected"]) or "no auxiliary task"))
+    for task, score in sorted(select["scores"].items(), key=lambda kv: -kv[1]):
+        mark = "*" if task in select["selected"] else " "
+        lines.append(f"  {mark} {task:<18}{score:>8.4f}")
+    lines.append("ratios: " + ", ".join(f"{t} {r:g}" for t, r in results["ratios"].items()))
+    lines.append("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in results["seconds"].items()))
+    return "\n".join(lines)

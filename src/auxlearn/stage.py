@@ -1,0 +1,41 @@
+"""What a pipeline stage (a selector, a mixer) gets: the experiment, the prepared data, its folder, and one
+way to train a variant of the experiment. Method modules use only this, never the trainer directly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from auxlearn.config import Experiment
+from auxlearn.experiment import Prepared, train_experiment
+from auxlearn.train.samplers import TaskSampler
+
+
+@dataclass
+class Stage:
+    exp: Experiment
+    prepared: Prepared
+    folder: Path
+
+    @property
+    def primary(self) -> str:
+        return self.exp.primary
+
+    @property
+    def candidates(self) -> list[str]:
+        return list(self.exp.auxiliary)
+
+    def train(self, name: str, *, auxiliary: list[str], sampler: Optional[dict[str, Any]] = None,
+              sampler_object: Optional[TaskSampler] = None, steps: Optional[int] = None,
+              seed: Optional[int] = None, **train: Any) -> dict[str, Any]:
+        """Train a fresh model on the primary + ``auxiliary`` into ``folder/name``; no model is saved."""
+        if steps is not None:
+            train["steps"] = steps
+        variant = self.exp.variant(auxiliary=auxiliary, sampler=sampler, seed=seed, **train)
+        return train_experiment(variant, self.folder / name, self.prepared, sampler=sampler_object,
+                                save_model=False, score_eval=False)
+
+    def signed(self, score: float) -> float:
+        """A score of the primary as 'higher is better'."""
+        return score if self.prepared.data[self.primary].spec.higher_is_better else -score
