@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+import yaml
+
 from auxlearn.config import Experiment
 from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import Prepared, prepare, train_experiment, versions
@@ -19,8 +21,6 @@ from auxlearn.io import read_json, write_json_atomic, write_text_atomic
 from auxlearn.mix import Mixture, build_mixer
 from auxlearn.select import Selection, build_selector
 from auxlearn.stage import Stage
-
-import yaml
 
 
 def _stage(exp: Experiment, prepared: Prepared, run_dir: Path, name: str) -> Stage:

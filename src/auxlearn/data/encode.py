@@ -114,7 +114,7 @@ def _encode(spec, rows, tokenizer, max_length, source, labelled) -> dict[str, li
             )
     if len(rows) == 0:
         raise AuxlearnError(f"task {spec.name!r}, {source}: the split is empty")
-    texts = [rows[field] for field in spec.text_fields]
+    texts = [list(rows[field]) for field in spec.text_fields]  # datasets >= 4 returns a lazy Column
     if spec.type == "tagging":
         encoded = tokenizer(texts[0], is_split_into_words=True, truncation=True, max_length=max_length)
     else:

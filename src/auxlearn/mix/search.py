@@ -51,7 +51,7 @@ def search_ratios(objective: Callable[[dict[str, int]], float], tasks: list[str]
     RDB URL (``sqlite:///run/mix.db``; an SQLite file must not be shared by several processes) or
     ``journal://`` + a file path (Optuna's journal file, safe for several processes on one machine) persists
     it. ``n_trials`` counts scored trials over the study's whole life: a resumed search runs only the
-    missing ones. A trial whose process died (on this machine) is marked FAIL and a new one takes its place;
+    missing ones (workers sharing a study may each add one trial past it). A trial whose process died (on this machine) is marked FAIL and a new one takes its place;
     an exception in ``objective`` marks its trial FAIL and propagates.
     """
     if method not in METHODS:
@@ -90,7 +90,7 @@ def _run_trial(study: optuna.Study, objective: Callable[[dict[str, int]], float]
     trial.set_user_attr("host", HOST)
     trial.set_user_attr("pid", os.getpid())
     try:
-        with contextlib.nullcontext():
+        with _one_torch_thread():
             ratios = {task: trial.suggest_int(task, low, max_ratio) for task, low in zip(tasks, lows)}
         if not any(ratios[task] for task in tasks[1:]):
             _tell_infeasible(study, trial)
@@ -101,7 +101,7 @@ def _run_trial(study: optuna.Study, objective: Callable[[dict[str, int]], float]
             raise ValueError(f"the ratio objective returned {score} for ratios {ratios}; it must be finite")
         trial.set_user_attr("seconds", time.perf_counter() - start)
     except BaseException:
-        study.tell(trial, state=TrialState.FAIL)
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
         raise
     study.tell(trial, score)
 

@@ -23,12 +23,12 @@ class AutoSemSelector(Selector):
 
     def __init__(self, rounds: int = 40, round_steps: int = 10, decay: float = 0.3, reward: str = ">=",
                  min_delta: float = 0.0, reward_dev_size: Optional[int] = 200, threshold: Optional[float] = 0.5,
-                 top_k: Optional[int] = None):
+                 top_k: Optional[int] = None, min_plays: int = 1):
         if rounds < 2 or round_steps < 1:
             raise ValueError(f"rounds must be >= 2 and round_steps >= 1, got {rounds} and {round_steps}")
         self.rounds, self.round_steps, self.reward_dev_size = rounds, round_steps, reward_dev_size
         self.bandit = {"decay": decay, "reward": reward, "min_delta": min_delta}
-        self.threshold, self.top_k = threshold, top_k
+        self.threshold, self.top_k, self.min_plays = threshold, top_k, min_plays
 
     def select(self, stage):
         started = time.perf_counter()
@@ -40,12 +40,16 @@ class AutoSemSelector(Selector):
             stage.train("bandit", auxiliary=stage.candidates, sampler_object=sampler, steps=steps,
                         eval_every=self.round_steps, patience=None, eval_tasks=[])
         utilities = sampler.utilities()
-        kept = select_by_utility(utilities, stage.primary, threshold=self.threshold, top_k=self.top_k)[1:]
+        # An arm played fewer than min_plays rounds sits at (or has decayed back to) its prior mean of 0.5:
+        # that is no evidence of help, so it is not eligible.
+        played = dict(zip(tasks, sampler.plays))
+        eligible = {t: u for t, u in utilities.items() if played[t] >= self.min_plays}
+        kept = select_by_utility(eligible, stage.primary, threshold=self.threshold, top_k=self.top_k)[1:]
         return Selection(self.name, kept, scores={t: utilities[t] for t in stage.candidates},
                          details={**sampler.describe(), "primary_utility": utilities[stage.primary],
                                   "rounds": self.rounds, "round_steps": self.round_steps,
                                   "reward_dev_size": self.reward_dev_size, "threshold": self.threshold,
-                                  "top_k": self.top_k},
+                                  "top_k": self.top_k, "min_plays": self.min_plays},
                          seconds=time.perf_counter() - started)
 
 

@@ -249,7 +249,7 @@ def _mask_gradients(hm: HeadMask, loss_fn: LossFn, batch: Mapping[str, Any], ids
     hm.set_mask(mask)
     try:
         losses = _check_losses(loss_fn(batch), len(ids), ids)
-        (grad,) = torch.autograd.grad(losses.sum(), mask, allow_unused=True); grad = grad.mean(0, keepdim=True).expand_as(grad)
+        (grad,) = torch.autograd.grad(losses.sum(), mask, allow_unused=True)
     finally:
         hm.mask = None
     if grad is None:
