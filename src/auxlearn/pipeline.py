@@ -34,19 +34,30 @@ def run_select(exp: Experiment, run_dir: Path, prepared: Optional[Prepared] = No
     return selection
 
 
-def load_selection(exp: Experiment, run_dir: Path) -> list[str]:
-    """The auxiliaries chosen by a previous `select` in this run folder, else the config's auxiliary list."""
+def load_selection(exp: Experiment, run_dir: Path) -> Selection:
+    """The selection of a previous `select` in this run folder, else all of the config's auxiliary tasks."""
     path = run_dir / "select" / "selection.json"
-    return read_json(path)["selected"] if path.is_file() else list(exp.auxiliary)
+    return Selection(**read_json(path)) if path.is_file() else Selection("config", list(exp.auxiliary))
 
 
-def run_mix(exp: Experiment, run_dir: Path, selected: Optional[list[str]] = None,
+def keep_instances(prepared: Prepared, instances: dict[str, list[int]]) -> None:
+    """Restrict auxiliary train splits to the example ids an instance-level selector kept."""
+    for task, ids in instances.items():
+        train = prepared.data[task].train
+        wanted = set(ids)
+        prepared.data[task].train = train.select([i for i, e in enumerate(train.example_ids) if e in wanted])
+
+
+def run_mix(exp: Experiment, run_dir: Path, selection: Optional[Selection] = None,
             prepared: Optional[Prepared] = None) -> Mixture:
-    selected = load_selection(exp, run_dir) if selected is None else selected
+    selection = load_selection(exp, run_dir) if selection is None else selection
+    selected = selection.selected
     unknown = [t for t in selected if t not in exp.auxiliary]
     if unknown:
         raise AuxlearnError(f"selection names {unknown}, which are not among the config's auxiliary tasks")
-    prepared = prepared or prepare(exp, [exp.primary, *selected])
+    if prepared is None:
+        prepared = prepare(exp, [exp.primary, *selected])
+        keep_instances(prepared, selection.instances)
     mixture = build_mixer(exp.mix.method, exp.mix.options).mix(_stage(exp, prepared, run_dir, "mix"),
                                                               [exp.primary, *selected])
     write_json_atomic(run_dir / "mix" / "mixture.json", mixture.to_json())
@@ -81,8 +92,9 @@ def run_pipeline(exp: Experiment, run_dir: str | Path) -> dict[str, Any]:
     selection = run_select(exp, run_dir, prepared)
     stages["select"] = {"method": selection.method, "selected": selection.selected, "scores": selection.scores,
                         "seconds": selection.seconds}
+    keep_instances(prepared, selection.instances)
     if selection.selected:
-        mixture = run_mix(exp, run_dir, selection.selected, prepared)
+        mixture = run_mix(exp, run_dir, selection, prepared)
         stages["mix"] = {"method": mixture.method, "ratios": mixture.ratios, "sampler": mixture.sampler,
                          "seconds": mixture.seconds}
         final_tasks, final_sampler = [t for t in mixture.tasks if t != exp.primary], mixture.sampler

@@ -51,8 +51,9 @@ def search_ratios(objective: Callable[[dict[str, int]], float], tasks: list[str]
     RDB URL (``sqlite:///run/mix.db``; an SQLite file must not be shared by several processes) or
     ``journal://`` + a file path (Optuna's journal file, safe for several processes on one machine) persists
     it. ``n_trials`` counts scored trials over the study's whole life: a resumed search runs only the
-    missing ones (workers sharing a study may each add one trial past it). A trial whose process died (on this machine) is marked FAIL and a new one takes its place;
-    an exception in ``objective`` marks its trial FAIL and propagates.
+    missing ones (workers sharing a study may each add one past it). A trial whose process died on this
+    machine is marked FAIL and a new one takes its place; an exception in ``objective`` marks its trial FAIL
+    and propagates. Proposals are reproducible for a fixed seed (and, on resume, a fixed stored history).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
