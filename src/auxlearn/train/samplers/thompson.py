@@ -1,7 +1,7 @@
 """AutoSeM stage 1: a non-stationary Beta-Bernoulli Thompson-sampling bandit over tasks.
 
 Each arm is a task (the first is the primary). A round trains the current arm until the trainer's next dev
-evaluation; ``update`` then rewards that arm when the primary's score did not drop, decays every arm's Beta
+evaluation; ``update`` then rewards that arm by how the primary's dev score moved, decays every arm's Beta
 posterior toward the prior (so old evidence fades: the usefulness of a task changes as the model trains), and
 draws the next arm by Thompson sampling. The posterior means are the task utilities used for selection.
 """
@@ -32,7 +32,9 @@ class ThompsonBanditSampler(TaskSampler):
         prior: (alpha0, beta0), the Beta prior every arm starts at and decays toward.
 
     The first evaluation has no previous score to compare with, so it only sets the baseline: no arm is
-    rewarded (the reference implementations reward it 1 or 0, biasing the primary arm either way).
+    rewarded (the reference implementations reward it 1 or 0, biasing the primary arm either way). ``plays``
+    counts the rounds trained on each arm (the baseline round too), ``wins`` sums their rewards, and
+    ``history`` holds every round with alpha and beta after its update.
     """
 
     name = "thompson"
