@@ -74,12 +74,25 @@ def cmd_mix(args) -> int:
 def cmd_run(args) -> int:
     from auxlearn.config import load_experiment
     from auxlearn.pipeline import run_pipeline, summary_table
+    from auxlearn.report import write_report
 
     exp = load_experiment(args.config, args.set or [], data_dir=args.data_dir)
     run_dir = _run_dir(args, exp)
     results = run_pipeline(exp, run_dir)
     print(summary_table(results))
     print(f"results in {run_dir / 'results.json'}")
+    try:
+        print(f"report in {write_report(run_dir)}")
+    except Exception as error:  # the results are written; a failed report must not hide them
+        print(f"auxlearn: warning: the report failed ({type(error).__name__}: {error}); "
+              f"retry with `auxlearn report {run_dir}`", file=sys.stderr)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from auxlearn.report import write_report
+
+    print(f"report in {write_report(args.run_dir)}")
     return 0
 
 
@@ -124,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the whole pipeline: baseline, select, mix, final, per seed")
     _experiment_arguments(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="write report.html and report.md of a finished run folder")
+    p.add_argument("run_dir", help="the folder of `auxlearn run` (with results.json)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("evaluate", help="score a saved model; metrics as JSON on stdout")
     p.add_argument("model_dir")

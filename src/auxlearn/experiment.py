@@ -71,9 +71,6 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
     Selection and mixing trials pass ``score_eval=False``: what chooses never looks at eval."""
     started = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.jsonl").unlink(missing_ok=True)
     prepared = prepared or prepare(exp)
     tasks = exp.tasks
     model = build_model(exp, prepared, tasks)
@@ -82,6 +79,10 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
         sampler = build_sampler(exp.train.sampler.name, exp.train.sampler.options, tasks,
                                 {t: len(d.train) for t, d in data.items()}, total_steps=exp.train.steps,
                                 seed=exp.seed)
+    if out is not None:  # only once the inputs are checked: bad input leaves no folder behind
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in ("metrics.jsonl", "results.json"):  # a previous run's, which this run replaces
+            (out / stale).unlink(missing_ok=True)
     trainer = Trainer(model, data, exp.primary, exp.train, sampler=sampler, pad_id=prepared.tokenizer.pad_token_id,
                       seed=exp.seed, out_dir=out, eval_tasks=tuple(exp.train.eval_tasks),
                       pad_to=prepared_pad_length(exp, prepared), group_by_length=exp.data.group_by_length)

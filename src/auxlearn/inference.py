@@ -59,13 +59,14 @@ def evaluate_model(model_dir: str | Path, *, task: Optional[str] = None, split: 
 def predict_file(model_dir: str | Path, *, task: str, input_path: str | Path,
                  output_path: Optional[str | Path] = None) -> int:
     """Predict every line of a JSONL file; each output line is the input plus ``prediction``."""
-    model, tokenizer, _, device = _load(model_dir)
+    model, tokenizer, meta, device = _load(model_dir)
     _check_task(model, task)
     spec = model.specs[task]
+    max_length = meta.get("data", {}).get("max_length", {}).get(task, spec.max_length)  # as in training
     records = _read_jsonl(Path(input_path), spec.text_fields)
     rows = datasets.Dataset.from_dict({f: [r[f] for r in records] for f in spec.text_fields})
     with tempfile.TemporaryDirectory() as cache:
-        split = encode_split(spec, rows, tokenizer, spec.max_length, source=str(input_path), labelled=False,
+        split = encode_split(spec, rows, tokenizer, max_length, source=str(input_path), labelled=False,
                              cache_dir=Path(cache))
     with torch.no_grad():
         predictions = predict(model, task, split, batch_size=EVAL_BATCH_SIZE, pad_id=tokenizer.pad_token_id,

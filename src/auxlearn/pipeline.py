@@ -28,8 +28,9 @@ def _stage(exp: Experiment, prepared: Prepared, run_dir: Path, name: str) -> Sta
 
 
 def run_select(exp: Experiment, run_dir: Path, prepared: Optional[Prepared] = None) -> Selection:
+    selector = build_selector(exp.select.method, exp.select.options)  # a config error before any data work
     prepared = prepared or prepare(exp)
-    selection = build_selector(exp.select.method, exp.select.options).select(_stage(exp, prepared, run_dir, "select"))
+    selection = selector.select(_stage(exp, prepared, run_dir, "select"))
     write_json_atomic(run_dir / "select" / "selection.json", selection.to_json())
     return selection
 
@@ -55,11 +56,11 @@ def run_mix(exp: Experiment, run_dir: Path, selection: Optional[Selection] = Non
     unknown = [t for t in selected if t not in exp.auxiliary]
     if unknown:
         raise AuxlearnError(f"selection names {unknown}, which are not among the config's auxiliary tasks")
+    mixer = build_mixer(exp.mix.method, exp.mix.options)  # a config error before any data work
     if prepared is None:
         prepared = prepare(exp, [exp.primary, *selected])
         keep_instances(prepared, selection.instances)
-    mixture = build_mixer(exp.mix.method, exp.mix.options).mix(_stage(exp, prepared, run_dir, "mix"),
-                                                              [exp.primary, *selected])
+    mixture = mixer.mix(_stage(exp, prepared, run_dir, "mix"), [exp.primary, *selected])
     write_json_atomic(run_dir / "mix" / "mixture.json", mixture.to_json())
     return mixture
 
@@ -84,6 +85,9 @@ def _per_seed(exp: Experiment, prepared: Prepared, folder: Path, auxiliary: list
 def run_pipeline(exp: Experiment, run_dir: str | Path) -> dict[str, Any]:
     started = time.perf_counter()
     run_dir = Path(run_dir)
+    # Unknown methods or options fail now, not after the baseline and the selection have trained.
+    build_selector(exp.select.method, exp.select.options)
+    build_mixer(exp.mix.method, exp.mix.options)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False))
     prepared = prepare(exp)

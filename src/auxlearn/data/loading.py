@@ -94,4 +94,6 @@ def _load_file(spec: TaskSpec, split: str, path: str) -> datasets.Dataset:
     try:
         return datasets.load_dataset(builder, data_files={split: str(file)}, split=split, **options)
     except Exception as error:  # parser errors come from pyarrow / pandas with many types
+        if "corresponds to no data" in str(error):  # how `datasets` reports a file without rows
+            raise AuxlearnError(f"task {spec.name!r}: the {split} split is empty ({file} has no rows)") from None
         raise AuxlearnError(f"task {spec.name!r}: cannot read {file}: {error}") from None

@@ -68,20 +68,19 @@ def build_task_data(
         return encode_split(spec, rows, tokenizer, max_length, source=f"{split} split of {source}",
                             labelled=True, cache_dir=cache_dir, tokenizer_key=tokenizer_key)
 
+    eval_rows, eval_missing = None, None
+    try:  # before encoding train, so a missing eval split fails fast
+        eval_rows = load_split(spec, "eval", data_dir)
+    except MissingSplitError as error:
+        if need_eval:
+            raise
+        eval_missing = str(error)
     full_train = encode(train_rows, "train")
     order = np.random.default_rng(split_seed).permutation(len(full_train))
     n_dev = dev_count(len(full_train), dev_size)
     dev_indices, train_indices = np.sort(order[:n_dev]), order[n_dev:]
     if max_train_examples is not None and max_train_examples < len(train_indices):
         train_indices = train_indices[:max_train_examples]
-    eval_split, eval_missing = None, None
-    try:
-        eval_rows = load_split(spec, "eval", data_dir)
-    except MissingSplitError as error:
-        if need_eval:
-            raise
-        eval_missing = str(error)
-    else:
-        eval_split = encode(eval_rows, "eval")
+    eval_split = None if eval_rows is None else encode(eval_rows, "eval")
     return TaskData(spec, full_train.select(np.sort(train_indices)), full_train.select(dev_indices),
                     eval_split, max_length, eval_missing)

@@ -59,4 +59,6 @@ class FixedMixer(_RuleMixer):
         except ValueError as error:
             raise AuxlearnError(f"mix.ratios: {error}") from None
         name = "round_robin" if all(float(r).is_integer() for r in ratios.values()) else "fixed"
-        return Mixture(self.name, {"name": name, "ratios": ratios}, {t: float(r) for t, r in ratios.items()})
+        # A ratio of 0 drops the task (Mixture.tasks), so the sampler must not name it either.
+        active = {t: (int(r) if name == "round_robin" else r) for t, r in ratios.items() if r > 0}
+        return Mixture(self.name, {"name": name, "ratios": active}, {t: float(r) for t, r in ratios.items()})

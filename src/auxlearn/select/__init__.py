@@ -8,10 +8,11 @@ from auxlearn.plugins import instantiate
 from auxlearn.select.autosem import AutoSemSelector
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.exhaustive import ExhaustiveSelector
+from auxlearn.select.gradts.selector import GradTSSelector
 from auxlearn.select.trivial import AllSelector, NoneSelector
 
 SELECTORS: dict[str, type[Selector]] = {
-    cls.name: cls for cls in (NoneSelector, AllSelector, AutoSemSelector, ExhaustiveSelector)
+    cls.name: cls for cls in (NoneSelector, AllSelector, AutoSemSelector, ExhaustiveSelector, GradTSSelector)
 }
 
 

@@ -6,7 +6,6 @@ from typing import Callable, Iterable
 
 import torch
 from torch import nn
-from torch.optim.lr_scheduler import LambdaLR
 
 _NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 
@@ -18,6 +17,28 @@ def parameter_groups(named: Iterable[tuple[str, nn.Parameter]], weight_decay: fl
         if param.requires_grad:
             (no_decay if name.endswith(_NO_DECAY) else decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+class GlobalSchedule:
+    """The learning rates of one optimiser as a function of the trainer's global step.
+
+    ``step()`` sets them for the current global step and is called right *before* ``optimizer.step()``:
+    a per-task optimiser that skipped steps still trains at the rate of the step it trains at (a
+    ``LambdaLR`` stepped after the optimiser would keep the rate of the task's previous step)."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, factor: Callable[[int], float],
+                 global_step: Callable[[], int]):
+        self.optimizer, self.factor, self.global_step = optimizer, factor, global_step
+        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
+        self.step()
+
+    def step(self) -> None:
+        scale = self.factor(self.global_step())
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * scale
+
+    def get_last_lr(self) -> list[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
 
 
 def linear_warmup_decay(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
@@ -34,12 +55,12 @@ def linear_warmup_decay(total_steps: int, warmup_steps: int) -> Callable[[int], 
 
 def build_optimizers(model, tasks: list[str], *, per_task: bool, lr: float, weight_decay: float,
                      schedule: Callable[[int], float], global_step: Callable[[], int]
-                     ) -> dict[str, tuple[torch.optim.Optimizer, LambdaLR]]:
+                     ) -> dict[str, tuple[torch.optim.Optimizer, GlobalSchedule]]:
     """Map each task to its (optimiser, scheduler); with a shared optimiser every task maps to the same pair."""
 
     def make(named):
         optimizer = torch.optim.AdamW(parameter_groups(named, weight_decay), lr=lr)
-        return optimizer, LambdaLR(optimizer, lambda _: schedule(global_step()))
+        return optimizer, GlobalSchedule(optimizer, schedule, global_step)
 
     if not per_task:
         shared = make(model.named_parameters())

@@ -102,15 +102,15 @@ class Trainer:
                         loss = model.loss(task, batch)
                     value = loss.item()
                     if not math.isfinite(value):
-                        raise NonFiniteLossError(task, self.step, value)
+                        raise NonFiniteLossError(task, self.step + 1, value)  # 1-based, as in metrics.jsonl
                     (loss / config.grad_accum).backward()
                     losses.setdefault(task, []).append(value)
                     examples += batch["input_ids"].shape[0]
                     tokens += int(batch["attention_mask"].sum())
                 torch.nn.utils.clip_grad_norm_(
                     [p for group in optimizer.param_groups for p in group["params"]], config.max_grad_norm)
+                scheduler.step()  # the rate of this global step, then the update
                 optimizer.step()
-                scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 bar.update(1)
                 bar.set_postfix(task=task, loss=f"{value:.4f}", dev=f"{last_dev:.4f}", refresh=False)

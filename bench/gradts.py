@@ -1,0 +1,149 @@
+"""GradTS cost and ranking with all-MiniLM-L6-v2 on real GLUE data, CPU.
+
+1. (default) Head importance for the primary RTE and 6 candidates (mnli, qqp, mrpc, sst2, cola, stsb) with the
+   selector's default settings (fine-tune + importance pass per task, cache off) against one single-task
+   baseline run of ``examples/rte_single.yaml`` (target: ratio <= 1.0). Records the tau ranking and where MNLI
+   lands in it. Encoding (tokenisation) is done once beforehand and excluded from both sides.
+2. (``--compare``) For the primaries RTE, MRPC and STS-B: ``auxlearn run`` with GradTS (trial), AutoSeM and the
+   exhaustive pairs as selectors (mix uniform, 3 seeds): selection, selection seconds, final eval gain; and the
+   Spearman correlation of GradTS's taus with the exhaustive pair gains. Slow on CPU (hours).
+
+Run: AUXLEARN_DATA_DIR=../shared/data .venv/bin/python bench/gradts.py [--compare] [--big-cap 20000]
+Writes bench/results/gradts.json (part 1) and bench/results/gradts_compare.json (part 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from auxlearn.config import experiment_from_dict, load_experiment
+from auxlearn.experiment import prepare, train_experiment
+from auxlearn.io import write_json_atomic
+from auxlearn.select.gradts.selector import GradTSSelector
+from auxlearn.stage import Stage
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+CANDIDATES = ["mnli", "qqp", "mrpc", "sst2", "cola", "stsb"]
+BIG = ("mnli", "qqp", "sst2", "qnli")
+
+
+def machine() -> dict:
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "load_average": os.getloadavg(), "note": "measured on 2 CPU cores shared with other jobs (contended)"}
+
+
+def part_cost(big_cap: int, options: dict) -> dict:
+    base = load_experiment(ROOT / "examples" / "rte_single.yaml")
+    doc = base.model_dump(mode="json")
+    doc.update(auxiliary=CANDIDATES)
+    # The big tasks are capped for encoding speed only: importance reads a 512-example subsample either way.
+    doc["data"]["max_train_examples"] = {t: big_cap for t in BIG}
+    doc["train"]["progress"] = False
+    exp = experiment_from_dict(doc)
+    t0 = time.perf_counter()
+    prepared = prepare(exp)
+    prepare_seconds = time.perf_counter() - t0
+
+    out = Path(tempfile.mkdtemp(prefix="gradts-bench-"))
+    selector = GradTSSelector(mode="top_k", top_k=len(CANDIDATES), cache=False, **options)
+    t0, c0 = time.perf_counter(), time.process_time()
+    selection = selector.select(Stage(exp, prepared, out / "select"))
+    importance_seconds, importance_cpu = time.perf_counter() - t0, time.process_time() - c0
+    costs = selection.details["costs"]
+
+    single = base.model_copy(update={"train": base.train.model_copy(update={"progress": False})})
+    t0, c0 = time.perf_counter(), time.process_time()
+    baseline = train_experiment(single, out / "baseline", prepared, save_model=False)
+    baseline_seconds, baseline_cpu = time.perf_counter() - t0, time.process_time() - c0
+    ranking = [r["task"] for r in selection.details["ranking"]]
+    return {
+        "primary": "rte",
+        "candidates": CANDIDATES,
+        "settings": selection.details["settings"],
+        "prepare_seconds_excluded": round(prepare_seconds, 1),
+        "importance_seconds_total": round(importance_seconds, 1),
+        "per_task": costs,
+        "baseline_seconds": round(baseline_seconds, 1),
+        "baseline": {k: baseline[k] for k in ("steps", "best_step", "train_seconds", "dev_eval_seconds")},
+        "baseline_eval": baseline["eval"]["rte"],
+        "ratio": round(importance_seconds / baseline_seconds, 3),
+        "importance_cpu_seconds": round(importance_cpu, 1),
+        "baseline_cpu_seconds": round(baseline_cpu, 1),
+        "ratio_cpu": round(importance_cpu / baseline_cpu, 3),
+        "target_ratio": 1.0,
+        "ranking": selection.details["ranking"],
+        "mnli_rank": ranking.index("mnli") + 1,
+        "machine": machine(),
+    }
+
+
+def spearman(x: list[float], y: list[float]) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(x, y).statistic)
+
+
+def part_compare(big_cap: int, seeds: list[int], steps: int) -> dict:
+    from auxlearn.pipeline import run_pipeline
+
+    pool = ["rte", "mrpc", "stsb", "mnli", "qqp", "sst2", "cola"]
+    out = {}
+    for primary in ("rte", "mrpc", "stsb"):
+        rows = {}
+        for method, options in (("gradts", {"mode": "trial"}), ("autosem", {}), ("exhaustive", {})):
+            exp = experiment_from_dict({
+                "name": f"{primary}-{method}", "primary": primary, "auxiliary": [t for t in pool if t != primary],
+                "data": {"max_length": 128, "max_train_examples": {t: big_cap for t in BIG}},
+                "train": {"steps": steps, "batch_size": 16, "eval_every": 35, "patience": 6, "progress": False},
+                "select": {"method": method, **options}, "mix": {"method": "uniform"}, "seeds": seeds,
+            })
+            results = run_pipeline(exp, RESULTS / "gradts_runs" / f"{primary}-{method}")
+            rows[method] = {"selected": results["selected"], "scores": results["stages"]["select"]["scores"],
+                            "select_seconds": results["seconds"]["select"], "gain": results["gain"],
+                            "total_seconds": results["seconds"]["total"]}
+        taus, gains = rows["gradts"]["scores"], rows["exhaustive"]["scores"]
+        tasks = sorted(taus)
+        rows["spearman_tau_vs_pair_gain"] = spearman([taus[t] for t in tasks], [gains[t] for t in tasks])
+        out[primary] = rows
+    return {"seeds": seeds, "steps": steps, "results": out, "machine": machine(),
+            "mean_gain": {m: statistics.fmean(out[p][m]["gain"]["mean"] for p in out)
+                          for m in ("gradts", "autosem", "exhaustive")}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--compare", action="store_true", help="also run the 3-primary comparison (slow)")
+    parser.add_argument("--skip-cost", action="store_true", help="skip part 1")
+    parser.add_argument("--big-cap", type=int, default=20000, help="train examples kept of mnli/qqp/sst2/qnli")
+    parser.add_argument("--finetune-examples", type=int, default=None)
+    parser.add_argument("--importance-examples", type=int, default=None)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=420)
+    args = parser.parse_args()
+    options = {k: v for k, v in (("finetune_examples", args.finetune_examples),
+                                 ("importance_examples", args.importance_examples)) if v is not None}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if not args.skip_cost:
+        result = part_cost(args.big_cap, options)
+        write_json_atomic(RESULTS / "gradts.json", result)
+        print(f"importance {result['importance_seconds_total']:.0f}s vs baseline {result['baseline_seconds']:.0f}s:"
+              f" ratio {result['ratio']:.2f} (target <= 1.0); process CPU time ratio {result['ratio_cpu']:.2f}")
+        print("ranking: " + ", ".join(f"{r['task']} {r['tau']:.3f}" for r in result["ranking"]))
+        print(f"MNLI rank: {result['mnli_rank']} of {len(CANDIDATES)}")
+    if args.compare:
+        result = part_compare(args.big_cap, args.seeds, args.steps)
+        write_json_atomic(RESULTS / "gradts_compare.json", result)
+        print(result["mean_gain"])
+
+
+if __name__ == "__main__":
+    main()

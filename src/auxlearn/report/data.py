@@ -1,0 +1,186 @@
+"""Load everything a run folder holds into one ``RunData`` (no plotting, no formatting).
+
+Files read (all optional except ``results.json``):
+
+- ``results.json`` (``auxlearn run``): stages, per-seed eval scores, gain, seconds, config, versions;
+- ``select/selection.json`` (``Selection.to_json``) and ``mix/mixture.json`` (``Mixture.to_json``);
+- ``metrics.jsonl`` of every trained model: ``baseline/seed_*``, ``final/seed_*``, ``select/<name>`` (the
+  bandit, exhaustive pairs ...) and ``mix/trial_*``;
+- GradTS evidence (see ``GRADTS_*`` below): head-importance matrices ``select/importance/<task>.npz`` (array
+  ``task``, layers x heads, as ``HeadImportance.save`` writes) and Kendall taus per candidate, from
+  ``select/gradts.json`` or ``select/taus.json`` (``{"taus": {task: tau}}`` or ``{task: tau}``), else
+  ``selection.details["taus"]``,
+  else ``selection.scores`` when the selection method's name starts with ``gradts``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from auxlearn.errors import AuxlearnError
+from auxlearn.io import read_json
+
+GRADTS_IMPORTANCE_DIR = Path("select") / "importance"  # <task>.npz, array "task" [layers, heads]
+# The GradTS selector's own summary ({"taus": {task: tau}, "ranking", "trials", ...}), else a plain taus file.
+GRADTS_TAUS_FILES = (Path("select") / "gradts.json", Path("select") / "taus.json")
+
+
+@dataclass
+class Curve:
+    """The primary's dev main metric at each evaluation of one trained model."""
+
+    label: str  # e.g. "baseline seed 0", "final seed 1", "bandit", "trial_3-1-0"
+    group: str  # "baseline", "final", "select", "mix" or another stage name
+    steps: list[int]
+    values: list[float]
+    seconds: list[float]
+
+
+@dataclass
+class RunData:
+    run_dir: Path
+    results: dict[str, Any]
+    selection: Optional[dict[str, Any]] = None
+    mixture: Optional[dict[str, Any]] = None
+    curves: list[Curve] = field(default_factory=list)
+    importance: dict[str, np.ndarray] = field(default_factory=dict)
+    taus: dict[str, float] = field(default_factory=dict)
+    higher_is_better: bool = True
+
+    @property
+    def primary(self) -> str:
+        return self.results["primary"]
+
+    @property
+    def metric(self) -> str:
+        return self.results.get("metric", "main")
+
+    @property
+    def seeds(self) -> list[str]:
+        return [str(s) for s in self.results.get("seeds") or self.results["stages"]["baseline"]["eval"]]
+
+    def scored_stages(self) -> list[str]:
+        """Stages with per-seed eval scores, baseline first and final last (others in between)."""
+        names = [n for n, s in self.results["stages"].items() if isinstance(s, dict) and isinstance(s.get("eval"), dict)]
+        middle = [n for n in names if n not in ("baseline", "final")]
+        return [n for n in ("baseline",) if n in names] + middle + [n for n in ("final",) if n in names]
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Records of a JSONL file; a torn last line (a run killed mid-write) is skipped."""
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+def _curve(path: Path, primary: str, label: str, group: str) -> Optional[Curve]:
+    steps, values, seconds = [], [], []
+    for record in read_jsonl(path):
+        try:
+            value = float(record["dev"][primary]["main"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        steps.append(int(record["step"]))
+        values.append(value)
+        seconds.append(float(record.get("seconds", float("nan"))))
+    return Curve(label, group, steps, values, seconds) if steps else None
+
+
+def _seed_key(path: Path) -> tuple[int, str]:
+    suffix = path.parent.name.removeprefix("seed_")
+    return (int(suffix), "") if suffix.lstrip("-").isdigit() else (0, suffix)
+
+
+def load_curves(run_dir: Path, primary: str, stage_names: list[str]) -> list[Curve]:
+    curves: list[Curve] = []
+    for stage in stage_names:
+        for path in sorted((run_dir / stage).glob("seed_*/metrics.jsonl"), key=_seed_key):
+            seed = path.parent.name.removeprefix("seed_")
+            curve = _curve(path, primary, f"{stage} seed {seed}", stage)
+            if curve:
+                curves.append(curve)
+    for group in ("select", "mix"):
+        for path in sorted((run_dir / group).glob("*/metrics.jsonl"), key=lambda p: (_trial_number(p), p.parent.name)):
+            curve = _curve(path, primary, path.parent.name, group)
+            if curve:
+                curves.append(curve)
+    return curves
+
+
+def _trial_number(path: Path) -> int:
+    return 0 if path.parent.name == "bandit" else 1
+
+
+def load_importance(run_dir: Path) -> dict[str, np.ndarray]:
+    """GradTS head-importance matrices by task (``select/importance/<task>.npz``, array ``task``)."""
+    folder = run_dir / GRADTS_IMPORTANCE_DIR
+    matrices: dict[str, np.ndarray] = {}
+    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                matrix = np.asarray(data["task"] if "task" in data.files else data[data.files[0]], dtype=float)
+        except (OSError, ValueError, KeyError, IndexError):
+            continue
+        if matrix.ndim == 2 and matrix.size:
+            matrices[path.stem] = matrix
+    return matrices
+
+
+def load_taus(run_dir: Path, selection: Optional[dict[str, Any]]) -> dict[str, float]:
+    for relative in GRADTS_TAUS_FILES:
+        path = run_dir / relative
+        if path.is_file():
+            data = read_json(path)
+            data = data.get("taus", data) if isinstance(data, dict) else {}
+            taus = {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float))}
+            if taus:
+                return taus
+    if selection:
+        details = selection.get("details") or {}
+        if isinstance(details.get("taus"), dict):
+            return {str(k): float(v) for k, v in details["taus"].items()}
+        if str(selection.get("method", "")).lower().startswith("gradts"):
+            return {str(k): float(v) for k, v in (selection.get("scores") or {}).items()}
+    return {}
+
+
+def _higher_is_better(results: dict[str, Any]) -> bool:
+    config = results.get("config") or {}
+    try:
+        from auxlearn.tasks import available_tasks
+
+        spec = available_tasks(config.get("task_files") or []).get(results["primary"])
+        return True if spec is None else bool(spec.higher_is_better)
+    except Exception:  # a report must not fail because a user task file moved
+        return True
+
+
+def load_run(run_dir: str | os.PathLike) -> RunData:
+    run_dir = Path(run_dir)
+    path = run_dir / "results.json"
+    if not path.is_file():
+        raise AuxlearnError(f"{path} not found: `auxlearn report` needs the folder of a finished `auxlearn run`")
+    results = read_json(path)
+    selection_path, mixture_path = run_dir / "select" / "selection.json", run_dir / "mix" / "mixture.json"
+    selection = read_json(selection_path) if selection_path.is_file() else None
+    mixture = read_json(mixture_path) if mixture_path.is_file() else None
+    data = RunData(run_dir, results, selection, mixture)
+    data.curves = load_curves(run_dir, data.primary, data.scored_stages())
+    data.importance = load_importance(run_dir)
+    data.taus = load_taus(run_dir, selection)
+    data.higher_is_better = _higher_is_better(results)
+    return data

@@ -1,0 +1,114 @@
+"""Shared test set-up: the offline data mirror, offline Hugging Face, a private cache, a tiny random BERT.
+
+The suite reads real slices of ``../shared/data`` (the hub-layout mirror). Without the mirror the tests
+cannot say anything about auxlearn, so they fail with a clear message instead of being skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+MIRROR = (REPO.parent / "shared" / "data").resolve()
+
+# Before transformers / datasets / huggingface_hub are imported anywhere: they read these at import time.
+os.environ.setdefault("AUXLEARN_DATA_DIR", str(MIRROR))
+for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ[_var] = "1"
+
+DATA_DIR = Path(os.environ["AUXLEARN_DATA_DIR"])
+# What the suite reads from the mirror; each must be there.
+REQUIRED = ("glue/README.md", "glue/rte", "glue/mrpc", "glue/stsb", "glue/qnli", "glue/qqp",
+            "conll2003/train.parquet")
+
+
+def _mirror_problem() -> str | None:
+    missing = [item for item in REQUIRED if not (DATA_DIR / item).exists()]
+    if not missing:
+        return None
+    return (f"the offline data mirror is missing or incomplete at {DATA_DIR} (AUXLEARN_DATA_DIR, default "
+            f"<repo>/../shared/data = {MIRROR}); not found: {', '.join(missing)}. The tests read real data "
+            "slices from it: put the mirror there or set AUXLEARN_DATA_DIR to it.")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _environment(tmp_path_factory):
+    """Fail every test loudly without the mirror; keep the tokenization cache private to this session."""
+    problem = _mirror_problem()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    import torch
+
+    torch.set_num_threads(1)  # tiny models gain nothing from threads; the machine's cores are shared
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUXLEARN_CACHE", str(tmp_path_factory.mktemp("auxlearn-cache")))
+        yield
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from auxlearn.models.encoder import load_tokenizer
+
+    return load_tokenizer("all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tokenizer) -> str:
+    """A randomly initialised 2-layer BERT (hidden 32) with MiniLM's tokenizer, saved as a model folder."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id)
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def experiment_dict(model_dir: str, **sections: Any) -> dict[str, Any]:
+    """A small, fast experiment on real slices; ``sections`` override top-level keys or merge into data/train."""
+    document: dict[str, Any] = {
+        "name": "test",
+        "model": model_dir,
+        "primary": "rte",
+        "data": {"max_train_examples": 64, "dev_size": 32, "max_length": 64},
+        "train": {"steps": 10, "batch_size": 8, "eval_batch_size": 64, "lr": 1e-3, "warmup": 0,
+                  "eval_every": 5, "progress": False},
+        "seed": 0,
+    }
+    for key, value in sections.items():
+        if key in ("data", "train") and isinstance(value, dict):
+            document[key] = {**document[key], **value}
+        else:
+            document[key] = value
+    return document
+
+
+def write_yaml(path: Path, document: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, tiny_model_dir) -> dict[str, Any]:
+    """One 30-step RTE + MRPC run shared by the tests that only read its outputs (loss curve, saved model)."""
+    from auxlearn.config import experiment_from_dict
+    from auxlearn.experiment import train_experiment
+
+    # 16 examples per task and a high learning rate: the tiny model fits them within 30 steps.
+    exp = experiment_from_dict(experiment_dict(
+        tiny_model_dir, auxiliary=["mrpc"], head_dropout=0.0,
+        data={"max_train_examples": 16, "dev_size": 64},
+        train={"steps": 30, "eval_every": 5, "lr": 3e-3, "sampler": {"name": "uniform"}},
+    ))
+    out = tmp_path_factory.mktemp("trained-run")
+    results = train_experiment(exp, out)
+    return {"exp": exp, "out": out, "results": results}

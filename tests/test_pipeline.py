@@ -1,0 +1,246 @@
+"""The pipeline end to end on a tiny random BERT and real data slices: baseline -> select -> mix -> final.
+
+Budgets are a few steps: these tests check what each stage trains, on which split, and what it writes,
+not whether auxiliary tasks help.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from auxlearn import cli
+from auxlearn.config import PRESETS, experiment_from_dict
+from auxlearn.mix import build_mixer
+from auxlearn.pipeline import run_pipeline, run_select
+from auxlearn.stage import Stage
+from conftest import experiment_dict, write_yaml
+
+CANDIDATES = ["mrpc", "stsb"]
+# Every candidate is kept whatever its utility, so the mixing stage always has something to mix.
+AUTOSEM = {"method": "autosem", "rounds": 4, "round_steps": 2, "reward_dev_size": 16, "threshold": None,
+           "top_k": 2, "min_plays": 0}
+
+
+def read(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def metrics(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def experiment(model_dir, **sections):
+    return experiment_from_dict(experiment_dict(model_dir, auxiliary=CANDIDATES, **sections))
+
+
+@pytest.fixture
+def spies(monkeypatch):
+    """Record every eval scoring (task) and every primary dev evaluation (size of the dev split used)."""
+    import auxlearn.experiment as experiment_module
+    from auxlearn.train.trainer import Trainer
+
+    seen = {"eval": [], "dev_sizes": []}
+    evaluate, dev_scores = experiment_module.evaluate, Trainer.dev_scores
+
+    def counting_evaluate(model, task, *args, **kwargs):
+        seen["eval"].append(task)
+        return evaluate(model, task, *args, **kwargs)
+
+    def sized_dev_scores(self):
+        seen["dev_sizes"].append(len(self.data[self.primary].dev))
+        return dev_scores(self)
+
+    monkeypatch.setattr(experiment_module, "evaluate", counting_evaluate)
+    monkeypatch.setattr(Trainer, "dev_scores", sized_dev_scores)
+    return seen
+
+
+@pytest.fixture
+def train_calls(monkeypatch):
+    """The names of the models Stage.train trains (selection and mixing trials)."""
+    calls, train = [], Stage.train
+
+    def counting(self, name, **kwargs):
+        calls.append(name)
+        return train(self, name, **kwargs)
+
+    monkeypatch.setattr(Stage, "train", counting)
+    return calls
+
+
+def test_run_autosem_gp_bo_writes_every_stage(tmp_path, tiny_model_dir, spies):
+    exp = experiment(tiny_model_dir, select=AUTOSEM, seeds=[0, 1],
+                     mix={"method": "gp-bo", "n_trials": 2, "n_startup_trials": 1, "steps": 4})
+    run = tmp_path / "run"
+    results = run_pipeline(exp, run)
+
+    assert (run / "config.yaml").is_file()
+    for stage in ("baseline", "final"):
+        for seed in (0, 1):
+            folder = run / stage / f"seed_{seed}"
+            seed_results = read(folder / "results.json")
+            assert seed_results["config"]["seed"] == seed
+            assert set(seed_results["eval"]) == {"rte"}
+            assert metrics(folder), f"{folder} has no dev evaluations"
+    assert read(run / "baseline" / "seed_0" / "results.json")["tasks"] == ["rte"]
+    selection = read(run / "select" / "selection.json")
+    assert read(run / "final" / "seed_0" / "results.json")["tasks"] == ["rte", *selection["selected"]]
+    assert selection["method"] == "autosem" and sorted(selection["selected"]) == CANDIDATES
+    details = selection["details"]
+    assert set(details["utilities"]) == set(details["plays"]) == {"rte", *CANDIDATES}
+    assert sum(details["plays"].values()) == AUTOSEM["rounds"]
+    assert len(details["history"]) == AUTOSEM["rounds"]
+    assert details["history"][0]["reward"] is None  # the first evaluation only sets the baseline
+    assert all(0 < u < 1 for u in details["utilities"].values())
+
+    mixture = read(run / "mix" / "mixture.json")
+    assert mixture["method"] == "gp-bo" and mixture["sampler"]["name"] == "round_robin"
+    assert sum(t["state"] == "COMPLETE" for t in mixture["details"]["trials"]) == 2
+    assert (run / "mix" / "study.db").is_file()
+    assert list(mixture["ratios"]) == ["rte", *selection["selected"]] and mixture["ratios"]["rte"] >= 1
+
+    # Selection and mixing never see eval: their models are not scored on it, only baseline and final are.
+    trial_folders = [run / "select" / "bandit", *sorted((run / "mix").glob("trial_*"))]
+    assert len(trial_folders) >= 2
+    for folder in trial_folders:
+        assert read(folder / "results.json")["eval"] == {}
+    assert spies["eval"] == ["rte"] * 4
+
+    # results.json: per-seed eval scores of each trained stage, mean/std, gain, seconds.
+    assert read(run / "results.json") == json.loads(json.dumps(results))
+    stages = results["stages"]
+    for name in ("baseline", "final"):
+        assert set(stages[name]["eval"]) == {"0", "1"}
+        assert stages[name]["mean"] == pytest.approx(sum(stages[name]["eval"].values()) / 2)
+        assert stages[name]["std"] >= 0
+    gains = {s: stages["final"]["eval"][s] - stages["baseline"]["eval"][s] for s in ("0", "1")}
+    assert results["gain"]["per_seed"] == pytest.approx(gains)
+    assert results["gain"]["mean"] == pytest.approx(sum(gains.values()) / 2)
+    assert set(results["seconds"]) == {"baseline", "select", "mix", "final", "total"}
+    assert all(v > 0 for v in results["seconds"].values())
+    assert results["selected"] == selection["selected"] and results["ratios"] == mixture["ratios"]
+
+
+def test_bandit_is_the_trainer_with_the_thompson_sampler(tmp_path, tiny_model_dir, spies):
+    exp = experiment(tiny_model_dir, select=AUTOSEM)
+    run_select(exp, tmp_path)
+    bandit = tmp_path / "select" / "bandit"
+    results = read(bandit / "results.json")
+    assert results["sampler"]["name"] == "thompson"
+    assert results["steps"] == AUTOSEM["rounds"] * AUTOSEM["round_steps"]
+    # One dev evaluation per round, at the end of each round, on the seeded reward subsample of dev.
+    assert [r["step"] for r in metrics(bandit)] == [2, 4, 6, 8]
+    assert spies["dev_sizes"] == [AUTOSEM["reward_dev_size"]] * AUTOSEM["rounds"]
+    history = read(tmp_path / "select" / "selection.json")["details"]["history"]
+    batches = [next(iter(r["batches"])) for r in metrics(bandit)]
+    assert batches == [h["arm"] for h in history]  # each round trained the arm the bandit had chosen
+    assert all(len(r["batches"]) == 1 for r in metrics(bandit))
+    assert spies["eval"] == []
+
+
+def test_exhaustive_scores_are_pair_dev_gains_over_alone(tmp_path, tiny_model_dir, train_calls):
+    exp = experiment(tiny_model_dir, select={"method": "exhaustive", "steps": 4})
+    selection = run_select(exp, tmp_path)
+    assert train_calls == ["alone", "pair_mrpc", "pair_stsb"]
+
+    def dev(name):
+        results = read(tmp_path / "select" / name / "results.json")
+        assert results["eval"] == {} and results["steps"] == 4
+        return results["dev_best"]["rte"]["main"], results["tasks"]
+
+    alone, tasks = dev("alone")
+    assert tasks == ["rte"]
+    for task in CANDIDATES:
+        pair, tasks = dev(f"pair_{task}")
+        assert tasks == ["rte", task]
+        assert selection.scores[task] == pytest.approx(pair - alone)
+    assert selection.selected == sorted((t for t in CANDIDATES if selection.scores[t] > 0),
+                                        key=lambda t: -selection.scores[t])
+
+
+def test_none_trains_the_primary_alone(tmp_path, tiny_model_dir, train_calls):
+    exp = experiment(tiny_model_dir, select={"method": "none"}, mix={"method": "uniform"})
+    results = run_pipeline(exp, tmp_path)
+    assert train_calls == [] and results["selected"] == [] and "mix" not in results["stages"]
+    assert results["stages"]["final"]["tasks"] == ["rte"]
+    assert read(tmp_path / "final" / "seed_0" / "results.json")["tasks"] == ["rte"]
+    assert results["ratios"] == {"rte": 1.0}
+
+
+def test_all_keeps_every_candidate_and_integer_fixed_ratios_use_round_robin(tmp_path, tiny_model_dir):
+    exp = experiment(tiny_model_dir, select={"method": "all"},
+                     mix={"method": "fixed", "ratios": {"rte": 2, "mrpc": 1, "stsb": 0}})
+    results = run_pipeline(exp, tmp_path)
+    assert results["selected"] == CANDIDATES
+    assert read(tmp_path / "select" / "selection.json")["selected"] == CANDIDATES
+    mixture = read(tmp_path / "mix" / "mixture.json")
+    assert mixture["sampler"] == {"name": "round_robin", "ratios": {"rte": 2, "mrpc": 1}}
+    assert mixture["ratios"] == {"rte": 2.0, "mrpc": 1.0, "stsb": 0.0}
+    final = read(tmp_path / "final" / "seed_0" / "results.json")
+    assert final["tasks"] == ["rte", "mrpc"]  # a ratio of 0 drops the task
+    assert final["sampler"] == {"name": "round_robin", "ratios": {"rte": 2, "mrpc": 1}}
+    batches = [r["batches"] for r in metrics(tmp_path / "final" / "seed_0")]
+    assert batches[0] == {"rte": 4, "mrpc": 1}  # the first 5 steps: rte rte mrpc rte rte
+
+
+def test_fixed_mixer_with_fractional_ratios_samples(tmp_path):
+    mixture = build_mixer("fixed", {"ratios": {"rte": 0.7, "mrpc": 0.3}}).mix(None, ["rte", "mrpc"])
+    assert mixture.sampler == {"name": "fixed", "ratios": {"rte": 0.7, "mrpc": 0.3}}
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_presets_map_to_the_documented_methods(preset, tiny_model_dir):
+    documented = {0: ("autosem", "proportional"), 1: ("all", "uniform"), 2: ("autosem", "uniform"),
+                  3: ("autosem", "gp-bo")}
+    exp = experiment(tiny_model_dir, preset=preset)
+    assert (exp.select.method, exp.mix.method) == documented[preset]
+    # Explicit methods in the file win; options alone keep the preset's method.
+    explicit = experiment(tiny_model_dir, preset=preset, select={"method": "exhaustive"},
+                          mix={"method": "temperature"})
+    assert (explicit.select.method, explicit.mix.method) == ("exhaustive", "temperature")
+    options = experiment(tiny_model_dir, preset=preset, select={"rounds": 7})
+    assert options.select.method == documented[preset][0] and options.select.options == {"rounds": 7}
+
+
+def test_cli_select_then_mix_reuses_the_selection_and_resumes_the_study(tmp_path, tiny_model_dir, train_calls,
+                                                                        capsys):
+    config = write_yaml(tmp_path / "exp.yaml", experiment_dict(
+        tiny_model_dir, auxiliary=CANDIDATES, select={**AUTOSEM, "top_k": 1},
+        mix={"method": "gp-bo", "n_trials": 2, "n_startup_trials": 1, "steps": 4}))
+    run = tmp_path / "run"
+    assert cli.main(["select", str(config), "--out", str(run)]) == 0
+    selected = read(run / "select" / "selection.json")["selected"]
+    assert len(selected) == 1 and selected[0] in CANDIDATES
+    assert train_calls == ["bandit"]
+
+    assert cli.main(["mix", str(config), "--out", str(run)]) == 0
+    mixture = read(run / "mix" / "mixture.json")
+    assert list(mixture["ratios"]) == ["rte", *selected]  # the run folder's selection, not the config's list
+    trials = [name for name in train_calls[1:]]
+    assert len(trials) == 2 and all(name.startswith("trial_") for name in trials)
+    assert "ratios (gp-bo)" in capsys.readouterr().out
+
+    # The SQLite study in the run folder already holds n_trials scored trials: nothing more is trained.
+    assert cli.main(["mix", str(config), "--out", str(run)]) == 0
+    assert train_calls[3:] == []
+    again = read(run / "mix" / "mixture.json")
+    assert again["details"]["trials"] == mixture["details"]["trials"] and again["ratios"] == mixture["ratios"]
+
+
+@pytest.mark.parametrize("command, section, expected", [
+    ("select", {"select": {"method": "xyz"}}, "select: unknown method 'xyz'"),
+    ("select", {"select": {"method": "autosem", "xyz": 1}}, "select.xyz: unknown option of 'autosem'"),
+    ("mix", {"mix": {"method": "xyz"}}, "mix: unknown method 'xyz'"),
+    ("mix", {"mix": {"method": "gp-bo", "xyz": 1}}, "mix.xyz: unknown option of 'gp-bo'"),
+    ("run", {"mix": {"method": "gp-bo", "xyz": 1}}, "mix.xyz: unknown option of 'gp-bo'"),
+])
+def test_unknown_method_or_option_exits_2_with_the_key_path(command, section, expected, tmp_path, tiny_model_dir,
+                                                            train_calls, capsys):
+    config = write_yaml(tmp_path / "exp.yaml", experiment_dict(tiny_model_dir, auxiliary=CANDIDATES, **section))
+    assert cli.main([command, str(config), "--out", str(tmp_path / "run")]) == 2
+    assert expected in capsys.readouterr().err
+    assert train_calls == []
+    assert not (tmp_path / "run" / "baseline").exists()  # `run` fails before training anything

@@ -1,0 +1,258 @@
+"""The trainer end to end on real slices with a tiny BERT: loss goes down, checkpoints, seeds, optimisers,
+early stopping in the metric's direction, and the results file."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModel
+
+from auxlearn.config import experiment_from_dict
+from auxlearn.data.batching import collate
+from auxlearn.data.loading import load_split
+from auxlearn.experiment import build_model, prepare, train_experiment
+from auxlearn.models.multitask import MultiTaskModel
+from auxlearn.tasks import builtin_tasks
+from auxlearn.train.evaluation import evaluate, predict
+from auxlearn.train.samplers import build_sampler
+from auxlearn.train.trainer import Trainer
+from conftest import experiment_dict, write_yaml
+
+CPU = torch.device("cpu")
+
+
+def read_metrics(out) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def window_loss(records: list[dict], task: str | None = None) -> float:
+    """Mean training loss over the batches of ``records`` (of one task, or all)."""
+    total = count = 0.0
+    for record in records:
+        for name, loss in record["train_loss"].items():
+            if task is None or name == task:
+                total += loss * record["batches"][name]
+                count += record["batches"][name]
+    return total / count
+
+
+# --- a 30-step multi-task run (shared fixture: RTE + MRPC, 16 examples each) ------------------------------------
+
+def test_multitask_run_lowers_the_training_loss(trained_run):
+    records = read_metrics(trained_run["out"])
+    assert [r["step"] for r in records] == [5, 10, 15, 20, 25, 30]
+    batches = {task: sum(r["batches"].get(task, 0) for r in records) for task in ("rte", "mrpc")}
+    assert sum(batches.values()) == 30 and min(batches.values()) >= 5  # both tasks trained
+    first, last = window_loss(records[:1]), window_loss(records[-1:])
+    assert first > 0.5  # about ln 2 at the start: nothing learned yet
+    assert last < 0.6 * first, [window_loss([r]) for r in records]
+    for task in ("rte", "mrpc"):  # each task's own loss drops, not only the mix
+        assert window_loss(records[-3:], task) < 0.75 * window_loss(records[:3], task)
+
+
+def test_results_json_has_the_documented_keys(trained_run):
+    out, exp = trained_run["out"], trained_run["exp"]
+    results = json.loads((out / "results.json").read_text())
+    assert results == json.loads(json.dumps(trained_run["results"]))
+    for key in ("primary", "eval", "dev_best", "best_step", "steps", "seconds", "config"):
+        assert key in results
+    assert results["primary"] == "rte"
+    assert set(results["eval"]["rte"]) == {"accuracy", "main"}
+    assert all(isinstance(v, float) and 0 <= v <= 1 for v in results["eval"]["rte"].values())
+    assert results["steps"] == 30 and isinstance(results["best_step"], int)
+    assert results["seconds"] > 0
+    assert experiment_from_dict(results["config"]) == exp  # the config is complete: it rebuilds the run
+    records = read_metrics(out)
+    best = max(records, key=lambda r: r["dev"]["rte"]["main"])  # first of the maxima (strict improvement)
+    assert results["best_step"] == best["step"]
+    assert results["dev_best"] == best["dev"]
+
+
+def test_saved_model_reloads_the_best_checkpoint(trained_run, tokenizer):
+    """The eval scores in results.json are those of the saved folder's model."""
+    model, loaded_tokenizer, meta = MultiTaskModel.load(trained_run["out"] / "model")
+    assert loaded_tokenizer.get_vocab() == tokenizer.get_vocab()
+    assert meta["data"]["dev_size"] == 64 and meta["data"]["max_length"] == {"rte": 64, "mrpc": 64}
+    exp = trained_run["exp"]
+    prepared = prepare(exp)
+    scores = evaluate(model, "rte", prepared.data["rte"].eval, batch_size=64, pad_id=tokenizer.pad_token_id,
+                      device=CPU)
+    assert scores == trained_run["results"]["eval"]["rte"]
+
+
+def test_saved_encoder_loads_with_plain_transformers(trained_run):
+    folder = trained_run["out"] / "model"
+    encoder = AutoModel.from_pretrained(folder)
+    model, _, _ = MultiTaskModel.load(folder)
+    plain, ours = encoder.state_dict(), model.encoder.state_dict()
+    assert plain.keys() == ours.keys()
+    assert all(torch.equal(plain[k], ours[k]) for k in plain)
+    # ... and the encoder was trained: it differs from the random initialisation it started from.
+    start = AutoModel.from_pretrained(trained_run["exp"].model).state_dict()
+    assert not torch.equal(start["embeddings.word_embeddings.weight"], plain["embeddings.word_embeddings.weight"])
+
+
+# --- save / load -----------------------------------------------------------------------------------------------
+
+def test_save_load_gives_identical_predictions(tiny_model_dir, tmp_path):
+    exp = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc", "stsb"], pooling="cls",
+                                               head_dropout=0.3))
+    prepared = prepare(exp)
+    model = build_model(exp, prepared, exp.tasks)
+    torch.manual_seed(1)
+    with torch.no_grad():  # move away from the initial weights so that a missed tensor shows
+        for param in model.parameters():
+            param.add_(torch.randn_like(param) * 0.05)
+    model.save(tmp_path / "model", prepared.tokenizer, {"note": "x"})
+    loaded, _, meta = MultiTaskModel.load(tmp_path / "model")
+    assert meta["pooling"] == "cls" and meta["head_dropout"] == 0.3 and meta["note"] == "x"
+    assert loaded.specs == model.specs
+    model.eval(), loaded.eval()
+    pad = prepared.tokenizer.pad_token_id
+    for task in exp.tasks:
+        split = prepared.data[task].dev
+        batch = collate(split, list(range(32)), pad, regression=task == "stsb")
+        with torch.no_grad():
+            assert torch.equal(model(task, batch), loaded(task, batch))
+        assert predict(model, task, split, batch_size=64, pad_id=pad, device=CPU) == \
+            predict(loaded, task, split, batch_size=64, pad_id=pad, device=CPU)
+
+
+def test_saving_over_a_model_folder_replaces_it(tiny_model_dir, tmp_path):
+    exp = experiment_from_dict(experiment_dict(tiny_model_dir))
+    prepared = prepare(exp)
+    folder = tmp_path / "model"
+    (folder / "stale").mkdir(parents=True)
+    build_model(exp, prepared, exp.tasks).save(folder, prepared.tokenizer)
+    assert not (folder / "stale").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary folder left behind
+
+
+# --- determinism -----------------------------------------------------------------------------------------------
+
+def test_same_seed_twice_gives_identical_metrics(tiny_model_dir, tmp_path):
+    def run(seed, name):
+        exp = experiment_from_dict(experiment_dict(
+            tiny_model_dir, auxiliary=["mrpc"], seed=seed,
+            train={"steps": 12, "eval_every": 4, "sampler": {"name": "proportional"}}))
+        results = train_experiment(exp, tmp_path / name)
+        records = [{k: v for k, v in r.items() if k != "seconds"} for r in read_metrics(tmp_path / name)]
+        return results, records
+
+    first, second, other = run(0, "a"), run(0, "b"), run(1, "c")
+    assert first[1] == second[1]  # every dev score, train loss, batch count and lr
+    assert first[0]["eval"] == second[0]["eval"]
+    assert first[0]["best_step"] == second[0]["best_step"]
+    assert [r["train_loss"] for r in first[1]] != [r["train_loss"] for r in other[1]]  # the seed matters
+
+
+# --- optimisers ------------------------------------------------------------------------------------------------
+
+def make_trainer(exp, prepared=None):
+    prepared = prepared or prepare(exp)
+    sizes = {t: len(prepared.data[t].train) for t in exp.tasks}
+    sampler = build_sampler(exp.train.sampler.name, exp.train.sampler.options, exp.tasks, sizes,
+                            total_steps=exp.train.steps, seed=exp.seed)
+    model = build_model(exp, prepared, exp.tasks)
+    return Trainer(model, {t: prepared.data[t] for t in exp.tasks}, exp.primary, exp.train, sampler=sampler,
+                   pad_id=prepared.tokenizer.pad_token_id, seed=exp.seed)
+
+
+def test_per_task_optimizer_gives_each_task_its_own_optimiser(tiny_model_dir):
+    exp = experiment_from_dict(experiment_dict(
+        tiny_model_dir, auxiliary=["mrpc", "stsb"], train={"optimizer": "per_task", "steps": 12, "eval_every": 6,
+                                                           "sampler": {"name": "uniform"}}))
+    trainer = make_trainer(exp)
+    model = trainer.model
+    optimizers = {task: trainer.optimizers[task][0] for task in exp.tasks}
+    schedulers = {task: trainer.optimizers[task][1] for task in exp.tasks}
+    assert len({id(o) for o in optimizers.values()}) == 3
+    assert len({id(s) for s in schedulers.values()}) == 3
+    encoder = {id(p) for p in model.encoder.parameters()}
+    for task, optimizer in optimizers.items():
+        params = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        assert params == encoder | {id(p) for p in model.heads[task].parameters()}
+    heads_before = {t: model.heads[t].out.weight.detach().clone() for t in exp.tasks}
+    outcome = trainer.train()
+    assert outcome.steps == 12 and outcome.stopped == "budget"
+    for task in exp.tasks:
+        assert optimizers[task].state  # each task's optimiser stepped ...
+        assert not torch.equal(heads_before[task], model.heads[task].out.weight)  # ... and moved its head
+
+
+def test_shared_optimizer_is_one_object(tiny_model_dir):
+    exp = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"]))
+    trainer = make_trainer(exp)
+    assert trainer.optimizers["rte"] is trainer.optimizers["mrpc"]
+    params = {id(p) for group in trainer.optimizers["rte"][0].param_groups for p in group["params"]}
+    assert params == {id(p) for p in trainer.model.parameters()}
+
+
+@pytest.mark.parametrize("optimizer", ["shared", "per_task"])
+def test_every_step_uses_the_global_learning_rate_schedule(tiny_model_dir, optimizer):
+    """Warm-up then linear decay by the global step, also for a task's optimiser that skipped steps."""
+    exp = experiment_from_dict(experiment_dict(
+        tiny_model_dir, auxiliary=["mrpc"],
+        train={"optimizer": optimizer, "steps": 20, "warmup": 5, "eval_every": 20, "lr": 1e-3,
+               "sampler": {"name": "fixed", "ratios": {"rte": 1, "mrpc": 3}}}))
+    trainer = make_trainer(exp)
+    used = []
+    for opt in {id(o): o for o, _ in trainer.optimizers.values()}.values():
+        opt.register_step_pre_hook(lambda opt, args, kwargs: used.append((trainer.step, opt.param_groups[0]["lr"])))
+    trainer.train()
+    assert [step for step, _ in used] == list(range(20))
+    for step, lr in used:
+        expected = 1e-3 * (step + 1) / 5 if step < 5 else 1e-3 * (20 - step) / 15
+        assert lr == pytest.approx(expected), (step, lr, expected)
+
+
+# --- early stopping --------------------------------------------------------------------------------------------
+
+def _assert_best_and_patience(out, results, primary, patience, budget, lower_is_better):
+    records = read_metrics(out)
+    scores = [r["dev"][primary]["main"] for r in records]
+    pick = np.argmin if lower_is_better else np.argmax
+    best = int(pick(scores))  # numpy picks the first of equal scores, as strict improvement does
+    assert results["best_step"] == records[best]["step"]
+    assert results["dev_best"] == records[best]["dev"]
+    assert results["stopped"] == "patience"
+    assert results["steps"] < budget and results["steps"] == records[-1]["step"]
+    assert len(records) - 1 - best == patience  # stopped right after `patience` evaluations without a gain
+    assert scores[best] != scores[int((np.argmax if lower_is_better else np.argmin)(scores))]
+    return scores
+
+
+def test_early_stopping_on_a_maximised_regression_metric(tiny_model_dir, tmp_path):
+    exp = experiment_from_dict(experiment_dict(
+        tiny_model_dir, primary="stsb", data={"max_train_examples": 32, "dev_size": 48},
+        train={"steps": 400, "eval_every": 2, "patience": 3, "lr": 3e-3}))
+    results = train_experiment(exp, tmp_path)
+    assert builtin_tasks()["stsb"].direction == "maximize"
+    _assert_best_and_patience(tmp_path, results, "stsb", 3, 400, lower_is_better=False)
+    assert set(results["eval"]["stsb"]) == {"pearson", "spearman", "main"}
+
+
+def test_early_stopping_on_a_minimised_user_metric(tiny_model_dir, tmp_path):
+    rows = load_split(builtin_tasks()["stsb"], "train", os.environ["AUXLEARN_DATA_DIR"]).select(range(160))
+    lines = ["text,score"] + [f"\"{r['sentence1'].replace(chr(34), '')}\",{r['label']}" for r in rows]
+    (tmp_path / "train.csv").write_text("\n".join(lines[:121]) + "\n")
+    (tmp_path / "eval.csv").write_text("\n".join([lines[0], *lines[121:]]) + "\n")
+    write_yaml(tmp_path / "tasks.yaml", {"tasks": [{
+        "name": "similarity", "type": "regression", "files": {"train": "train.csv", "eval": "eval.csv"},
+        "text_fields": ["text"], "label_field": "score", "metrics": ["mse", "pearson"], "main_metric": "mse"}]})
+    exp = experiment_from_dict(experiment_dict(
+        tiny_model_dir, primary="similarity", task_files=[str(tmp_path / "tasks.yaml")],
+        data={"max_train_examples": None, "dev_size": 40},
+        train={"steps": 400, "eval_every": 2, "patience": 3, "lr": 3e-3}))
+    results = train_experiment(exp, tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "model" / "tasks.json").read_text())["similarity"]["direction"] == \
+        "minimize"
+    scores = _assert_best_and_patience(tmp_path / "run", results, "similarity", 3, 400, lower_is_better=True)
+    assert results["dev_best"]["similarity"]["main"] == min(scores)
+    assert results["eval"]["similarity"]["main"] == results["eval"]["similarity"]["mse"]
+    assert math.isfinite(results["eval"]["similarity"]["mse"])
