@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 MIRROR = (REPO.parent / "shared" / "data").resolve()
 
 # Before transformers / datasets / huggingface_hub are imported anywhere: they read these at import time.
-os.environ.setdefault("AUXLEARN_DATA_DIR", str(MIRROR))
+if not os.environ.get("AUXLEARN_DATA_DIR"):  # unset or empty (make exports it empty without the mirror)
+    os.environ["AUXLEARN_DATA_DIR"] = str(MIRROR)
 for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ[_var] = "1"
 

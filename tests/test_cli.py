@@ -274,8 +274,9 @@ def test_non_finite_loss_stops_names_the_task_and_keeps_the_last_good_checkpoint
         return value * float("nan") if calls["n"] > 5 else value
 
     monkeypatch.setattr(MultiTaskModel, "loss", loss)
-    path = config(tmp_path, tiny_model_dir, auxiliary=["mrpc"],
-                  train={"steps": 20, "eval_every": 2, "sampler": {"name": "round_robin", "ratios": {"rte": 1, "mrpc": 1}}})
+    round_robin = {"name": "round_robin", "ratios": {"rte": 1, "mrpc": 1}}
+    path = config(tmp_path, tiny_model_dir, auxiliary=["mrpc"], train={"steps": 20, "eval_every": 2,
+                                                                       "sampler": round_robin})
     out = tmp_path / "out"
     code, _, err = run("train", path, "--out", out)
     assert code != 0 and "Traceback" not in err and err.count("\n") == 1

@@ -112,7 +112,8 @@ def test_save_load_gives_identical_predictions(tiny_model_dir, tmp_path):
     loaded, _, meta = MultiTaskModel.load(tmp_path / "model")
     assert meta["pooling"] == "cls" and meta["head_dropout"] == 0.3 and meta["note"] == "x"
     assert loaded.specs == model.specs
-    model.eval(), loaded.eval()
+    model.eval()
+    loaded.eval()
     pad = prepared.tokenizer.pad_token_id
     for task in exp.tasks:
         split = prepared.data[task].dev
