@@ -46,7 +46,7 @@ def part_cost(big_cap: int, options: dict, baseline_steps: int | None) -> dict:
     base = load_experiment(ROOT / "examples" / "rte_single.yaml")
     doc = base.model_dump(mode="json")
     doc.update(auxiliary=CANDIDATES)
-    # The big tasks are capped for encoding speed only: importance reads a 512-example subsample either way.
+    # The big tasks are capped for encoding speed only: importance reads a small subsample either way.
     doc["data"]["max_train_examples"] = {t: big_cap for t in BIG}
     doc["train"]["progress"] = False
     exp = experiment_from_dict(doc)
