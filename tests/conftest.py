@@ -58,19 +58,23 @@ def tokenizer():
     return load_tokenizer("all-MiniLM-L6-v2")
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory, tokenizer) -> str:
-    """A randomly initialised 2-layer BERT (hidden 32) with MiniLM's tokenizer, saved as a model folder."""
+def save_tiny_bert(folder, tokenizer, num_attention_heads: int = 2) -> str:
+    """Save a randomly initialised 2-layer BERT (hidden 32) with MiniLM's tokenizer as a model folder."""
     import torch
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id)
-    folder = tmp_path_factory.mktemp("tiny-bert")
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=num_attention_heads, intermediate_size=64, max_position_embeddings=128,
+                        pad_token_id=tokenizer.pad_token_id)
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tokenizer) -> str:
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), tokenizer)
 
 
 def experiment_dict(model_dir: str, **sections: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from auxlearn.select.gradts import selector as gradts_selector
 from auxlearn.select.gradts.selector import GradTSSelector
 from auxlearn.stage import Stage
 
-from conftest import experiment_dict
+from conftest import experiment_dict, save_tiny_bert
 
 FAST = {"finetune_examples": 32, "finetune_batch_size": 8, "importance_examples": 32,
         "importance_batch_size": 16}
@@ -25,16 +25,7 @@ FAST = {"finetune_examples": 32, "finetune_batch_size": 8, "importance_examples"
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory, tokenizer) -> str:
     """A random 2-layer BERT with 4 heads per layer (8 heads: taus take more distinct values than with 2x2)."""
-    import torch
-    from transformers import BertConfig, BertModel
-
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id)
-    folder = tmp_path_factory.mktemp("bert-2x4")
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+    return save_tiny_bert(tmp_path_factory.mktemp("bert-2x4"), tokenizer, num_attention_heads=4)
 
 
 @pytest.fixture(scope="module")

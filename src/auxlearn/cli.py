@@ -122,21 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task-file", action="append", help="a YAML file of user tasks (repeatable)")
     p.set_defaults(func=cmd_tasks)
 
-    p = sub.add_parser("train", help="train one experiment (primary + auxiliaries)")
-    _experiment_arguments(p)
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("select", help="choose the auxiliary tasks (the config's select method)")
-    _experiment_arguments(p)
-    p.set_defaults(func=cmd_select)
-
-    p = sub.add_parser("mix", help="choose the mixing ratios of the selected tasks (the config's mix method)")
-    _experiment_arguments(p)
-    p.set_defaults(func=cmd_mix)
-
-    p = sub.add_parser("run", help="the whole pipeline: baseline, select, mix, final, per seed")
-    _experiment_arguments(p)
-    p.set_defaults(func=cmd_run)
+    for name, help_text, func in (
+        ("train", "train one experiment (primary + auxiliaries)", cmd_train),
+        ("select", "choose the auxiliary tasks (the config's select method)", cmd_select),
+        ("mix", "choose the mixing ratios of the selected tasks (the config's mix method)", cmd_mix),
+        ("run", "the whole pipeline: baseline, select, mix, final, per seed", cmd_run),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        _experiment_arguments(p)
+        p.set_defaults(func=func)
 
     p = sub.add_parser("report", help="write report.html and report.md of a finished run folder")
     p.add_argument("run_dir", help="the folder of `auxlearn run` (with results.json)")

@@ -1,5 +1,6 @@
 """What a pipeline stage (a selector, a mixer) gets: the experiment, the prepared data, its folder, and one
-way to train a variant of the experiment. Method modules use only this, never the trainer directly."""
+way to train a variant of the experiment. Methods that only need scores train through ``Stage.train``; a method
+that needs the trained model itself (GradTS importance) builds it with ``build_model`` and runs the Trainer."""
 
 from __future__ import annotations
 
