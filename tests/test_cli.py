@@ -16,8 +16,10 @@ import pytest
 import torch
 
 from auxlearn.cli import main
+from auxlearn.data.loading import load_split
 from auxlearn.data.task_data import build_task_data
 from auxlearn.models.multitask import MultiTaskModel
+from auxlearn.tasks.user import load_task_file
 from auxlearn.train.evaluation import predict
 from conftest import REPO, experiment_dict, write_yaml
 
@@ -189,11 +191,14 @@ def user_task(tmp_path: Path, entry: dict, files: dict[str, str]) -> Path:
         (tmp_path / name).write_text(text)
     task = {"name": "tickets", "type": "classification", "files": {"train": "train.csv", "eval": "eval.csv"},
             "text_fields": ["text"], "label_field": "label", **entry}
+    task = {key: value for key, value in task.items() if value is not None}  # None drops a key
     return write_yaml(tmp_path / "tasks.yaml", {"tasks": [task]})
 
 
 def with_row(text: str, row: int, line: str) -> str:
-    """``text`` (a csv) with data row ``row`` (0-based, after the header) replaced by ``line``."""
+    """``text`` (a csv) with data row ``row`` (0-based, after the header) replaced by ``line``.
+
+    Messages count rows from 1, so a defect put at 0-based row 7 is reported as row 8."""
     lines = text.splitlines()
     lines[row + 1] = line
     return "\n".join(lines) + "\n"
@@ -206,16 +211,17 @@ BAD_USER_TASKS = {
     "missing column": ({"text_fields": ["subject"]}, {}, ["tickets", "'subject'", "train.csv", "not found"]),
     "label outside the label set": ({"label_names": ["billing", "tech"]},
                                     {"train.csv": with_row(TICKETS, 7, "ticket seven,sales")},
-                                    ["tickets", "row 7", "'sales'", "billing, tech"]),
+                                    ["tickets", "row 8", "'sales'", "billing, tech"]),
     "label outside the label set in eval": ({"label_names": ["billing", "tech"]},
                                             {"eval.csv": with_row(TICKETS, 3, "ticket three,refunds")},
-                                            ["tickets", "eval split", "row 3", "'refunds'"]),
+                                            ["tickets", "eval split", "row 4", "'refunds'"]),
     "empty split": ({}, {"train.csv": "text,label\n"}, ["tickets", "train split is empty", "train.csv"]),
     "empty eval split": ({}, {"eval.csv": "text,label\n"}, ["tickets", "eval split is empty", "eval.csv"]),
     "non-numeric regression label": ({"type": "regression"},
                                      {"train.csv": with_row(TICKETS.replace("billing", "1.5").replace("tech", "2"),
                                                             4, "ticket four,high")},
-                                     ["tickets", "row 4", "'high'", "not a finite number"]),
+                                     ["tickets", "row 5", "'high'", "not a finite number"]),
+    "missing type": ({"type": None}, {}, ["tasks.yaml", "tasks[0]", "missing key 'type'", "regression"]),
 }
 
 
@@ -244,6 +250,17 @@ def test_a_good_user_task_trains(tmp_path, tiny_model_dir):
     assert set(results["eval"]["tickets"]) == {"accuracy", "macro_f1", "main"}
     specs = json.loads((tmp_path / "out" / "model" / "tasks.json").read_text())
     assert specs["tickets"]["label_names"] == ["billing", "tech"]  # inferred from train, sorted
+
+
+@pytest.mark.parametrize("suffix, sep", [(".csv", ","), (".tsv", "\t")])
+def test_csv_and_tsv_keep_na_like_strings(tmp_path, suffix, sep):
+    """pandas would read "NA", "null" and "None" as missing; in a label or text column they are strings."""
+    text = "text,label\nnull,NA\nNone,tech\nfine,NA\n".replace(",", sep)
+    tasks = user_task(tmp_path, {"files": {"train": "train" + suffix, "eval": "train" + suffix}},
+                      {"train" + suffix: text})
+    rows = load_split(load_task_file(tasks)["tickets"], "train", None)
+    assert list(rows["label"]) == ["NA", "tech", "NA"]
+    assert list(rows["text"]) == ["null", "None", "fine"]
 
 
 def test_missing_split_of_a_builtin_task(tmp_path, tiny_model_dir):

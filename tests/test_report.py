@@ -271,3 +271,57 @@ def test_report_draws_gradts_evidence(demo_run, tmp_path):
     assert "![GradTS Kendall tau per candidate]" in markdown
     assert "![GradTS head-importance heatmaps]" in markdown
     assert (run / "report_figures" / "gradts_importance.png").stat().st_size > 1000
+
+
+def _as_other_primary(run: Path, primary: str, scores: dict[str, float], selected: list[str]) -> None:
+    """Turn a copied run folder into one whose primary is ``primary`` (the files the report reads)."""
+    results = json.loads((run / "results.json").read_text())
+    results.update(primary=primary, selected=selected)
+    (run / "results.json").write_text(json.dumps(results))
+    selection = json.loads((run / "select" / "selection.json").read_text())
+    selection.update(scores=scores, selected=selected)
+    (run / "select" / "selection.json").write_text(json.dumps(selection))
+
+
+def test_study_report_shows_the_task_by_task_matrix(demo_run, tmp_path):
+    """A folder of runs with different primaries gets a report with a primaries x candidates matrix."""
+    from auxlearn.errors import AuxlearnError
+    from auxlearn.report import write_report
+
+    study = tmp_path / "study"
+    ignore = shutil.ignore_patterns("*.safetensors", "*.db", "report*")
+    shutil.copytree(demo_run, study / "rte", ignore=ignore)
+    shutil.copytree(demo_run, study / "more" / "mrpc", ignore=ignore)
+    mrpc_scores = {"rte": 0.71, "stsb": 0.35, "cola": 0.52}
+    _as_other_primary(study / "more" / "mrpc", "mrpc", mrpc_scores, ["rte", "cola"])
+    rte = json.loads((study / "rte" / "select" / "selection.json").read_text())
+
+    page = write_report(study)
+    assert page == study / "report.html"
+    assert (study / "rte" / "report.html").is_file() and (study / "more" / "mrpc" / "report.html").is_file()
+
+    browser = Browser(tmp_path / "profile")
+    try:
+        browser.open(page)
+        images = browser.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+        assert images and all(images), images
+        table = browser.evaluate(f"Array.from(document.querySelectorAll('#matrix-{rte['method']} tr'))"
+                                 ".map(r => Array.from(r.cells).map(c => c.textContent))")
+        assert not browser.errors()
+    finally:
+        browser.close()
+    header, rows = table[0], {row[0]: dict(zip(table[0][1:], row[1:])) for row in table[1:]}
+    assert set(rows) == {"rte", "mrpc"}
+    assert sorted(header[1:]) == sorted(set(rte["scores"]) | set(mrpc_scores))
+    for primary, scores, selected in (("rte", rte["scores"], rte["selected"]),
+                                      ("mrpc", mrpc_scores, ["rte", "cola"])):
+        for task, cell in rows[primary].items():
+            if task not in scores:
+                assert cell == "–"
+                continue
+            assert cell.startswith(f"{scores[task]:+.3f}"), (primary, task, cell)
+            assert cell.endswith("✓") == (task in selected), (primary, task, cell)
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AuxlearnError, match="holds no results.json"):
+        write_report(tmp_path / "empty")

@@ -32,10 +32,9 @@ def _n(value: Optional[int]) -> str:
 
 
 def cmd_train(args) -> int:
-    from auxlearn.config import load_experiment
     from auxlearn.experiment import train_experiment
 
-    exp = load_experiment(args.config, args.set or [], data_dir=args.data_dir)
+    exp = _experiment(args)
     out = _run_dir(args, exp)
     results = train_experiment(exp, out)
     primary = results["eval"][exp.primary]
@@ -45,15 +44,24 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _experiment(args):
+    """The config with ``--set`` overrides; ``--storage`` is short for ``--set mix.storage=URL``."""
+    from auxlearn.config import load_experiment
+
+    overrides = list(args.set or [])
+    if getattr(args, "storage", None):
+        overrides.append(f"mix.storage={args.storage}")
+    return load_experiment(args.config, overrides, data_dir=args.data_dir)
+
+
 def _run_dir(args, exp) -> Path:
     return Path(args.out or Path("runs") / exp.name)
 
 
 def cmd_select(args) -> int:
-    from auxlearn.config import load_experiment
     from auxlearn.pipeline import run_select
 
-    exp = load_experiment(args.config, args.set or [], data_dir=args.data_dir)
+    exp = _experiment(args)
     selection = run_select(exp, _run_dir(args, exp))
     print(f"selected ({selection.method}): {', '.join(selection.selected) or 'no auxiliary task'}")
     for task, score in sorted(selection.scores.items(), key=lambda kv: -kv[1]):
@@ -62,21 +70,19 @@ def cmd_select(args) -> int:
 
 
 def cmd_mix(args) -> int:
-    from auxlearn.config import load_experiment
     from auxlearn.pipeline import run_mix
 
-    exp = load_experiment(args.config, args.set or [], data_dir=args.data_dir)
+    exp = _experiment(args)
     mixture = run_mix(exp, _run_dir(args, exp))
     print(f"ratios ({mixture.method}): " + ", ".join(f"{t} {r:g}" for t, r in mixture.ratios.items()))
     return 0
 
 
 def cmd_run(args) -> int:
-    from auxlearn.config import load_experiment
     from auxlearn.pipeline import run_pipeline, summary_table
     from auxlearn.report import write_report
 
-    exp = load_experiment(args.config, args.set or [], data_dir=args.data_dir)
+    exp = _experiment(args)
     run_dir = _run_dir(args, exp)
     results = run_pipeline(exp, run_dir)
     print(summary_table(results))
@@ -130,10 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=help_text)
         _experiment_arguments(p)
+        if name in ("mix", "run"):
+            p.add_argument("--storage", metavar="URL",
+                           help="Optuna storage of the gp-bo / random study (default: SQLite in the run folder). "
+                                "Share one study between machines with postgresql:// or mysql://, between "
+                                "processes of one machine with a journal file; never share the SQLite file")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("report", help="write report.html and report.md of a finished run folder")
-    p.add_argument("run_dir", help="the folder of `auxlearn run` (with results.json)")
+    p = sub.add_parser("report", help="write report.html and report.md of a finished run folder, or of a study")
+    p.add_argument("run_dir", help="the folder of `auxlearn run` (with results.json), or a study folder holding "
+                                   "several run folders (e.g. one per primary): adds a task x task matrix")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("evaluate", help="score a saved model; metrics as JSON on stdout")

@@ -75,8 +75,16 @@ def encode_split(
     labelled: bool,
     cache_dir: Optional[Path] = None,
     tokenizer_key: Optional[str] = None,
+    indices: Optional[np.ndarray] = None,
 ) -> EncodedSplit:
-    """Encode ``rows`` (cached). ``labelled=False`` (test splits) keeps no labels."""
+    """Encode ``rows`` (cached), or only the rows at ``indices`` so that a subsample costs only its own size.
+
+    Example ids are row indices of ``rows``, whichever subset is encoded, so ids and the row numbers in
+    messages refer to the user's file. ``labelled=False`` (test splits) keeps no labels.
+    """
+    row_ids = np.arange(len(rows)) if indices is None else np.asarray(indices, dtype=np.int64)
+    if indices is not None:
+        rows = rows.select(row_ids)
     key_material = json.dumps(
         {
             "version": ENCODING_VERSION,
@@ -93,7 +101,8 @@ def encode_split(
     if folder.is_dir():
         table = datasets.load_from_disk(str(folder))
     else:
-        table = datasets.Dataset.from_dict(_encode(spec, rows, tokenizer, max_length, source, labelled))
+        table = datasets.Dataset.from_dict(_encode(spec, rows, row_ids.tolist(), tokenizer, max_length, source,
+                                                   labelled))
         with atomic_directory(folder) as tmp:
             table.save_to_disk(str(tmp))
     columns = table.column_names
@@ -106,7 +115,7 @@ def encode_split(
     )
 
 
-def _encode(spec, rows, tokenizer, max_length, source, labelled) -> dict[str, list]:
+def _encode(spec, rows, row_ids, tokenizer, max_length, source, labelled) -> dict[str, list]:
     for column in [*spec.text_fields, *([spec.label_field] if labelled else [])]:
         if column not in rows.column_names:
             raise AuxlearnError(
@@ -120,7 +129,7 @@ def _encode(spec, rows, tokenizer, max_length, source, labelled) -> dict[str, li
     else:
         texts = [[_as_text(value) for value in column] for column in texts]
         encoded = tokenizer(*texts, truncation=True, max_length=max_length)
-    out = {"input_ids": encoded["input_ids"], "example_id": list(range(len(rows)))}
+    out = {"input_ids": encoded["input_ids"], "example_id": row_ids}
     if "token_type_ids" in encoded:
         out["token_type_ids"] = encoded["token_type_ids"]
     if spec.type == "tagging" and not labelled:
@@ -129,12 +138,12 @@ def _encode(spec, rows, tokenizer, max_length, source, labelled) -> dict[str, li
     elif labelled:
         raw = _label_values(rows, spec.label_field)
         if spec.type == "tagging":
-            tags = _tag_ids(spec, raw, source)
+            tags = _tag_ids(spec, raw, row_ids, source)
             out["labels"] = [_align_tags(encoded.word_ids(i), tags[i]) for i in range(len(rows))]
         elif spec.type == "regression":
-            out["labels"] = _regression_values(spec, raw, source)
+            out["labels"] = _regression_values(spec, raw, row_ids, source)
         else:
-            out["labels"] = _class_ids(spec, raw, source)
+            out["labels"] = _class_ids(spec, raw, row_ids, source)
     return out
 
 
@@ -154,7 +163,7 @@ def _label_values(rows: datasets.Dataset, field: str) -> list:
     return values
 
 
-def _lookup(spec: TaskSpec, value, row: int, source: str) -> int:
+def _lookup(spec: TaskSpec, value, row_id: int, source: str) -> int:
     names = spec.label_names or []
     if isinstance(value, str):
         if value in names:
@@ -162,29 +171,29 @@ def _lookup(spec: TaskSpec, value, row: int, source: str) -> int:
     elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value < len(names):
         return int(value)
     raise AuxlearnError(
-        f"task {spec.name!r}, {source}, row {row}: label {value!r} is not in the label set "
+        f"task {spec.name!r}, {source}, row {row_id + 1}: label {value!r} is not in the label set "
         f"({', '.join(names)}; integer labels must be ids 0..{len(names) - 1})"
     )
 
 
-def _class_ids(spec, values, source) -> list[int]:
-    return [_lookup(spec, value, row, source) for row, value in enumerate(values)]
+def _class_ids(spec, values, row_ids, source) -> list[int]:
+    return [_lookup(spec, value, row_id, source) for row_id, value in zip(row_ids, values)]
 
 
-def _tag_ids(spec, values, source) -> list[list[int]]:
-    return [[_lookup(spec, tag, row, source) for tag in tags] for row, tags in enumerate(values)]
+def _tag_ids(spec, values, row_ids, source) -> list[list[int]]:
+    return [[_lookup(spec, tag, row_id, source) for tag in tags] for row_id, tags in zip(row_ids, values)]
 
 
-def _regression_values(spec, values, source) -> list[float]:
+def _regression_values(spec, values, row_ids, source) -> list[float]:
     out = []
-    for row, value in enumerate(values):
+    for row_id, value in zip(row_ids, values):
         try:
             number = float(value)
         except (TypeError, ValueError):
             number = math.nan
         if not math.isfinite(number):
             raise AuxlearnError(
-                f"task {spec.name!r}, {source}, row {row}: regression label {value!r} is not a finite number"
+                f"task {spec.name!r}, {source}, row {row_id + 1}: regression label {value!r} is not a finite number"
             )
         out.append(number)
     return out

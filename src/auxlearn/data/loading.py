@@ -17,7 +17,9 @@ import datasets
 from auxlearn.errors import AuxlearnError, MissingSplitError
 from auxlearn.tasks.spec import TaskSpec
 
-_FILE_BUILDERS = {".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t"}), ".jsonl": ("json", {}),
+# keep_default_na=False: a label or text "NA" / "null" / "None" stays a string instead of becoming a missing value.
+_CSV = {"keep_default_na": False}
+_FILE_BUILDERS = {".csv": ("csv", _CSV), ".tsv": ("csv", {**_CSV, "delimiter": "\t"}), ".jsonl": ("json", {}),
                   ".json": ("json", {}), ".parquet": ("parquet", {})}
 
 

@@ -64,9 +64,9 @@ def build_task_data(
         spec = spec.model_copy(update={"label_names": infer_label_names(spec, train_rows)})
     source = describe_source(spec, data_dir)
 
-    def encode(rows, split):
+    def encode(rows, split, indices=None):
         return encode_split(spec, rows, tokenizer, max_length, source=f"{split} split of {source}",
-                            labelled=True, cache_dir=cache_dir, tokenizer_key=tokenizer_key)
+                            labelled=True, cache_dir=cache_dir, tokenizer_key=tokenizer_key, indices=indices)
 
     eval_rows, eval_missing = None, None
     try:  # before encoding train, so a missing eval split fails fast
@@ -75,12 +75,13 @@ def build_task_data(
         if need_eval:
             raise
         eval_missing = str(error)
-    full_train = encode(train_rows, "train")
-    order = np.random.default_rng(split_seed).permutation(len(full_train))
-    n_dev = dev_count(len(full_train), dev_size)
+    # Carve and subsample on raw rows, then encode only the kept ones: a 4k sample of a 400k set costs 4k.
+    order = np.random.default_rng(split_seed).permutation(len(train_rows))
+    n_dev = dev_count(len(train_rows), dev_size)
     dev_indices, train_indices = np.sort(order[:n_dev]), order[n_dev:]
     if max_train_examples is not None and max_train_examples < len(train_indices):
         train_indices = train_indices[:max_train_examples]
+    train = encode(train_rows, "train", np.sort(train_indices))
+    dev = encode(train_rows, "train", dev_indices)
     eval_split = None if eval_rows is None else encode(eval_rows, "eval")
-    return TaskData(spec, full_train.select(np.sort(train_indices)), full_train.select(dev_indices),
-                    eval_split, max_length, eval_missing)
+    return TaskData(spec, train, dev, eval_split, max_length, eval_missing)

@@ -1,4 +1,6 @@
-"""`auxlearn report RUN_DIR`: what a run found, at a glance, as report.html (self-contained) and report.md.
+"""`auxlearn report RUN_DIR | STUDY_DIR`: what one run (or a study of several) found, at a glance.
+
+It writes report.html (one self-contained file) and report.md.
 
 ``write_report(run_dir)`` reads the run folder (data.py), computes the statistics (stats.py), builds the
 content (content.py) with its figures (plots.py) and renders it (html.py, markdown.py); every file is
@@ -8,38 +10,43 @@ written atomically.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-from auxlearn.io import write_text_atomic
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from auxlearn.errors import AuxlearnError
+from auxlearn.io import write_bytes_atomic, write_text_atomic
 
 
 def write_report(run_dir: str | os.PathLike) -> Path:
-    """Write ``report.html``, ``report.md`` and ``report_figures/*.png`` into ``run_dir``; return report.html."""
+    """Write ``report.html``, ``report.md`` and ``report_figures/*.png`` into ``run_dir``; return report.html.
+
+    A folder without results.json but with run folders below it is a study (study.py): each run gets its
+    own report, and the folder a report that compares them.
+    """
     from auxlearn.report.content import build_report
     from auxlearn.report.data import load_run
+    from auxlearn.report.study import build_study_report, find_runs
+
+    run_dir = Path(run_dir)
+    if (run_dir / "results.json").is_file() or not run_dir.is_dir():
+        return _write(run_dir, build_report(load_run(run_dir)))
+    run_dirs = find_runs(run_dir)
+    if not run_dirs:
+        raise AuxlearnError(f"{run_dir} holds no results.json, neither its own (a run folder) nor below it "
+                            "(a study of several runs)")
+    for folder in run_dirs:
+        write_report(folder)
+    return _write(run_dir, build_study_report(run_dir, [load_run(folder) for folder in run_dirs]))
+
+
+def _write(folder: Path, report) -> Path:
     from auxlearn.report.html import render_html
     from auxlearn.report.markdown import render_markdown
 
-    run_dir = Path(run_dir)
-    report = build_report(load_run(run_dir))
     markdown, figures = render_markdown(report)
     for relative, png in figures.items():
-        _write_bytes_atomic(run_dir / relative, png)
-    write_text_atomic(run_dir / "report.md", markdown)
-    return write_text_atomic(run_dir / "report.html", render_html(report, str(run_dir)))
+        write_bytes_atomic(folder / relative, png)
+    write_text_atomic(folder / "report.md", markdown)
+    return write_text_atomic(folder / "report.html", render_html(report, str(folder)))
 
 
 __all__ = ["write_report"]

@@ -78,10 +78,10 @@ class Report:
     title: str
     verdict: str
     sections: list[Section]
-    gain: Gain
+    gain: Optional[Gain]  # None for a study of several runs
 
 
-def _add_figure(blocks: list[Block], name: str, png: Optional[bytes], alt: str, caption: str = "") -> None:
+def add_figure(blocks: list[Block], name: str, png: Optional[bytes], alt: str, caption: str = "") -> None:
     if png:
         blocks.append(Figure(name, png, alt, caption))
 
@@ -223,16 +223,16 @@ def _selection_section(data: RunData) -> Section:
     history = details.get("history") or []
     if history:
         tasks = list((details.get("plays") or {}) or history[-1].get("alpha", {}))
-        _add_figure(blocks, "bandit_utilities",
+        add_figure(blocks, "bandit_utilities",
                     plots.bandit_utilities(history, tasks, data.primary, details.get("threshold")),
                     "Bandit utility of each task after every round",
                     "Utility = posterior mean α / (α + β) of each arm; every round decays all arms toward the prior "
                     "and rewards the played arm if the primary's dev score did not drop.")
     if details.get("plays"):
-        _add_figure(blocks, "bandit_plays", plots.plays_bars(details["plays"], selected, data.primary),
+        add_figure(blocks, "bandit_plays", plots.plays_bars(details["plays"], selected, data.primary),
                     "Rounds played per task")
     if data.taus:
-        _add_figure(blocks, "gradts_taus",
+        add_figure(blocks, "gradts_taus",
                     plots.score_bars(data.taus, selected, xlabel="Kendall τ with the primary's head importance (−1 to 1)",
                                      title="GradTS: head-importance correlation per candidate"),
                     "GradTS Kendall tau per candidate")
@@ -245,10 +245,10 @@ def _selection_section(data: RunData) -> Section:
     if data.importance:
         ranked = sorted((t for t in data.importance if t != data.primary), key=lambda t: -data.taus.get(t, -2))
         order = [data.primary, *ranked[:TOP_CANDIDATES]]
-        _add_figure(blocks, "gradts_importance", plots.importance_heatmaps(data.importance, order, data.taus),
+        add_figure(blocks, "gradts_importance", plots.importance_heatmaps(data.importance, order, data.taus),
                     "GradTS head-importance heatmaps", "Primary first, then the candidates with the highest τ.")
     if selection.get("method") == "exhaustive" and scores:
-        _add_figure(blocks, "exhaustive_gains",
+        add_figure(blocks, "exhaustive_gains",
                     plots.score_bars(scores, selected, xlabel=f"dev {data.metric} gain over the primary alone",
                                      title="Exhaustive pairs: primary + one candidate vs primary alone"),
                     "Exhaustive pair gains")
@@ -270,7 +270,7 @@ def _mixing_section(data: RunData) -> Section:
         return section
     blocks.append(Paragraph(f"Method {mixture.get('method')}; final sampler {mixture.get('sampler', {}).get('name')}; "
                             f"ratios {fmt_ratio(ratios)}."))
-    _add_figure(blocks, "ratios", plots.ratio_bars(ratios, data.primary), "Chosen mixing ratios")
+    add_figure(blocks, "ratios", plots.ratio_bars(ratios, data.primary), "Chosen mixing ratios")
     trials = (mixture.get("details") or {}).get("trials") or []
     if trials:
         tasks = list(ratios) or list(trials[0].get("ratios", {}))
@@ -279,7 +279,7 @@ def _mixing_section(data: RunData) -> Section:
                  plots.format_seconds(t["seconds"]) if t.get("seconds") is not None else "–"] for t in trials]
         blocks.append(Table(["trial", "ratios", f"dev {data.metric}", "state", "time"], rows, id="trials"))
         metric = data.metric if data.higher_is_better else f"{data.metric}, negated"
-        _add_figure(blocks, "bo_trials", plots.bo_trials(trials, metric, str(mixture.get("method"))),
+        add_figure(blocks, "bo_trials", plots.bo_trials(trials, metric, str(mixture.get("method"))),
                     "Score per mixing trial and best so far")
     return section
 
@@ -301,7 +301,7 @@ def build_report(data: RunData) -> Report:
                   [Paragraph(verdict, "verdict", lead), headline_table(data, gain), _glance_table(data)])
 
     curves = Section("Learning curves", "curves")
-    _add_figure(curves.blocks, "learning_curves", plots.learning_curves(data.curves, data.metric, data.primary),
+    add_figure(curves.blocks, "learning_curves", plots.learning_curves(data.curves, data.metric, data.primary),
                 "Primary dev metric per evaluation step",
                 "The primary's dev main metric at each evaluation; selection runs use a dev subsample when "
                 "reward_dev_size is set.")
@@ -317,7 +317,7 @@ def build_report(data: RunData) -> Report:
     costs = Section("Costs", "costs", [Table(["stage", "seconds", "share of total"],
                                              [[k, f"{v:.1f}", f"{100 * v / seconds['total']:.0f} %" if seconds.get("total") else "–"]
                                               for k, v in seconds.items()], id="costs-table")])
-    _add_figure(costs.blocks, "costs", plots.costs(seconds), "Seconds per stage")
+    add_figure(costs.blocks, "costs", plots.costs(seconds), "Seconds per stage")
 
     versions = data.results.get("versions") or {}
     setup = Section("Configuration and versions", "setup", [

@@ -29,7 +29,7 @@ import yaml
 from pydantic import ValidationError
 
 from auxlearn.errors import AuxlearnError
-from auxlearn.tasks.spec import DataSource, TaskSpec, default_direction
+from auxlearn.tasks.spec import TASK_TYPES, DataSource, TaskSpec, default_direction
 
 _DEFAULT_METRICS = {
     "classification": ["accuracy", "macro_f1"],
@@ -65,9 +65,11 @@ def _spec_from_entry(entry: dict[str, Any], base: Path, where: str) -> TaskSpec:
     source = {key: entry.pop(key) for key in _SOURCE_KEYS if key in entry}
     if isinstance(source.get("files"), dict):
         source["files"] = {split: str((base / file).resolve()) for split, file in source["files"].items()}
-    task_type = entry.get("type", "classification")
-    entry.setdefault("metrics", _DEFAULT_METRICS.get(task_type, ["accuracy"]))
-    main = entry.get("main_metric", entry["metrics"][:1])
+    if "type" not in entry:
+        raise AuxlearnError(f"{where}: missing key 'type' (one of {', '.join(TASK_TYPES)})")
+    if entry["type"] in _DEFAULT_METRICS:
+        entry.setdefault("metrics", _DEFAULT_METRICS[entry["type"]])
+    main = entry.get("main_metric", entry.get("metrics", [])[:1])
     entry["main_metric"] = [main] if isinstance(main, str) else main
     entry.setdefault("direction", default_direction(entry["main_metric"]))
     if isinstance(entry.get("text_fields"), str):

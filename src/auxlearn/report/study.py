@@ -1,0 +1,98 @@
+"""A study: several `auxlearn run` folders side by side, e.g. one per primary task.
+
+``auxlearn report STUDY_DIR`` on a folder without results.json but with run folders below it writes each
+run's own report, then the study's: per run the baseline and final eval scores with the gain and its
+interval, and per selection method a task x task matrix (rows: primaries, columns: candidates, cells: the
+score the selector gave the candidate, the selected ones marked). The matrix shows at a glance which
+auxiliary tasks help which primaries, and whether that transfer is symmetric.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from auxlearn.report import plots
+from auxlearn.report.content import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Paragraph, Report, Section, Table,
+                                     add_figure, fmt, fmt_gain)
+from auxlearn.report.data import RunData
+from auxlearn.report.stats import mean_std, paired_bootstrap, verdict_word
+
+SCORE_NAMES = {"autosem": "bandit utility", "exhaustive": "dev gain of the pair", "gradts": "Kendall τ"}
+
+
+def find_runs(folder: str | os.PathLike) -> list[Path]:
+    """Run folders (holding results.json) anywhere below ``folder``, in path order; not ``folder`` itself."""
+    folder = Path(folder)
+    return sorted(path.parent for path in folder.rglob("results.json") if path.parent != folder)
+
+
+def _score_name(method: str) -> str:
+    return SCORE_NAMES.get(method.split("-")[0], "selection score")
+
+
+def _row_label(data: RunData, study_dir: Path, duplicated: set[str]) -> str:
+    """The primary's name, with the run folder when two runs of one method share a primary."""
+    relative = data.run_dir.relative_to(study_dir)
+    return f"{data.primary} ({relative})" if data.primary in duplicated else data.primary
+
+
+def runs_table(runs: list[RunData], study_dir: Path) -> Table:
+    rows = []
+    for data in runs:
+        stages = data.results["stages"]
+        baseline, final = stages.get("baseline", {}).get("eval", {}), stages.get("final", {}).get("eval", {})
+        gain = paired_bootstrap(baseline, final, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+        interval = f" [{fmt_gain(gain.low)}, {fmt_gain(gain.high)}]" if gain.low is not None else ""
+        method = (data.selection or {}).get("method") or stages.get("select", {}).get("method", "?")
+        cells = [f"{fmt(m)} ± {fmt(s)}" for m, s in (mean_std(baseline.values()), mean_std(final.values()))]
+        rows.append([str(data.run_dir.relative_to(study_dir)), data.primary, method,
+                     ", ".join(data.results.get("selected") or []) or "none", *cells,
+                     f"{fmt_gain(gain.mean)}{interval}", verdict_word(gain, data.higher_is_better),
+                     str(gain.n)])
+    return Table(["run", "primary", "selected by", "selected", "baseline eval", "final eval",
+                  "gain (95 % CI)", "verdict", "seeds"], rows, id="study-runs",
+                 caption="Each run's primary on its eval split: mean ± std over seeds; the gain is final − baseline")
+
+
+def matrix_section(runs: list[RunData], study_dir: Path) -> Section:
+    section = Section("Task × task: which auxiliary tasks each primary's selector favoured", "matrix")
+    by_method: dict[str, list[RunData]] = defaultdict(list)
+    for data in runs:
+        if data.selection and data.selection.get("scores"):
+            by_method[data.selection["method"]].append(data)
+    if not by_method:
+        section.blocks.append(Paragraph("No run of this study holds selection scores (select/selection.json)."))
+        return section
+    for method, group in sorted(by_method.items()):
+        primaries = [d.primary for d in group]
+        duplicated = {p for p in primaries if primaries.count(p) > 1}
+        labels = [_row_label(d, study_dir, duplicated) for d in group]
+        candidates = sorted({t for d in group for t in d.selection["scores"]})
+        scores = [{t: float(v) for t, v in d.selection["scores"].items()} for d in group]
+        selected = [set(d.selection.get("selected") or []) for d in group]
+        name = _score_name(method)
+        table_rows = [[label, *(("–" if t not in row else f"{row[t]:+.3f}" + (" ✓" if t in chosen else ""))
+                                for t in candidates)]
+                      for label, row, chosen in zip(labels, scores, selected)]
+        section.blocks.append(Table(["primary \\ candidate", *candidates], table_rows, id=f"matrix-{method}",
+                                    caption=f"{method}: {name} of each candidate (✓ = selected)"))
+        add_figure(section.blocks, f"matrix_{method}",
+                    plots.task_matrix(labels, candidates, scores, selected, title=f"{method}: {name}",
+                                      colour_label=name),
+                    f"Task by task matrix of {method} scores",
+                    "Rows: primary tasks; columns: candidate auxiliaries; boxed cells were selected.")
+    return section
+
+
+def build_study_report(study_dir: Path, runs: list[RunData]) -> Report:
+    primaries = sorted({d.primary for d in runs})
+    lead = Paragraph(f"{len(runs)} runs over {len(primaries)} primary task(s): {', '.join(primaries)}. "
+                     "Each run has its own report.html in its folder.", "verdict", "Study.")
+    top = Section("Runs: did the auxiliary tasks help each primary?", "study-headline", [lead, runs_table(runs, study_dir)])
+    seconds = [[str(d.run_dir.relative_to(study_dir)), plots.format_seconds((d.results.get("seconds") or {})
+                                                                             .get("total", 0.0))] for d in runs]
+    costs = Section("Costs", "costs", [Table(["run", "total time"], seconds, id="study-costs")])
+    return Report(f"auxlearn study: {study_dir.name} ({', '.join(primaries)})", lead.text,
+                  [top, matrix_section(runs, study_dir), costs], gain=None)
