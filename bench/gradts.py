@@ -5,8 +5,9 @@
    baseline run of ``examples/rte_single.yaml`` (target: ratio <= 1.0). Records the tau ranking and where MNLI
    lands in it. Encoding (tokenisation) is done once beforehand and excluded from both sides.
 2. (``--compare``) For the primaries RTE, MRPC and STS-B: ``auxlearn run`` with GradTS (trial), AutoSeM and the
-   exhaustive pairs as selectors (mix uniform, 3 seeds): selection, selection seconds, final eval gain; and the
-   Spearman correlation of GradTS's taus with the exhaustive pair gains. Slow on CPU (hours).
+   exhaustive pairs as selectors (mix uniform, 3 seeds, one shared baseline per primary): selection, selection
+   seconds, final eval gain; the Spearman correlation of GradTS's taus and of AutoSeM's utilities with the
+   exhaustive pair gains; and the study report (task x task matrices) of the nine run folders.
 
 Run: AUXLEARN_DATA_DIR=../shared/data .venv/bin/python bench/gradts.py [--compare] [--big-cap 20000]
 Writes bench/results/gradts.json (part 1) and bench/results/gradts_compare.json (part 2).
@@ -39,7 +40,7 @@ BIG = ("mnli", "qqp", "sst2", "qnli")
 
 def machine() -> dict:
     return {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "load_average": os.getloadavg(), "note": "measured on 2 CPU cores shared with other jobs (contended)"}
+            "load_average_at_start": os.getloadavg()}
 
 
 def part_cost(big_cap: int, options: dict, baseline_steps: int | None) -> dict:
@@ -107,31 +108,51 @@ def spearman(x: list[float], y: list[float]) -> float:
     return float(spearmanr(x, y).statistic)
 
 
-def part_compare(big_cap: int, seeds: list[int], steps: int) -> dict:
+def part_compare(big_cap: int, seeds: list[int], steps: int, eval_every: int, study: Path) -> dict:
+    """Per primary: GradTS (trial), AutoSeM and exhaustive pairs, each a full `run` (mix uniform) over ``seeds``.
+
+    The baseline is trained once per primary (the GradTS run) and reused by the other two (``baseline_from``).
+    AutoSeM gets ``steps`` bandit steps (rounds of 10), the exhaustive pairs ``steps`` each, GradTS's trials
+    ``steps`` each: every selector's unit of work is one training run of the final model's length.
+    """
     from auxlearn.pipeline import run_pipeline
+    from auxlearn.report import write_report
 
     pool = ["rte", "mrpc", "stsb", "mnli", "qqp", "sst2", "cola"]
-    out = {}
+    selectors = {"gradts": {"mode": "trial"},
+                 "autosem": {"rounds": max(2, steps // 10), "round_steps": 10, "reward_dev_size": 128},
+                 "exhaustive": {}}
+    out: dict = {"seeds": seeds, "steps": steps, "eval_every": eval_every, "big_cap": big_cap,
+                 "study_dir": str(study), "results": {}, "machine": machine()}
     for primary in ("rte", "mrpc", "stsb"):
         rows = {}
-        for method, options in (("gradts", {"mode": "trial"}), ("autosem", {}), ("exhaustive", {})):
+        for method, options in selectors.items():
             exp = experiment_from_dict({
                 "name": f"{primary}-{method}", "primary": primary, "auxiliary": [t for t in pool if t != primary],
-                "data": {"max_length": 128, "max_train_examples": {t: big_cap for t in BIG}},
-                "train": {"steps": steps, "batch_size": 16, "eval_every": 35, "patience": 6, "progress": False},
+                "data": {"max_length": 128, "max_train_examples": {t: big_cap for t in pool if t != primary}},
+                "train": {"steps": steps, "batch_size": 16, "eval_every": eval_every, "patience": 6,
+                          "progress": False},
                 "select": {"method": method, **options}, "mix": {"method": "uniform"}, "seeds": seeds,
             })
-            results = run_pipeline(exp, RESULTS / "gradts_runs" / f"{primary}-{method}")
+            first = study / primary / "gradts"
+            results = run_pipeline(exp, study / primary / method, baseline_from=None if method == "gradts" else first)
             rows[method] = {"selected": results["selected"], "scores": results["stages"]["select"]["scores"],
                             "select_seconds": results["seconds"]["select"], "gain": results["gain"],
-                            "total_seconds": results["seconds"]["total"]}
-        taus, gains = rows["gradts"]["scores"], rows["exhaustive"]["scores"]
-        tasks = sorted(taus)
-        rows["spearman_tau_vs_pair_gain"] = spearman([taus[t] for t in tasks], [gains[t] for t in tasks])
-        out[primary] = rows
-    return {"seeds": seeds, "steps": steps, "results": out, "machine": machine(),
-            "mean_gain": {m: statistics.fmean(out[p][m]["gain"]["mean"] for p in out)
-                          for m in ("gradts", "autosem", "exhaustive")}}
+                            "baseline": results["stages"]["baseline"]["eval"],
+                            "final": results["stages"]["final"]["eval"], "total_seconds": results["seconds"]["total"]}
+            print(f"{primary} {method}: selected {results['selected']} in {results['seconds']['select']:.0f} s; "
+                  f"gain {results['gain']['mean']:+.4f} ± {results['gain']['std']:.4f}", flush=True)
+        gains = rows["exhaustive"]["scores"]
+        for method in ("gradts", "autosem"):
+            scores = rows[method]["scores"]
+            tasks = sorted(set(scores) & set(gains))
+            rows[method]["spearman_vs_pair_gain"] = spearman([scores[t] for t in tasks], [gains[t] for t in tasks])
+        out["results"][primary] = rows
+        write_json_atomic(RESULTS / "gradts_compare.json", out)  # after every primary: a partial run keeps it
+    out["mean_gain"] = {m: statistics.fmean(r[m]["gain"]["mean"] for r in out["results"].values())
+                        for m in selectors}
+    out["study_report"] = str(write_report(study))
+    return out
 
 
 def main() -> None:
@@ -139,11 +160,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--compare", action="store_true", help="also run the 3-primary comparison (slow)")
     parser.add_argument("--skip-cost", action="store_true", help="skip part 1")
-    parser.add_argument("--big-cap", type=int, default=20000, help="train examples kept of mnli/qqp/sst2/qnli")
+    parser.add_argument("--big-cap", type=int, default=20000, help="train examples kept of mnli/qqp/sst2/qnli (cost part), of every candidate (--compare)")
     parser.add_argument("--finetune-examples", type=int, default=None)
     parser.add_argument("--importance-examples", type=int, default=None)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=420, help="train.steps of the --compare runs")
+    parser.add_argument("--steps", type=int, default=150, help="train.steps of the --compare runs")
+    parser.add_argument("--eval-every", type=int, default=25, help="train.eval_every of the --compare runs")
+    parser.add_argument("--study", default=str(ROOT / "runs" / "gradts-compare"),
+                        help="run folders of --compare (a study: `auxlearn report` draws its task x task matrix)")
     parser.add_argument("--baseline-steps", type=int, default=None,
                         help="time only this many baseline steps and extrapolate to 420 (e.g. 35 on a busy machine)")
     args = parser.parse_args()
@@ -158,7 +182,7 @@ def main() -> None:
         print("ranking: " + ", ".join(f"{r['task']} {r['tau']:.3f}" for r in result["ranking"]))
         print(f"MNLI rank: {result['mnli_rank']} of {len(CANDIDATES)}")
     if args.compare:
-        result = part_compare(args.big_cap, args.seeds, args.steps)
+        result = part_compare(args.big_cap, args.seeds, args.steps, args.eval_every, Path(args.study))
         write_json_atomic(RESULTS / "gradts_compare.json", result)
         print(result["mean_gain"])
 

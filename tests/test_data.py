@@ -204,14 +204,38 @@ def test_encoding_cache_is_reused_and_invalidated_by_max_length(tokenizer, tmp_p
 
     monkeypatch.setattr(encode_module, "_encode", counting)
     first = build("rte", tokenizer, cache_dir=tmp_path)
-    assert len(calls) == 2  # train and eval
+    # train and dev (carved from the train rows, each encoded alone), then eval
+    assert [name for name, _ in calls] == ["rte"] * 3
+    assert [size for _, size in calls] == [len(first.train), len(first.dev), len(first.eval)]
     loading._load_dataset.cache_clear()  # as a new process would: read the rows again
     second = build("rte", tokenizer, cache_dir=tmp_path)
-    assert len(calls) == 2
+    assert len(calls) == 3
     assert second.train.input_ids == first.train.input_ids and second.dev.labels == first.dev.labels
     shorter = build("rte", tokenizer, cache_dir=tmp_path, max_length=32)
-    assert len(calls) == 4
+    assert len(calls) == 6
     assert max(shorter.train.lengths) == 32 < max(first.train.lengths)
+
+
+def test_tokenizer_fingerprint_ignores_the_truncation_state_a_call_leaves(tokenizer):
+    from auxlearn.data.encode import tokenizer_fingerprint
+
+    tokenizer("a b c", truncation=True, max_length=8)
+    before = tokenizer_fingerprint(tokenizer)
+    tokenizer("a b c", truncation=True, max_length=16)
+    assert tokenizer_fingerprint(tokenizer) == before
+
+
+def test_a_subsample_encodes_only_its_own_rows_with_the_file_row_ids(tokenizer, tmp_path, monkeypatch):
+    sizes = []
+    real = encode_module._encode
+    monkeypatch.setattr(encode_module, "_encode", lambda spec, rows, *a, **k: sizes.append(len(rows))
+                        or real(spec, rows, *a, **k))
+    full = build("rte", tokenizer, dev_size=64, cache_dir=tmp_path / "a")
+    small = build("rte", tokenizer, dev_size=64, max_train_examples=100, cache_dir=tmp_path / "b")
+    assert sizes[3:5] == [100, 64]  # not the 2,000-odd rows of the full train split
+    index = {int(i): k for k, i in enumerate(full.train.example_ids)}
+    for k, example_id in enumerate(small.train.example_ids):  # ids are rows of the file: same tokens
+        assert small.train.input_ids[k] == full.train.input_ids[index[int(example_id)]]
 
 
 def test_encoding_cache_is_invalidated_when_a_user_file_changes(tokenizer, tmp_path, monkeypatch):
@@ -229,11 +253,11 @@ def test_encoding_cache_is_invalidated_when_a_user_file_changes(tokenizer, tmp_p
     cache = tmp_path / "cache"
     before = build_task_data(spec, tokenizer, data_dir=None, max_length=32, dev_size=4, cache_dir=cache)
     build_task_data(spec, tokenizer, data_dir=None, max_length=32, dev_size=4, cache_dir=cache)
-    assert len(calls) == 1
+    assert len(calls) == 2  # train and dev, once
     data.write_text("text,label\n" + "".join(f"ticket {i},{'ab'[(i + 1) % 2]}\n" for i in range(20)))
     os.utime(data, ns=(data.stat().st_atime_ns, data.stat().st_mtime_ns + 2_000_000_000))
     after = build_task_data(spec, tokenizer, data_dir=None, max_length=32, dev_size=4, cache_dir=cache)
-    assert len(calls) == 2
+    assert len(calls) == 4
     assert [1 - label for label in before.train.labels] == after.train.labels
 
 

@@ -170,6 +170,38 @@ def test_none_trains_the_primary_alone(tmp_path, tiny_model_dir, train_calls):
     assert results["ratios"] == {"rte": 1.0}
 
 
+def test_baseline_from_reuses_an_identical_baseline_and_refuses_a_different_one(tmp_path, tiny_model_dir,
+                                                                                   monkeypatch):
+    import auxlearn.pipeline as pipeline
+    from auxlearn.errors import AuxlearnError
+
+    first = run_pipeline(experiment(tiny_model_dir, select={"method": "none"}, mix={"method": "uniform"},
+                                    seeds=[0, 1]), tmp_path / "first")
+    trained = []
+    per_seed = pipeline._per_seed
+    monkeypatch.setattr(pipeline, "_per_seed", lambda exp, prepared, folder, *a: trained.append(folder.name)
+                        or per_seed(exp, prepared, folder, *a))
+    # Another selector and other caps on the candidates: the primary's baseline is the same.
+    exp = experiment(tiny_model_dir, select={"method": "all"}, mix={"method": "uniform"}, seeds=[0, 1],
+                     data={"max_train_examples": {"rte": 64, "mrpc": 40}})
+    second = run_pipeline(exp, tmp_path / "second", baseline_from=tmp_path / "first")
+    assert trained == ["final"]
+    baseline = second["stages"]["baseline"]
+    assert baseline["eval"] == first["stages"]["baseline"]["eval"]
+    assert baseline["reused_from"] == str((tmp_path / "first").resolve()) and second["seconds"]["baseline"] == 0
+    for seed in (0, 1):  # the curves travel with it, the models do not
+        assert metrics(tmp_path / "second" / "baseline" / f"seed_{seed}") == metrics(
+            tmp_path / "first" / "baseline" / f"seed_{seed}")
+    assert not (tmp_path / "second" / "baseline" / "seed_0" / "model").exists()
+
+    other = experiment(tiny_model_dir, select={"method": "all"}, mix={"method": "uniform"}, seeds=[0, 2],
+                       train={"lr": 1e-4})
+    with pytest.raises(AuxlearnError, match=r"trained differently \(seeds: \[0, 1\] there, \[0, 2\] here; train: "):
+        run_pipeline(other, tmp_path / "third", baseline_from=tmp_path / "first")
+    with pytest.raises(AuxlearnError, match="nothere/results.json not found"):
+        run_pipeline(exp, tmp_path / "fourth", baseline_from=tmp_path / "nothere")
+
+
 def test_all_keeps_every_candidate_and_integer_fixed_ratios_use_round_robin(tmp_path, tiny_model_dir):
     exp = experiment(tiny_model_dir, select={"method": "all"},
                      mix={"method": "fixed", "ratios": {"rte": 2, "mrpc": 1, "stsb": 0}})

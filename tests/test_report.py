@@ -325,3 +325,5 @@ def test_study_report_shows_the_task_by_task_matrix(demo_run, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(AuxlearnError, match="holds no results.json"):
         write_report(tmp_path / "empty")
+    with pytest.raises(AuxlearnError, match=r"one trained model \(`auxlearn train`\)"):
+        write_report(study / "rte" / "baseline" / "seed_0")

@@ -84,7 +84,7 @@ def cmd_run(args) -> int:
 
     exp = _experiment(args)
     run_dir = _run_dir(args, exp)
-    results = run_pipeline(exp, run_dir)
+    results = run_pipeline(exp, run_dir, baseline_from=args.baseline_from)
     print(summary_table(results))
     print(f"results in {run_dir / 'results.json'}")
     try:
@@ -136,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=help_text)
         _experiment_arguments(p)
+        if name == "run":
+            p.add_argument("--baseline-from", metavar="RUN_DIR",
+                           help="reuse the baseline of an earlier run with the same primary, data, train settings "
+                                "and seeds (e.g. to compare selectors) instead of training it again")
         if name in ("mix", "run"):
             p.add_argument("--storage", metavar="URL",
                            help="Optuna storage of the gp-bo / random study (default: SQLite in the run folder). "

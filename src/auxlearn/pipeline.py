@@ -82,7 +82,42 @@ def _per_seed(exp: Experiment, prepared: Prepared, folder: Path, auxiliary: list
             "runs": results_by_seed, "seconds": time.perf_counter() - started}
 
 
-def run_pipeline(exp: Experiment, run_dir: str | Path) -> dict[str, Any]:
+def baseline_identity(exp: Experiment) -> dict[str, Any]:
+    """Everything the baseline (the primary alone, per seed) depends on; equal identities train equal models."""
+    doc = exp.model_dump(mode="json")
+    data = {k: v for k, v in doc["data"].items() if k not in ("dir", "cache_dir")}
+    if isinstance(data.get("max_train_examples"), dict):  # other tasks' caps do not touch the primary
+        data["max_train_examples"] = data["max_train_examples"].get(exp.primary)
+    train = {k: v for k, v in doc["train"].items() if k not in ("sampler", "eval_tasks", "progress", "device")}
+    return {"model": doc["model"], "pooling": doc["pooling"], "head_dropout": doc["head_dropout"],
+            "primary": exp.primary, "task_files": doc["task_files"], "data": data, "train": train,
+            "seeds": exp.run_seeds}
+
+
+def reuse_baseline(exp: Experiment, source: Path, run_dir: Path) -> dict[str, Any]:
+    """The baseline stage of an earlier run with the same identity, its curves copied into this run folder.
+
+    Comparing selectors on one primary then trains the baseline once instead of once per selector.
+    """
+    path = source / "results.json"
+    if not path.is_file():
+        raise AuxlearnError(f"--baseline-from {source}: {path} not found (the folder of a finished `auxlearn run`)")
+    stage = read_json(path)["stages"]["baseline"]
+    theirs, mine = stage.get("identity") or {}, baseline_identity(exp)
+    differing = sorted(k for k in {**theirs, **mine} if theirs.get(k) != mine.get(k))
+    if differing:
+        details = "; ".join(f"{k}: {theirs.get(k)!r} there, {mine.get(k)!r} here" for k in differing)
+        raise AuxlearnError(f"--baseline-from {source}: its baseline was trained differently ({details})")
+    for seed in exp.run_seeds:
+        for name in ("metrics.jsonl", "results.json"):
+            file = source / "baseline" / f"seed_{seed}" / name
+            if file.is_file():
+                write_text_atomic(run_dir / "baseline" / f"seed_{seed}" / name, file.read_text(encoding="utf-8"))
+    return {**stage, "seconds": 0.0, "reused_from": str(source.resolve()), "reused_seconds": stage["seconds"]}
+
+
+def run_pipeline(exp: Experiment, run_dir: str | Path, baseline_from: Optional[str | Path] = None) -> dict[str, Any]:
+    """The whole pipeline; ``baseline_from``: reuse the baseline of that run folder (same identity required)."""
     started = time.perf_counter()
     run_dir = Path(run_dir)
     # Unknown methods or options fail now, not after the baseline and the selection have trained.
@@ -92,7 +127,11 @@ def run_pipeline(exp: Experiment, run_dir: str | Path) -> dict[str, Any]:
     write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False))
     prepared = prepare(exp)
     stages: dict[str, Any] = {}
-    stages["baseline"] = _per_seed(exp, prepared, run_dir / "baseline", [], {"name": "uniform"})
+    if baseline_from is not None:
+        stages["baseline"] = reuse_baseline(exp, Path(baseline_from), run_dir)
+    else:
+        stages["baseline"] = {**_per_seed(exp, prepared, run_dir / "baseline", [], {"name": "uniform"}),
+                              "identity": baseline_identity(exp)}
     selection = run_select(exp, run_dir, prepared)
     stages["select"] = {"method": selection.method, "selected": selection.selected, "scores": selection.scores,
                         "seconds": selection.seconds}

@@ -54,6 +54,10 @@ class EncodedSplit:
         )
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
 def default_cache_dir() -> Path:
     return Path(os.environ.get("AUXLEARN_CACHE", Path.home() / ".cache" / "auxlearn"))
 
@@ -61,7 +65,13 @@ def default_cache_dir() -> Path:
 def tokenizer_fingerprint(tokenizer) -> str:
     """Identify a tokenizer by its full serialised state, not by its name (two folders may differ)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    payload = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
+    if backend is not None:
+        # Every call with truncation=/max_length= rewrites these two fields of the backend's state; they
+        # do not change what encode_split produces (it passes both explicitly), so they are not part of the key.
+        state = {k: v for k, v in json.loads(backend.to_str()).items() if k not in ("truncation", "padding")}
+        payload = json.dumps(state, sort_keys=True)
+    else:
+        payload = json.dumps(sorted(tokenizer.get_vocab().items()))
     return hashlib.sha256(f"{type(tokenizer).__name__}:{payload}".encode()).hexdigest()[:16]
 
 
@@ -83,6 +93,8 @@ def encode_split(
     messages refer to the user's file. ``labelled=False`` (test splits) keeps no labels.
     """
     row_ids = np.arange(len(rows)) if indices is None else np.asarray(indices, dtype=np.int64)
+    # The source's fingerprint plus the rows taken from it: `select` alone may get a random fingerprint.
+    data_key = rows._fingerprint if indices is None else f"{rows._fingerprint}:{_digest(row_ids.tobytes())}"
     if indices is not None:
         rows = rows.select(row_ids)
     key_material = json.dumps(
@@ -91,7 +103,7 @@ def encode_split(
             "spec": spec.model_dump(include={"type", "text_fields", "label_field", "label_names"}),
             "tokenizer": tokenizer_key or tokenizer_fingerprint(tokenizer),
             "max_length": max_length,
-            "data": rows._fingerprint,
+            "data": data_key,
             "labelled": labelled,
         },
         sort_keys=True,

@@ -182,7 +182,11 @@ def _verdict(data: RunData, gain: Gain) -> str:
     seconds = results.get("seconds") or {}
     if seconds:
         cost = ", ".join(f"{k} {plots.format_seconds(v)}" for k, v in seconds.items() if k != "total")
-        baseline = seconds.get("baseline")
+        reused = stages.get("baseline", {}).get("reused_from")
+        baseline = stages["baseline"].get("reused_seconds") if reused else seconds.get("baseline")
+        if reused:
+            parts.append(f"The baseline was reused from {reused}, where it trained in "
+                         f"{plots.format_seconds(baseline or 0)}.")
         overhead = ""
         if baseline:
             search = sum(v for k, v in seconds.items() if k not in ("total", "baseline", "final"))

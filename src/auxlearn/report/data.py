@@ -175,6 +175,9 @@ def load_run(run_dir: str | os.PathLike) -> RunData:
     if not path.is_file():
         raise AuxlearnError(f"{path} not found: `auxlearn report` needs the folder of a finished `auxlearn run`")
     results = read_json(path)
+    if "stages" not in results:
+        raise AuxlearnError(f"{path} has no 'stages': it is the folder of one trained model (`auxlearn train`); "
+                            "`auxlearn report` needs the folder of `auxlearn run`")
     selection_path, mixture_path = run_dir / "select" / "selection.json", run_dir / "mix" / "mixture.json"
     selection = read_json(selection_path) if selection_path.is_file() else None
     mixture = read_json(mixture_path) if mixture_path.is_file() else None

@@ -149,20 +149,23 @@ def importance_heatmaps(matrices: dict[str, np.ndarray], order: Sequence[str],
 
 
 def task_matrix(rows: Sequence[str], columns: Sequence[str], scores: Sequence[dict[str, float]],
-                selected: Sequence[set[str]], *, title: str, colour_label: str) -> Optional[bytes]:
-    """Primaries x candidates heatmap of selection scores, centred on zero; selected cells boxed.
+                selected: Sequence[set[str]], *, title: str, colour_label: str,
+                neutral: float = 0.0) -> Optional[bytes]:
+    """Primaries x candidates heatmap of selection scores, centred on ``neutral``; selected cells boxed.
 
     PuOr is diverging and colour-blind safe; a cell without a score (the primary itself) stays blank.
     """
     if not rows or not columns:
         return None
     values = np.array([[row.get(c, np.nan) for c in columns] for row in scores], dtype=float)
-    span = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    span = float(np.nanmax(np.abs(values - neutral))) if np.isfinite(values).any() else 0.0
+    span = span or 1.0
     fig, ax = plt.subplots(figsize=(1.0 * len(columns) + 3.0, 0.55 * len(rows) + 1.8))
-    image = ax.imshow(np.ma.masked_invalid(values), cmap="PuOr", vmin=-span or -1, vmax=span or 1, aspect="auto")
+    image = ax.imshow(np.ma.masked_invalid(values), cmap="PuOr", vmin=neutral - span, vmax=neutral + span,
+                      aspect="auto")
     for i, j in zip(*np.nonzero(np.isfinite(values))):
         ax.text(j, i, f"{values[i, j]:+.2f}", ha="center", va="center", fontsize=9,
-                color="white" if abs(values[i, j]) > 0.6 * span else "black")
+                color="white" if abs(values[i, j] - neutral) > 0.6 * span else "black")
         if columns[j] in selected[i]:
             ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2))
     ax.set_xticks(range(len(columns)), labels=columns, rotation=30, ha="right")

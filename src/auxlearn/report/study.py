@@ -13,6 +13,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from auxlearn.io import read_json
 from auxlearn.report import plots
 from auxlearn.report.content import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Paragraph, Report, Section, Table,
                                      add_figure, fmt, fmt_gain)
@@ -20,12 +21,25 @@ from auxlearn.report.data import RunData
 from auxlearn.report.stats import mean_std, paired_bootstrap, verdict_word
 
 SCORE_NAMES = {"autosem": "bandit utility", "exhaustive": "dev gain of the pair", "gradts": "Kendall τ"}
+# The colour scale's neutral value: a bandit utility of 0.5 is the prior's (no evidence), other scores 0.
+NEUTRAL = {"autosem": 0.5}
+
+
+def is_run(folder: Path) -> bool:
+    """A folder of `auxlearn run`: its results.json has stages (a trained model's results.json has none)."""
+    path = folder / "results.json"
+    try:
+        return path.is_file() and "stages" in read_json(path)
+    except (OSError, ValueError):
+        return False
 
 
 def find_runs(folder: str | os.PathLike) -> list[Path]:
-    """Run folders (holding results.json) anywhere below ``folder``, in path order; not ``folder`` itself."""
-    folder = Path(folder)
-    return sorted(path.parent for path in folder.rglob("results.json") if path.parent != folder)
+    """Run folders anywhere below ``folder`` (not inside another run), in path order; not ``folder`` itself."""
+    runs = []
+    for child in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+        runs += [child] if is_run(child) else find_runs(child)
+    return runs
 
 
 def _score_name(method: str) -> str:
@@ -79,10 +93,10 @@ def matrix_section(runs: list[RunData], study_dir: Path) -> Section:
         section.blocks.append(Table(["primary \\ candidate", *candidates], table_rows, id=f"matrix-{method}",
                                     caption=f"{method}: {name} of each candidate (✓ = selected)"))
         add_figure(section.blocks, f"matrix_{method}",
-                    plots.task_matrix(labels, candidates, scores, selected, title=f"{method}: {name}",
-                                      colour_label=name),
-                    f"Task by task matrix of {method} scores",
-                    "Rows: primary tasks; columns: candidate auxiliaries; boxed cells were selected.")
+                   plots.task_matrix(labels, candidates, scores, selected, title=f"{method}: {name}",
+                                     colour_label=name, neutral=NEUTRAL.get(method, 0.0)),
+                   f"Task by task matrix of {method} scores",
+                   "Rows: primary tasks; columns: candidate auxiliaries; boxed cells were selected.")
     return section
 
 
