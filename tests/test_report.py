@@ -249,6 +249,10 @@ def test_paired_bootstrap_is_seeded_and_paired():
     assert verdict_word(gain, higher_is_better=False) == "hurt"
     single = paired_bootstrap({"0": 0.5}, {"0": 0.6})
     assert single.low is None and single.high is None
+    assert verdict_word(single) == "seemed to help"
+    # Two seeds that both lost: the interval excludes zero, but it is only the range of two numbers.
+    two = paired_bootstrap({"0": 0.56, "1": 0.53}, {"0": 0.53, "1": 0.52}, n_resamples=2000, seed=0)
+    assert two.high < 0 and verdict_word(two) == "seemed to hurt"
 
 
 def test_report_draws_gradts_evidence(demo_run, tmp_path):

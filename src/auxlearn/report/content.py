@@ -296,8 +296,9 @@ def build_report(data: RunData) -> Report:
     verdict = _verdict(data, gain)
     name = (data.results.get("config") or {}).get("name") or data.run_dir.name
 
-    answers = {"helped": "Yes.", "hurt": "No, they hurt.", "seemed to help": "Perhaps (one seed, no interval).",
-               "seemed to hurt": "Perhaps not (one seed, no interval).",
+    answers = {"helped": "Yes.", "hurt": "No, they hurt.",
+               "seemed to help": f"Perhaps ({gain.n} seed{'s' if gain.n != 1 else ''}: too few for a firm answer).",
+               "seemed to hurt": f"Perhaps not ({gain.n} seed{'s' if gain.n != 1 else ''}: too few for a firm answer).",
                "made no clear difference": "Not clearly: the gain is within seed-to-seed noise."}
     lead = "Did the auxiliary tasks help? " + (answers[verdict_word(gain, data.higher_is_better)]
                                                if data.results.get("selected") else "None was selected.")

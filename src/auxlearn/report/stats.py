@@ -11,6 +11,9 @@ import numpy as np
 from scipy import stats
 
 
+MIN_SEEDS = 3  # below this, a percentile bootstrap interval is no more than the range of the per-seed gains
+
+
 @dataclass(frozen=True)
 class Gain:
     """The mean of per-seed differences (final - baseline) and its paired bootstrap interval.
@@ -67,8 +70,10 @@ def paired_bootstrap(baseline: dict[str, float], final: dict[str, float], *, con
 
 
 def verdict_word(gain: Gain, higher_is_better: bool = True) -> str:
-    """"helped", "hurt" or "made no clear difference" (the interval holds zero, or there is no interval)."""
-    if gain.low is None or gain.high is None:
+    """"helped", "hurt", "made no clear difference", or with fewer than ``MIN_SEEDS`` paired seeds (where a
+    bootstrap interval only spans the observed gains) the tentative "seemed to help" / "seemed to hurt"."""
+    tentative = gain.low is None or gain.high is None or gain.n < MIN_SEEDS
+    if tentative:
         return "made no clear difference" if gain.mean == 0 or math.isnan(gain.mean) else (
             "seemed to help" if (gain.mean > 0) == higher_is_better else "seemed to hurt")
     if gain.low > 0 or gain.high < 0:
