@@ -21,12 +21,13 @@ example of an auxiliary needs its own matrix, so with ``instances`` the candidat
 WHOLE train split (``importance_examples`` then applies to the primary only; cap big tasks with
 ``data.max_train_examples``).
 
-Cost and defaults (``bench/gradts.py``, MiniLM, 2 shared CPU cores): the target is that importance for the
+Cost and defaults (``bench/gradts.py``, MiniLM, 2 CPU cores): the target is that importance for the
 primary and 6 candidates (RTE; mnli, qqp, mrpc, sst2, cola, stsb) costs at most one single-task baseline run
 (``examples/rte_single.yaml``: 420 steps of batch 16). Nearly all of the cost is the fine-tuning (the importance
 pass over 256 examples is 1-6 s per task). Measured ratios (importance for 7 tasks / baseline): one epoch over
 2,000 examples (the issue's suggestion; 125 steps per task) 1.15, over the target; 1,024 examples (64 steps)
-0.55; 512 examples (32 steps) well under (0.16 in CPU time, measured on a contended machine). Default:
+0.57 (200 s against a measured 352 s baseline, idle cores); 512 examples (32 steps) well under (0.16 in CPU
+time, measured on a contended machine). Default:
 ``finetune_examples=1024`` (one epoch, 64 steps of 16) and ``importance_examples=256``. The trade-off: a
 shorter fine-tune leaves the heads closer to the pretrained model's, so the tasks' matrices are more alike
 (taus higher, their spread smaller) and the ranking moves (MNLI for RTE: 2nd of 6 after 32 steps, 1st after 64,
