@@ -128,24 +128,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task-file", action="append", help="a YAML file of user tasks (repeatable)")
     p.set_defaults(func=cmd_tasks)
 
+    experiment_commands = {}
     for name, help_text, func in (
         ("train", "train one experiment (primary + auxiliaries)", cmd_train),
         ("select", "choose the auxiliary tasks (the config's select method)", cmd_select),
         ("mix", "choose the mixing ratios of the selected tasks (the config's mix method)", cmd_mix),
         ("run", "the whole pipeline: baseline, select, mix, final, per seed", cmd_run),
     ):
-        p = sub.add_parser(name, help=help_text)
+        p = experiment_commands[name] = sub.add_parser(name, help=help_text)
         _experiment_arguments(p)
-        if name == "run":
-            p.add_argument("--baseline-from", metavar="RUN_DIR",
-                           help="reuse the baseline of an earlier run with the same primary, data, train settings "
-                                "and seeds (e.g. to compare selectors) instead of training it again")
-        if name in ("mix", "run"):
-            p.add_argument("--storage", metavar="URL",
-                           help="Optuna storage of the gp-bo / random study (default: SQLite in the run folder). "
-                                "Share one study between machines with postgresql:// or mysql://, between "
-                                "processes of one machine with a journal file; never share the SQLite file")
         p.set_defaults(func=func)
+    experiment_commands["run"].add_argument(
+        "--baseline-from", metavar="RUN_DIR",
+        help="reuse the baseline of an earlier run with the same primary, data, train settings and seeds "
+             "(e.g. to compare selectors) instead of training it again")
+    for name in ("mix", "run"):
+        experiment_commands[name].add_argument(
+            "--storage", metavar="URL",
+            help="Optuna storage of the gp-bo / random study (default: SQLite in the run folder). Share one "
+                 "study between machines with postgresql:// or mysql://, between processes of one machine "
+                 "with a journal file; never share the SQLite file")
 
     p = sub.add_parser("report", help="write report.html and report.md of a finished run folder, or of a study")
     p.add_argument("run_dir", help="the folder of `auxlearn run` (with results.json), or a study folder holding "

@@ -65,6 +65,11 @@ def run_mix(exp: Experiment, run_dir: Path, selection: Optional[Selection] = Non
     return mixture
 
 
+def _mean_std(values: list[float]) -> dict[str, float]:
+    """Mean and sample standard deviation over seeds (0 for one seed)."""
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
 def _per_seed(exp: Experiment, prepared: Prepared, folder: Path, auxiliary: list[str],
               sampler: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
@@ -76,10 +81,8 @@ def _per_seed(exp: Experiment, prepared: Prepared, folder: Path, auxiliary: list
         dev[str(seed)] = results["dev_best"][exp.primary]["main"]
         results_by_seed[str(seed)] = {"best_step": results["best_step"], "steps": results["steps"],
                                       "seconds": results["seconds"], "eval": results["eval"][exp.primary]}
-    values = list(scores.values())
     return {"tasks": [exp.primary, *auxiliary], "sampler": sampler, "eval": scores, "dev": dev,
-            "mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "runs": results_by_seed, "seconds": time.perf_counter() - started}
+            **_mean_std(list(scores.values())), "runs": results_by_seed, "seconds": time.perf_counter() - started}
 
 
 def baseline_identity(exp: Experiment) -> dict[str, Any]:
@@ -153,8 +156,7 @@ def run_pipeline(exp: Experiment, run_dir: str | Path, baseline_from: Optional[s
         "stages": stages,
         "selected": selection.selected,
         "ratios": stages.get("mix", {}).get("ratios", {exp.primary: 1.0}),
-        "gain": {"per_seed": dict(zip(baseline["eval"], gains)), "mean": statistics.fmean(gains),
-                 "std": statistics.stdev(gains) if len(gains) > 1 else 0.0},
+        "gain": {"per_seed": dict(zip(baseline["eval"], gains)), **_mean_std(gains)},
         "seconds": {**{name: stage["seconds"] for name, stage in stages.items()},
                     "total": time.perf_counter() - started},
         "config": exp.model_dump(mode="json"),

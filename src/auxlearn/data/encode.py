@@ -54,8 +54,8 @@ class EncodedSplit:
         )
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:16]
+def _digest(data: bytes, length: int = 16) -> str:
+    return hashlib.sha256(data).hexdigest()[:length]
 
 
 def default_cache_dir() -> Path:
@@ -72,7 +72,7 @@ def tokenizer_fingerprint(tokenizer) -> str:
         payload = json.dumps(state, sort_keys=True)
     else:
         payload = json.dumps(sorted(tokenizer.get_vocab().items()))
-    return hashlib.sha256(f"{type(tokenizer).__name__}:{payload}".encode()).hexdigest()[:16]
+    return _digest(f"{type(tokenizer).__name__}:{payload}".encode())
 
 
 def encode_split(
@@ -94,7 +94,7 @@ def encode_split(
     """
     row_ids = np.arange(len(rows)) if indices is None else np.asarray(indices, dtype=np.int64)
     # The source's fingerprint plus the rows taken from it: `select` alone may get a random fingerprint.
-    data_key = rows._fingerprint if indices is None else f"{rows._fingerprint}:{_digest(row_ids.tobytes())}"
+    data_key = f"{rows._fingerprint}:{_digest(row_ids.tobytes())}"
     if indices is not None:
         rows = rows.select(row_ids)
     key_material = json.dumps(
@@ -108,7 +108,7 @@ def encode_split(
         },
         sort_keys=True,
     )
-    key = hashlib.sha256(key_material.encode()).hexdigest()[:24]
+    key = _digest(key_material.encode(), 24)
     folder = (cache_dir or default_cache_dir()) / "encoded" / f"{spec.name}-{key}"
     if folder.is_dir():
         table = datasets.load_from_disk(str(folder))

@@ -86,6 +86,13 @@ def add_figure(blocks: list[Block], name: str, png: Optional[bytes], alt: str, c
         blocks.append(Figure(name, png, alt, caption))
 
 
+def run_gain(data: RunData) -> Gain:
+    """The final model's gain over the baseline on the primary's eval score, per seed, with its interval."""
+    stages = data.results["stages"]
+    return paired_bootstrap(stages.get("baseline", {}).get("eval", {}), stages.get("final", {}).get("eval", {}),
+                            n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+
+
 def headline_table(data: RunData, gain: Gain) -> Table:
     stages, seeds = data.results["stages"], data.seeds
     rows, classes = [], []
@@ -110,7 +117,7 @@ def headline_table(data: RunData, gain: Gain) -> Table:
 
 def _why(data: RunData) -> str:
     selection = data.selection or {}
-    method = selection.get("method") or data.results["stages"].get("select", {}).get("method", "?")
+    method = data.selection_method
     selected = data.results.get("selected") or []
     scores = selection.get("scores") or data.results["stages"].get("select", {}).get("scores") or {}
     details = selection.get("details") or {}
@@ -289,10 +296,7 @@ def _mixing_section(data: RunData) -> Section:
 
 
 def build_report(data: RunData) -> Report:
-    stages = data.results["stages"]
-    baseline = stages.get("baseline", {}).get("eval", {})
-    final = stages.get("final", {}).get("eval", {})
-    gain = paired_bootstrap(baseline, final, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    gain = run_gain(data)
     verdict = _verdict(data, gain)
     name = (data.results.get("config") or {}).get("name") or data.run_dir.name
 

@@ -62,6 +62,10 @@ class RunData:
         return self.results.get("metric", "main")
 
     @property
+    def selection_method(self) -> str:
+        return (self.selection or {}).get("method") or self.results["stages"].get("select", {}).get("method", "?")
+
+    @property
     def seeds(self) -> list[str]:
         return [str(s) for s in self.results.get("seeds") or self.results["stages"]["baseline"]["eval"]]
 

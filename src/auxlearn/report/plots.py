@@ -72,45 +72,44 @@ def bandit_utilities(history: list[dict[str, Any]], tasks: Sequence[str], primar
     return _png(fig)
 
 
+def _bars(tasks: Sequence[str], values: Sequence[float], colours: Sequence[str], labels: Sequence[str], *,
+          width: float, xlabel: str, title: str):
+    """One horizontal bar per task, top to bottom in the given order, each with its label at the bar's end."""
+    fig, ax = plt.subplots(figsize=(width, 0.45 * len(tasks) + 1.2))
+    ax.barh(tasks, values, color=colours)
+    ax.invert_yaxis()
+    for i, (value, label) in enumerate(zip(values, labels)):
+        ax.text(value, i, label, va="center", ha="left" if value >= 0 else "right")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="y", visible=False)
+    return fig, ax
+
+
 def plays_bars(plays: dict[str, int], selected: Sequence[str], primary: str) -> Optional[bytes]:
     if not plays:
         return None
     tasks = list(plays)
-    fig, ax = plt.subplots(figsize=(6, 0.45 * len(tasks) + 1.2))
     colours = [STAGE_COLOURS["final"] if t in selected else (STAGE_COLOURS["baseline"] if t == primary else "#999999")
                for t in tasks]
-    ax.barh(tasks, [plays[t] for t in tasks], color=colours)
-    ax.invert_yaxis()
-    for i, t in enumerate(tasks):
-        ax.text(plays[t], i, f" {plays[t]}", va="center")
-    ax.set_xlabel("rounds played (count)")
+    fig, ax = _bars(tasks, [plays[t] for t in tasks], colours, [f" {plays[t]}" for t in tasks], width=6,
+                    xlabel="rounds played (count)",
+                    title="Plays per arm (blue: selected, orange: primary, grey: not selected)")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_title("Plays per arm (blue: selected, orange: primary, grey: not selected)")
-    ax.grid(axis="y", visible=False)
     return _png(fig)
 
 
-def score_bars(scores: dict[str, float], selected: Sequence[str], *, xlabel: str, title: str,
-               reference: Optional[float] = None, reference_label: str = "") -> Optional[bytes]:
+def score_bars(scores: dict[str, float], selected: Sequence[str], *, xlabel: str, title: str) -> Optional[bytes]:
     """Horizontal bars of one number per candidate (GradTS tau, exhaustive pair gain), best first."""
     if not scores:
         return None
     tasks = sorted(scores, key=lambda t: -scores[t])
     values = [scores[t] for t in tasks]
-    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(tasks) + 1.3))
-    ax.barh(tasks, values, color=[STAGE_COLOURS["final"] if t in selected else "#999999" for t in tasks])
-    ax.invert_yaxis()
-    for i, v in enumerate(values):
-        ax.text(v, i, f" {v:+.3f} ", va="center", ha="left" if v >= 0 else "right")
+    fig, ax = _bars(tasks, values, [STAGE_COLOURS["final"] if t in selected else "#999999" for t in tasks],
+                    [f" {v:+.3f} " for v in values], width=6.5, xlabel=xlabel, title=title)
     ax.axvline(0, color="#333333", linewidth=0.8)
-    if reference is not None:
-        ax.axvline(reference, color="#D55E00", linestyle=":", linewidth=1.2, label=reference_label)
-        ax.legend(frameon=False, loc="lower right")
     span = max(abs(v) for v in values) or 1.0
     ax.set_xlim(min(0, min(values)) - 0.25 * span, max(0, max(values)) + 0.25 * span)
-    ax.set_xlabel(xlabel)
-    ax.set_title(title)
-    ax.grid(axis="y", visible=False)
     return _png(fig)
 
 
@@ -183,16 +182,12 @@ def ratio_bars(ratios: dict[str, float], primary: str) -> Optional[bytes]:
         return None
     tasks = list(ratios)
     total = sum(ratios.values()) or 1.0
-    fig, ax = plt.subplots(figsize=(6, 0.45 * len(tasks) + 1.2))
-    ax.barh(tasks, [ratios[t] for t in tasks],
-            color=[STAGE_COLOURS["baseline"] if t == primary else STAGE_COLOURS["final"] for t in tasks])
-    ax.invert_yaxis()
-    for i, t in enumerate(tasks):
-        ax.text(ratios[t], i, f" {ratios[t]:g} ({100 * ratios[t] / total:.0f} % of batches)", va="center")
+    fig, ax = _bars(tasks, [ratios[t] for t in tasks],
+                    [STAGE_COLOURS["baseline"] if t == primary else STAGE_COLOURS["final"] for t in tasks],
+                    [f" {ratios[t]:g} ({100 * ratios[t] / total:.0f} % of batches)" for t in tasks], width=6,
+                    xlabel="mixing ratio (batches per round-robin cycle)",
+                    title="Chosen mixing ratios (orange: primary)")
     ax.set_xlim(0, max(ratios.values()) * 1.6 or 1)
-    ax.set_xlabel("mixing ratio (batches per round-robin cycle)")
-    ax.set_title("Chosen mixing ratios (orange: primary)")
-    ax.grid(axis="y", visible=False)
     return _png(fig)
 
 

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from auxlearn.io import read_json
 from auxlearn.report import plots
-from auxlearn.report.content import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Paragraph, Report, Section, Table,
-                                     add_figure, fmt, fmt_gain)
+from auxlearn.report.content import Paragraph, Report, Section, Table, add_figure, fmt, fmt_gain, run_gain
 from auxlearn.report.data import RunData
-from auxlearn.report.stats import mean_std, paired_bootstrap, verdict_word
+from auxlearn.report.stats import mean_std, verdict_word
 
 SCORE_NAMES = {"autosem": "bandit utility", "exhaustive": "dev gain of the pair", "gradts": "Kendall τ"}
 # The colour scale's neutral value: a bandit utility of 0.5 is the prior's (no evidence), other scores 0.
@@ -57,11 +56,10 @@ def runs_table(runs: list[RunData], study_dir: Path) -> Table:
     for data in runs:
         stages = data.results["stages"]
         baseline, final = stages.get("baseline", {}).get("eval", {}), stages.get("final", {}).get("eval", {})
-        gain = paired_bootstrap(baseline, final, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+        gain = run_gain(data)
         interval = f" [{fmt_gain(gain.low)}, {fmt_gain(gain.high)}]" if gain.low is not None else ""
-        method = (data.selection or {}).get("method") or stages.get("select", {}).get("method", "?")
         cells = [f"{fmt(m)} ± {fmt(s)}" for m, s in (mean_std(baseline.values()), mean_std(final.values()))]
-        rows.append([str(data.run_dir.relative_to(study_dir)), data.primary, method,
+        rows.append([str(data.run_dir.relative_to(study_dir)), data.primary, data.selection_method,
                      ", ".join(data.results.get("selected") or []) or "none", *cells,
                      f"{fmt_gain(gain.mean)}{interval}", verdict_word(gain, data.higher_is_better),
                      str(gain.n)])

@@ -10,6 +10,7 @@ import time
 from typing import Optional
 
 from auxlearn.select.base import Selection, Selector
+from auxlearn.select.rules import ranked
 
 
 class ExhaustiveSelector(Selector):
@@ -30,8 +31,8 @@ class ExhaustiveSelector(Selector):
 
         alone = best_dev("alone", [])
         gains = {task: best_dev(f"pair_{task}", [task]) - alone for task in stage.candidates}
-        ranked = sorted((t for t in gains if gains[t] > self.min_gain), key=lambda t: (-gains[t], t))
-        return Selection(self.name, ranked[: self.top_k], scores=gains,
+        helped = [t for t in ranked(gains) if gains[t] > self.min_gain]
+        return Selection(self.name, helped[: self.top_k], scores=gains,
                          details={"primary_alone_dev": stage.signed(alone), "steps": steps, "sampler": self.sampler,
                                   "min_gain": self.min_gain},
                          seconds=time.perf_counter() - started)

@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Mapping
 
 
+def ranked(scores: Mapping[str, float]) -> list[str]:
+    """Task names by score, best first; ties by name, so the order never depends on dict order."""
+    return sorted(scores, key=lambda task: (-scores[task], task))
+
+
 def select_by_utility(utilities: Mapping[str, float], primary: str, *, threshold: float | None = 0.5,
                       top_k: int | None = None) -> list[str]:
     """The primary, then the auxiliaries with utility >= ``threshold``, at most ``top_k`` of them, best first.
@@ -18,7 +23,7 @@ def select_by_utility(utilities: Mapping[str, float], primary: str, *, threshold
         raise ValueError("select_by_utility needs a threshold, a top_k, or both")
     if top_k is not None and top_k < 0:
         raise ValueError(f"top_k must be >= 0, got {top_k}")
-    ranked = sorted((task for task in utilities if task != primary), key=lambda task: (-utilities[task], task))
+    kept = [task for task in ranked(utilities) if task != primary]
     if threshold is not None:
-        ranked = [task for task in ranked if utilities[task] >= threshold]
-    return [primary, *ranked[:top_k]]
+        kept = [task for task in kept if utilities[task] >= threshold]
+    return [primary, *kept[:top_k]]

@@ -59,6 +59,7 @@ from auxlearn.experiment import build_model, prepared_pad_length
 from auxlearn.io import write_json_atomic
 from auxlearn.models.encoder import resolve_model_name
 from auxlearn.select.base import Selection, Selector
+from auxlearn.select.rules import select_by_utility
 from auxlearn.train.samplers import build_sampler
 from auxlearn.train.trainer import Trainer
 
@@ -139,15 +140,14 @@ class GradTSSelector(Selector):
 
         ranked = rank_candidates(matrices[primary].task, {t: matrices[t].task for t in candidates})
         taus = dict(ranked)
-        order = [t for t, _ in ranked]
         trials: list[dict] = []
         stopped_at = None
         if self.mode == "threshold":
-            selected = [t for t in order if taus[t] >= self.threshold]
+            selected = select_by_utility(taus, primary, threshold=self.threshold)[1:]
         elif self.mode == "top_k":
-            selected = order[: self.top_k]
+            selected = select_by_utility(taus, primary, threshold=None, top_k=self.top_k)[1:]
         else:
-            result = gradts_trial(primary, order, lambda tasks: self._trial_score(stage, tasks))
+            result = gradts_trial(primary, [t for t, _ in ranked], lambda tasks: self._trial_score(stage, tasks))
             selected, trials, stopped_at = result.selected, result.trials, result.stopped_at
 
         kept_instances: dict[str, list[int]] = {}
