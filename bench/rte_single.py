@@ -1,0 +1,75 @@
+"""Single-task RTE with all-MiniLM-L6-v2 (issue 2's accuracy target): recipe variants over several seeds, CPU.
+
+Every variant is ``examples/rte_single.yaml`` with some ``--set`` overrides (all about 3 epochs). Each is trained
+with each seed; the variant chosen is the one with the best *mean dev* score (dev is carved from train), and only
+then is its *eval* score (the official validation set) read. All variants' eval figures are written too, so the
+record shows every attempt, but none of them takes part in the choice.
+
+Run: AUXLEARN_DATA_DIR=../shared/data .venv/bin/python bench/rte_single.py [--variants shipped lr3e-5] [--seeds 0 1 2]
+Writes bench/results/rte_single.json (replaced) after every run: a partial run keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import tempfile
+from pathlib import Path
+
+from auxlearn.config import load_experiment
+from auxlearn.experiment import prepare, train_experiment
+from auxlearn.io import write_json_atomic
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "examples" / "rte_single.yaml"
+RESULTS = ROOT / "bench" / "results" / "rte_single.json"
+VARIANTS = {
+    "shipped": [],
+    "lr3e-5": ["train.lr=3e-5"],
+    "lr1e-4": ["train.lr=1e-4"],
+    "batch32": ["train.batch_size=32", "train.steps=210", "train.eval_every=35"],
+    "cls": ["pooling=cls"],
+}
+
+
+def summary(runs: list[dict]) -> dict:
+    dev = [r["dev"] for r in runs]
+    ev = [r["eval"] for r in runs]
+    return {"dev_mean": statistics.fmean(dev), "eval_mean": statistics.fmean(ev),
+            "eval_std": statistics.stdev(ev) if len(ev) > 1 else 0.0, "seeds": [r["seed"] for r in runs]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+    record: dict = {"config": CONFIG.name, "seeds": args.seeds, "variants": {}}
+    prepared = None
+    for seed in args.seeds:  # seed-major: an interrupted run still compares the variants on the same seeds
+        for name in args.variants:
+            exp = load_experiment(CONFIG, [*VARIANTS[name], f"seed={seed}", "train.progress=false"])
+            prepared = prepared or prepare(exp)  # same tokenizer and data for every variant
+            with tempfile.TemporaryDirectory() as tmp:
+                result = train_experiment(exp, tmp, prepared, save_model=False)
+            run = {"seed": seed, "dev": result["dev_best"]["rte"]["main"], "eval": result["eval"]["rte"]["main"],
+                   "best_step": result["best_step"], "steps": result["steps"], "seconds": result["seconds"],
+                   "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
+            entry = record["variants"].setdefault(name, {"overrides": VARIANTS[name], "runs": []})
+            entry["runs"].append(run)
+            entry.update(summary(entry["runs"]))
+            write_json_atomic(RESULTS, record)
+            print(f"{name} seed {seed}: dev {run['dev']:.4f} eval {run['eval']:.4f} "
+                  f"(best step {run['best_step']}, {run['seconds']:.0f} s)", flush=True)
+        # Chosen once every variant has every seed so far: equal footing.
+        chosen = max(args.variants, key=lambda v: record["variants"][v]["dev_mean"])
+        record["chosen_by_dev"] = {"variant": chosen, **record["variants"][chosen]}
+        write_json_atomic(RESULTS, record)
+    chosen = record["chosen_by_dev"]
+    print(f"chosen by mean dev: {chosen['variant']}: dev {chosen['dev_mean']:.4f}, "
+          f"eval {chosen['eval_mean']:.4f} ± {chosen['eval_std']:.4f} over seeds {chosen['seeds']}")
+
+
+if __name__ == "__main__":
+    main()
