@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import tempfile
 from pathlib import Path
 
 from auxlearn.config import load_experiment
 from auxlearn.experiment import prepare, train_experiment
 from auxlearn.io import write_json_atomic
+from auxlearn.report.stats import mean_std
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "rte_single.yaml"
@@ -34,10 +34,9 @@ VARIANTS = {
 
 
 def summary(runs: list[dict]) -> dict:
-    dev = [r["dev"] for r in runs]
-    ev = [r["eval"] for r in runs]
-    return {"dev_mean": statistics.fmean(dev), "eval_mean": statistics.fmean(ev),
-            "eval_std": statistics.stdev(ev) if len(ev) > 1 else 0.0, "seeds": [r["seed"] for r in runs]}
+    eval_mean, eval_std = mean_std([r["eval"] for r in runs])
+    return {"dev_mean": mean_std([r["dev"] for r in runs])[0], "eval_mean": eval_mean, "eval_std": eval_std,
+            "seeds": [r["seed"] for r in runs]}
 
 
 def main() -> None:

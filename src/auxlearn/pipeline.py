@@ -7,7 +7,6 @@ Every stage writes its own folder and JSON; the run folder's ``results.json`` ho
 
 from __future__ import annotations
 
-import statistics
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -19,6 +18,7 @@ from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import Prepared, prepare, train_experiment, versions
 from auxlearn.io import read_json, write_json_atomic, write_text_atomic
 from auxlearn.mix import Mixture, build_mixer
+from auxlearn.report.stats import mean_std
 from auxlearn.select import Selection, build_selector
 from auxlearn.stage import Stage
 
@@ -66,8 +66,8 @@ def run_mix(exp: Experiment, run_dir: Path, selection: Optional[Selection] = Non
 
 
 def _mean_std(values: list[float]) -> dict[str, float]:
-    """Mean and sample standard deviation over seeds (0 for one seed)."""
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+    """Mean and sample standard deviation over seeds (0 for one seed), as results.json stores them."""
+    return dict(zip(("mean", "std"), mean_std(values)))
 
 
 def _per_seed(exp: Experiment, prepared: Prepared, folder: Path, auxiliary: list[str],
