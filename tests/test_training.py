@@ -195,6 +195,22 @@ def test_shared_optimizer_is_one_object(tiny_model_dir):
 
 
 @pytest.mark.parametrize("optimizer", ["shared", "per_task"])
+def test_head_lr_moves_the_heads_at_their_own_rate(tiny_model_dir, optimizer):
+    """One Adam step moves a parameter by about its learning rate: heads by head_lr, the encoder by lr."""
+    exp = experiment_from_dict(experiment_dict(
+        tiny_model_dir, auxiliary=["mrpc"],
+        train={"optimizer": optimizer, "steps": 1, "warmup": 0, "eval_every": 1, "lr": 1e-4, "head_lr": 1e-2}))
+    trainer = make_trainer(exp)
+    before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    trainer.train()
+    moved = {name: (p.detach() - before[name]).abs().max().item() for name, p in trainer.model.named_parameters()}
+    head_moves = [m for name, m in moved.items() if name.startswith("heads.") and m > 0]
+    encoder_moves = [m for name, m in moved.items() if name.startswith("encoder.") and m > 0]
+    assert head_moves and max(head_moves) == pytest.approx(1e-2, rel=0.05)
+    assert encoder_moves and max(encoder_moves) == pytest.approx(1e-4, rel=0.05)
+
+
+@pytest.mark.parametrize("optimizer", ["shared", "per_task"])
 def test_every_step_uses_the_global_learning_rate_schedule(tiny_model_dir, optimizer):
     """Warm-up then linear decay by the global step, also for a task's optimiser that skipped steps."""
     exp = experiment_from_dict(experiment_dict(

@@ -75,6 +75,7 @@ class TrainConfig(_Strict):
     batch_size: int = Field(32, gt=0)
     eval_batch_size: int = Field(128, gt=0)
     lr: float = Field(5e-5, gt=0)
+    head_lr: Optional[float] = Field(None, gt=0, description="learning rate of the task heads; None: lr")
     warmup: float = Field(0.1, ge=0, description="fraction of steps if < 1, else a number of steps")
     weight_decay: float = Field(0.01, ge=0)
     grad_accum: int = Field(1, gt=0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Optional
 
 import torch
 from torch import nn
@@ -10,13 +10,18 @@ from torch import nn
 _NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 
 
-def parameter_groups(named: Iterable[tuple[str, nn.Parameter]], weight_decay: float) -> list[dict]:
-    """No weight decay on biases and normalisation weights (the BERT recipe)."""
-    decay, no_decay = [], []
+def parameter_groups(named: Iterable[tuple[str, nn.Parameter]], weight_decay: float, lr: float,
+                     head_lr: Optional[float] = None) -> list[dict]:
+    """No weight decay on biases and normalisation weights (the BERT recipe). Task heads (parameters named
+    ``heads.*``) learn at ``head_lr`` when given: a freshly initialised head moves by about the learning rate per
+    Adam step, so at an encoder's rate it stays near its random start for the first epoch of a small task."""
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for name, param in named:
         if param.requires_grad:
-            (no_decay if name.endswith(_NO_DECAY) else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            groups.setdefault((name.startswith("heads."), name.endswith(_NO_DECAY)), []).append(param)
+    return [{"params": params, "weight_decay": 0.0 if no_decay else weight_decay,
+             "lr": head_lr if is_head and head_lr is not None else lr}
+            for (is_head, no_decay), params in sorted(groups.items(), key=lambda item: item[0])]  # encoder first
 
 
 class GlobalSchedule:
@@ -54,12 +59,12 @@ def linear_warmup_decay(total_steps: int, warmup_steps: int) -> Callable[[int], 
 
 
 def build_optimizers(model, tasks: list[str], *, per_task: bool, lr: float, weight_decay: float,
-                     schedule: Callable[[int], float], global_step: Callable[[], int]
-                     ) -> dict[str, tuple[torch.optim.Optimizer, GlobalSchedule]]:
+                     schedule: Callable[[int], float], global_step: Callable[[], int],
+                     head_lr: Optional[float] = None) -> dict[str, tuple[torch.optim.Optimizer, GlobalSchedule]]:
     """Map each task to its (optimiser, scheduler); with a shared optimiser every task maps to the same pair."""
 
     def make(named):
-        optimizer = torch.optim.AdamW(parameter_groups(named, weight_decay), lr=lr)
+        optimizer = torch.optim.AdamW(parameter_groups(named, weight_decay, lr, head_lr))
         return optimizer, GlobalSchedule(optimizer, schedule, global_step)
 
     if not per_task:

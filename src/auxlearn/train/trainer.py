@@ -67,8 +67,8 @@ class Trainer:
         }
         schedule = linear_warmup_decay(config.steps, config.warmup_steps())
         self.optimizers = build_optimizers(model, list(self.data), per_task=config.optimizer == "per_task",
-                                           lr=config.lr, weight_decay=config.weight_decay, schedule=schedule,
-                                           global_step=lambda: self.step)
+                                           lr=config.lr, head_lr=config.head_lr, weight_decay=config.weight_decay,
+                                           schedule=schedule, global_step=lambda: self.step)
         use_bf16 = config.bf16 and self.device.type == "cuda"
         self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 else nullcontext
 
