@@ -52,7 +52,6 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     record: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"config": CONFIG.name, "variants": {}}
-    record.pop("seeds", None)  # written by the first version of this bench: each choice now names its seeds
     prepared: dict = {}
     for seed in args.seeds:  # seed-major: an interrupted run still compares the variants on the same seeds
         for name in args.variants:
@@ -61,7 +60,8 @@ def main() -> None:
                 continue
             exp = load_experiment(CONFIG, [*VARIANTS[name], f"seed={seed}", "train.progress=false"])
             data_key = exp.data.model_dump_json()  # the data and tokenizer are shared by variants that agree on them
-            prepared[data_key] = prepared.get(data_key) or prepare(exp)
+            if data_key not in prepared:
+                prepared[data_key] = prepare(exp)
             with tempfile.TemporaryDirectory() as tmp:
                 result = train_experiment(exp, tmp, prepared[data_key], save_model=False)
             run = {"seed": seed, "dev": result["dev_best"]["rte"]["main"], "eval": result["eval"]["rte"]["main"],
@@ -77,7 +77,6 @@ def main() -> None:
                 if set(args.seeds) <= {r["seed"] for r in e["runs"]}}
     name = max(on_seeds, key=lambda v: on_seeds[v]["dev_mean"])
     chosen = {"variant": name, "among": sorted(on_seeds), **on_seeds[name]}
-    record.pop("chosen_by_dev", None)  # written by the first version of this bench: now under "choices"
     record["choices"] = [c for c in record.get("choices", []) if c["seeds"] != chosen["seeds"]] + [chosen]
     write_json_atomic(RESULTS, record)
     print(f"chosen by mean dev: {chosen['variant']}: dev {chosen['dev_mean']:.4f}, "
