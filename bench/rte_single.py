@@ -37,6 +37,9 @@ VARIANTS = {
     "batch8": ["train.batch_size=8", "train.steps=840", "train.eval_every=70"],  # twice the updates per epoch
     "head_lr1e-3": ["train.head_lr=1e-3"],  # the random head learns in the first epoch, not after it
     "batch8_head_lr1e-3": ["train.batch_size=8", "train.steps=840", "train.eval_every=70", "train.head_lr=1e-3"],
+    # all-MiniLM-L6-v2 was trained as a bi-encoder: read each text alone and compare (SBERT's u, v, |u-v|, u*v)
+    "siamese": ["pair_encoding=siamese"],
+    "siamese_head_lr1e-3": ["pair_encoding=siamese", "train.head_lr=1e-3"],
 }
 
 
@@ -59,7 +62,8 @@ def main() -> None:
             if any(r["seed"] == seed for r in entry["runs"]):
                 continue
             exp = load_experiment(CONFIG, [*VARIANTS[name], f"seed={seed}", "train.progress=false"])
-            data_key = exp.data.model_dump_json()  # the data and tokenizer are shared by variants that agree on them
+            # The data and tokenizer are shared by variants that agree on them.
+            data_key = (exp.data.model_dump_json(), exp.pair_encoding)
             if data_key not in prepared:
                 prepared[data_key] = prepare(exp)
             with tempfile.TemporaryDirectory() as tmp:

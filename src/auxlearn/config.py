@@ -97,6 +97,8 @@ class Experiment(_Strict):
     name: str
     model: str = DEFAULT_MODEL
     pooling: Literal["cls", "mean"] = "mean"
+    pair_encoding: Literal["cross", "siamese"] = Field(
+        "cross", description="sentence pairs as one sequence (cross) or each text alone, compared (siamese)")
     head_dropout: float = Field(0.1, ge=0, lt=1)
     primary: str
     auxiliary: list[str] = Field(default_factory=list)

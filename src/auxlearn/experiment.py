@@ -51,7 +51,7 @@ def prepare(exp: Experiment, tasks: Optional[list[str]] = None) -> Prepared:
         data[name] = build_task_data(
             spec, tokenizer, data_dir=data_dir, max_length=max_length, dev_size=exp.data.dev_size,
             max_train_examples=exp.data.train_limit(name), split_seed=exp.data.split_seed, cache_dir=cache_dir,
-            need_eval=name == exp.primary or name in exp.train.eval_tasks,
+            need_eval=name == exp.primary or name in exp.train.eval_tasks, pair_encoding=exp.pair_encoding,
         )
     return Prepared(tokenizer, data)
 
@@ -60,7 +60,7 @@ def build_model(exp: Experiment, prepared: Prepared, tasks: list[str]) -> MultiT
     """A fresh model: pretrained encoder, heads initialised from the experiment's seed."""
     transformers.set_seed(exp.seed)
     return MultiTaskModel(load_encoder(exp.model), {t: prepared.data[t].spec for t in tasks},
-                          pooling=exp.pooling, head_dropout=exp.head_dropout)
+                          pooling=exp.pooling, pair_encoding=exp.pair_encoding, head_dropout=exp.head_dropout)
 
 
 def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: Optional[Prepared] = None,

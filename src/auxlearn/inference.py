@@ -48,7 +48,7 @@ def evaluate_model(model_dir: str | Path, *, task: Optional[str] = None, split: 
         data = build_task_data(model.specs[name], tokenizer, data_dir=data_dir or default_data_dir(),
                                max_length=data_meta.get("max_length", {}).get(name, model.specs[name].max_length),
                                dev_size=data_meta.get("dev_size"), split_seed=data_meta.get("split_seed", 0),
-                               need_eval=task is not None and split == "eval")
+                               need_eval=task is not None and split == "eval", pair_encoding=model.pair_encoding)
         if split == "eval" and data.eval is None:
             continue
         scores[name] = evaluate(model, name, data.split(split), batch_size=EVAL_BATCH_SIZE,
@@ -67,7 +67,7 @@ def predict_file(model_dir: str | Path, *, task: str, input_path: str | Path,
     rows = datasets.Dataset.from_dict({f: [r[f] for r in records] for f in spec.text_fields})
     with tempfile.TemporaryDirectory() as cache:
         split = encode_split(spec, rows, tokenizer, max_length, source=str(input_path), labelled=False,
-                             cache_dir=Path(cache))
+                             cache_dir=Path(cache), pair_encoding=model.pair_encoding)
     with torch.no_grad():
         predictions = predict(model, task, split, batch_size=EVAL_BATCH_SIZE, pad_id=tokenizer.pad_token_id,
                               device=device)

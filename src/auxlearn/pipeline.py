@@ -92,9 +92,9 @@ def baseline_identity(exp: Experiment) -> dict[str, Any]:
     if isinstance(data.get("max_train_examples"), dict):  # other tasks' caps do not touch the primary
         data["max_train_examples"] = data["max_train_examples"].get(exp.primary)
     train = {k: v for k, v in doc["train"].items() if k not in ("sampler", "eval_tasks", "progress", "device")}
-    return {"model": doc["model"], "pooling": doc["pooling"], "head_dropout": doc["head_dropout"],
-            "primary": exp.primary, "task_files": doc["task_files"], "data": data, "train": train,
-            "seeds": exp.run_seeds}
+    return {"model": doc["model"], "pooling": doc["pooling"], "pair_encoding": doc["pair_encoding"],
+            "head_dropout": doc["head_dropout"], "primary": exp.primary, "task_files": doc["task_files"],
+            "data": data, "train": train, "seeds": exp.run_seeds}
 
 
 def reuse_baseline(exp: Experiment, source: Path, run_dir: Path) -> dict[str, Any]:

@@ -13,18 +13,30 @@ from auxlearn.data.encode import IGNORE_INDEX, EncodedSplit
 GROUP_WINDOW_BATCHES = 50
 
 
-def collate(split: EncodedSplit, indices: Sequence[int], pad_id: int, pad_to: Optional[int] = None,
-            regression: bool = False) -> dict[str, torch.Tensor]:
-    """Stack examples ``indices`` into tensors padded to the longest (or to ``pad_to``)."""
-    rows = [split.input_ids[i] for i in indices]
+def _pad(rows: list[list[int]], pad_id: int, pad_to: Optional[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids padded to the longest row (or to ``pad_to``), and their attention mask."""
     width = pad_to or max(len(row) for row in rows)
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
     for r, row in enumerate(rows):
         input_ids[r, : len(row)] = torch.as_tensor(row)
         attention_mask[r, : len(row)] = 1
+    return input_ids, attention_mask
+
+
+def collate(split: EncodedSplit, indices: Sequence[int], pad_id: int, pad_to: Optional[int] = None,
+            regression: bool = False) -> dict[str, torch.Tensor]:
+    """Stack examples ``indices`` into tensors padded to the longest (or to ``pad_to``).
+
+    The second texts of siamese pairs are padded on their own, to their own longest."""
+    rows = [split.input_ids[i] for i in indices]
+    input_ids, attention_mask = _pad(rows, pad_id, pad_to)
+    width = input_ids.shape[1]
     batch = {"input_ids": input_ids, "attention_mask": attention_mask,
              "example_id": torch.as_tensor(split.example_ids[list(indices)])}
+    if split.pair_input_ids is not None:
+        batch["pair_input_ids"], batch["pair_attention_mask"] = _pad([split.pair_input_ids[i] for i in indices],
+                                                                     pad_id, pad_to)
     if split.token_type_ids is not None:
         token_types = torch.zeros((len(rows), width), dtype=torch.long)
         for r, i in enumerate(indices):

@@ -1,5 +1,9 @@
 """Turn raw rows into model inputs: label ids checked against the label set, then tokens, cached on disk.
 
+A sentence pair is encoded ``cross`` (one sequence, ``[CLS] a [SEP] b [SEP]``, as BERT is fine-tuned) or
+``siamese`` (each text on its own, as sentence-transformers models are trained; the model then compares the
+two pooled vectors).
+
 Encoding happens once per (task spec, tokenizer, max_length, source data); the result is saved with
 `datasets.save_to_disk` under a key that hashes all of those, so a later run reuses it and any change
 to an input produces a new key.
@@ -13,7 +17,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Literal, Optional, Sequence
 
 import datasets
 import numpy as np
@@ -24,24 +28,32 @@ from auxlearn.tasks.spec import TaskSpec
 
 ENCODING_VERSION = 1
 IGNORE_INDEX = -100
+PairEncoding = Literal["cross", "siamese"]
 
 
 @dataclass
 class EncodedSplit:
-    """One split in memory: token ids per example, labels, and the stable example ids."""
+    """One split in memory: token ids per example, labels, and the stable example ids.
+
+    Siamese pairs keep the second text's tokens in ``pair_input_ids``; ``input_ids`` then hold the first text."""
 
     input_ids: list[list[int]]
     token_type_ids: Optional[list[list[int]]]
     labels: list[Any]  # int (classification), float (regression), list[int] (tagging, -100 off first sub-words)
     example_ids: np.ndarray
     labelled: bool = True
+    pair_input_ids: Optional[list[list[int]]] = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
 
     @property
     def lengths(self) -> np.ndarray:
-        return np.fromiter((len(ids) for ids in self.input_ids), dtype=np.int64, count=len(self.input_ids))
+        """Tokens per example (both texts of a siamese pair), for length grouping and token counts."""
+        lengths = np.fromiter((len(ids) for ids in self.input_ids), dtype=np.int64, count=len(self.input_ids))
+        if self.pair_input_ids is not None:
+            lengths += np.fromiter((len(ids) for ids in self.pair_input_ids), dtype=np.int64, count=len(self))
+        return lengths
 
     def select(self, indices: Sequence[int]) -> "EncodedSplit":
         indices = list(indices)
@@ -51,6 +63,7 @@ class EncodedSplit:
             labels=[self.labels[i] for i in indices],
             example_ids=self.example_ids[indices],
             labelled=self.labelled,
+            pair_input_ids=None if self.pair_input_ids is None else [self.pair_input_ids[i] for i in indices],
         )
 
 
@@ -86,6 +99,7 @@ def encode_split(
     cache_dir: Optional[Path] = None,
     tokenizer_key: Optional[str] = None,
     indices: Optional[np.ndarray] = None,
+    pair_encoding: PairEncoding = "cross",
 ) -> EncodedSplit:
     """Encode ``rows`` (cached), or only the rows at ``indices`` so that a subsample costs only its own size.
 
@@ -93,6 +107,7 @@ def encode_split(
     messages refer to the user's file. ``labelled=False`` (test splits) keeps no labels.
     """
     row_ids = np.arange(len(rows)) if indices is None else np.asarray(indices, dtype=np.int64)
+    siamese = pair_encoding == "siamese" and spec.is_pair
     # The source's fingerprint plus the rows taken from it: `select` alone may get a random fingerprint.
     data_key = f"{rows._fingerprint}:{_digest(row_ids.tobytes())}"
     if indices is not None:
@@ -105,6 +120,7 @@ def encode_split(
             "max_length": max_length,
             "data": data_key,
             "labelled": labelled,
+            "siamese": siamese,
         },
         sort_keys=True,
     )
@@ -114,7 +130,7 @@ def encode_split(
         table = datasets.load_from_disk(str(folder))
     else:
         table = datasets.Dataset.from_dict(_encode(spec, rows, row_ids.tolist(), tokenizer, max_length, source,
-                                                   labelled))
+                                                   labelled, siamese))
         with atomic_directory(folder) as tmp:
             table.save_to_disk(str(tmp))
     columns = table.column_names
@@ -124,10 +140,11 @@ def encode_split(
         labels=table["labels"] if "labels" in columns else [IGNORE_INDEX] * len(table),
         example_ids=np.asarray(table["example_id"], dtype=np.int64),
         labelled=labelled,
+        pair_input_ids=table["pair_input_ids"] if siamese else None,
     )
 
 
-def _encode(spec, rows, row_ids, tokenizer, max_length, source, labelled) -> dict[str, list]:
+def _encode(spec, rows, row_ids, tokenizer, max_length, source, labelled, siamese) -> dict[str, list]:
     for column in [*spec.text_fields, *([spec.label_field] if labelled else [])]:
         if column not in rows.column_names:
             raise AuxlearnError(
@@ -136,12 +153,17 @@ def _encode(spec, rows, row_ids, tokenizer, max_length, source, labelled) -> dic
     if len(rows) == 0:
         raise AuxlearnError(f"task {spec.name!r}, {source}: the split is empty")
     texts = [list(rows[field]) for field in spec.text_fields]  # datasets >= 4 returns a lazy Column
+    out: dict[str, list] = {"example_id": row_ids}
     if spec.type == "tagging":
         encoded = tokenizer(texts[0], is_split_into_words=True, truncation=True, max_length=max_length)
     else:
         texts = [[_as_text(value) for value in column] for column in texts]
-        encoded = tokenizer(*texts, truncation=True, max_length=max_length)
-    out = {"input_ids": encoded["input_ids"], "example_id": row_ids}
+        if siamese:  # each text alone; token types would all be 0, BERT's default, so none are kept
+            encoded = tokenizer(texts[0], truncation=True, max_length=max_length, return_token_type_ids=False)
+            out["pair_input_ids"] = tokenizer(texts[1], truncation=True, max_length=max_length)["input_ids"]
+        else:
+            encoded = tokenizer(*texts, truncation=True, max_length=max_length)
+    out["input_ids"] = encoded["input_ids"]
     if "token_type_ids" in encoded:
         out["token_type_ids"] = encoded["token_type_ids"]
     if spec.type == "tagging" and not labelled:

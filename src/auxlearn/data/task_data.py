@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from auxlearn.data.encode import EncodedSplit, encode_split, infer_label_names, tokenizer_fingerprint
+from auxlearn.data.encode import EncodedSplit, PairEncoding, encode_split, infer_label_names, tokenizer_fingerprint
 from auxlearn.data.loading import describe_source, load_split
 from auxlearn.errors import AuxlearnError, MissingSplitError
 from auxlearn.tasks.spec import TaskSpec
@@ -56,6 +56,7 @@ def build_task_data(
     split_seed: int = 0,
     cache_dir: Optional[Path] = None,
     need_eval: bool = False,
+    pair_encoding: PairEncoding = "cross",
 ) -> TaskData:
     """Load, label-check and encode a task; carve dev from train with ``split_seed``; subsample train."""
     tokenizer_key = tokenizer_fingerprint(tokenizer)
@@ -66,7 +67,8 @@ def build_task_data(
 
     def encode(rows, split, indices=None):
         return encode_split(spec, rows, tokenizer, max_length, source=f"{split} split of {source}",
-                            labelled=True, cache_dir=cache_dir, tokenizer_key=tokenizer_key, indices=indices)
+                            labelled=True, cache_dir=cache_dir, tokenizer_key=tokenizer_key, indices=indices,
+                            pair_encoding=pair_encoding)
 
     eval_rows, eval_missing = None, None
     try:  # before encoding train, so a missing eval split fails fast

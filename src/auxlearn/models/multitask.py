@@ -2,7 +2,12 @@
 
 Folder layout: the encoder's ``config.json`` + weights (``save_pretrained``, so plain
 ``transformers.AutoModel.from_pretrained(folder)`` loads it), the tokenizer files, ``heads.safetensors``,
-``tasks.json`` (the task specs) and ``auxlearn.json`` (pooling, head dropout, version).
+``tasks.json`` (the task specs) and ``auxlearn.json`` (pooling, pair encoding, head dropout, version).
+
+Siamese pair encoding (Reimers & Gurevych 2019, SBERT's classification objective): each text of a pair goes
+through the encoder alone, and the head reads ``[u, v, |u - v|, u * v]`` of the two pooled vectors. It keeps
+the geometry a sentence-embedding model such as all-MiniLM-L6-v2 was trained for, which reading both texts
+as one sequence discards.
 """
 
 from __future__ import annotations
@@ -19,24 +24,35 @@ from transformers import AutoModel, AutoTokenizer
 from auxlearn import __version__
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import atomic_directory, write_json_atomic
+from auxlearn.data.encode import PairEncoding
 from auxlearn.models.heads import HEADS, Head
 from auxlearn.tasks.spec import TaskSpec
 
 Pooling = Literal["cls", "mean"]
+SIAMESE_FEATURES = 4  # u, v, |u - v|, u * v
 
 
 class MultiTaskModel(nn.Module):
     def __init__(self, encoder: nn.Module, specs: Mapping[str, TaskSpec], *, pooling: Pooling = "cls",
-                 head_dropout: float = 0.1):
+                 pair_encoding: PairEncoding = "cross", head_dropout: float = 0.1):
         super().__init__()
         if pooling not in ("cls", "mean"):
             raise AuxlearnError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
-        self.encoder, self.pooling, self.head_dropout = encoder, pooling, head_dropout
+        if pair_encoding not in ("cross", "siamese"):
+            raise AuxlearnError(f"pair_encoding must be 'cross' or 'siamese', got {pair_encoding!r}")
+        self.encoder, self.pooling, self.pair_encoding = encoder, pooling, pair_encoding
+        self.head_dropout = head_dropout
         self.specs = dict(specs)
         hidden = encoder.config.hidden_size
-        self.heads = nn.ModuleDict(
-            {name: HEADS[spec.type](hidden, spec.num_labels, head_dropout) for name, spec in self.specs.items()}
-        )
+        self.heads = nn.ModuleDict({
+            name: HEADS[spec.type](hidden * (SIAMESE_FEATURES if self.siamese(name) else 1), spec.num_labels,
+                                   head_dropout)
+            for name, spec in self.specs.items()
+        })
+
+    def siamese(self, task: str) -> bool:
+        """Whether ``task``'s two texts are encoded apart (a pair task in a siamese model)."""
+        return self.pair_encoding == "siamese" and self.specs[task].is_pair
 
     def head(self, task: str) -> Head:
         return self.heads[task]
@@ -48,7 +64,16 @@ class MultiTaskModel(nn.Module):
         head = self.heads[task]
         if head.per_token:
             return head(hidden)
-        return head(self._pool(hidden, batch["attention_mask"]))
+        pooled = self._pool(hidden, batch["attention_mask"])
+        if self.siamese(task):
+            if "pair_input_ids" not in batch:
+                raise AuxlearnError(f"task {task!r}: the model encodes pairs siamese, but the batch holds one "
+                                    "sequence per pair (encode the data with pair_encoding='siamese')")
+            pair_hidden = self.encoder(input_ids=batch["pair_input_ids"],
+                                       attention_mask=batch["pair_attention_mask"]).last_hidden_state
+            second = self._pool(pair_hidden, batch["pair_attention_mask"])
+            pooled = torch.cat([pooled, second, (pooled - second).abs(), pooled * second], dim=-1)
+        return head(pooled)
 
     def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "cls":
@@ -70,6 +95,7 @@ class MultiTaskModel(nn.Module):
                       str(tmp / "heads.safetensors"))
             write_json_atomic(tmp / "tasks.json", {n: s.model_dump(mode="json") for n, s in self.specs.items()})
             write_json_atomic(tmp / "auxlearn.json", {"version": __version__, "pooling": self.pooling,
+                                                      "pair_encoding": self.pair_encoding,
                                                       "head_dropout": self.head_dropout, **(metadata or {})})
         return Path(folder)
 
@@ -83,6 +109,6 @@ class MultiTaskModel(nn.Module):
         specs = {n: TaskSpec(**s) for n, s in json.loads((folder / "tasks.json").read_text()).items()}
         meta = json.loads((folder / "auxlearn.json").read_text())
         model = cls(AutoModel.from_pretrained(folder), specs, pooling=meta["pooling"],
-                    head_dropout=meta["head_dropout"])
+                    pair_encoding=meta["pair_encoding"], head_dropout=meta["head_dropout"])
         model.heads.load_state_dict(load_file(str(folder / "heads.safetensors")))
         return model, AutoTokenizer.from_pretrained(folder), meta

@@ -73,6 +73,11 @@ class TaskSpec(BaseModel):
         return self.direction == "maximize"
 
     @property
+    def is_pair(self) -> bool:
+        """A sentence-pair task (classification or regression over two texts): the one that siamese encoding changes."""
+        return self.type != "tagging" and len(self.text_fields) == 2
+
+    @property
     def num_labels(self) -> int:
         return 1 if self.type == "regression" else len(self.label_names or ())
 

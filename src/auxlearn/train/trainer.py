@@ -106,7 +106,7 @@ class Trainer:
                     (loss / config.grad_accum).backward()
                     losses.setdefault(task, []).append(value)
                     examples += batch["input_ids"].shape[0]
-                    tokens += int(batch["attention_mask"].sum())
+                    tokens += sum(int(batch[k].sum()) for k in ("attention_mask", "pair_attention_mask") if k in batch)
                 torch.nn.utils.clip_grad_norm_(
                     [p for group in optimizer.param_groups for p in group["params"]], config.max_grad_norm)
                 scheduler.step()  # the rate of this global step, then the update

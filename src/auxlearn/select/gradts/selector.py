@@ -205,7 +205,8 @@ class GradTSSelector(Selector):
         key_material = {
             "version": CACHE_VERSION,
             "model": _model_fingerprint(exp.model),
-            "pooling": exp.pooling, "head_dropout": exp.head_dropout, "seed": exp.seed,
+            "pooling": exp.pooling, "pair_encoding": exp.pair_encoding, "head_dropout": exp.head_dropout,
+            "seed": exp.seed,
             "spec": prepared.data[task].spec.model_dump(mode="json"),
             "finetune": {"data": _split_fingerprint(tune_split), "steps": steps,
                          "batch_size": self.finetune_batch_size, "lr": self.finetune_lr or exp.train.lr,
@@ -274,7 +275,7 @@ def _split_fingerprint(split: EncodedSplit) -> str:
     """A hash of exactly these examples: ids, tokens (so the max length) and labels."""
     h = hashlib.sha256()
     h.update(np.asarray(split.example_ids, dtype=np.int64).tobytes())
-    for row in split.input_ids:
+    for row in [*split.input_ids, *(split.pair_input_ids or [])]:
         h.update(np.asarray(row, dtype=np.int32).tobytes())
         h.update(b"|")
     if split.token_type_ids is not None:
