@@ -24,7 +24,7 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
 
 DATA_DIR = Path(os.environ["AUXLEARN_DATA_DIR"])
 # What the suite reads from the mirror; each must be there.
-REQUIRED = ("glue/README.md", "glue/rte", "glue/mrpc", "glue/stsb", "glue/qnli", "glue/qqp",
+REQUIRED = ("glue/README.md", "glue/cola", "glue/rte", "glue/mrpc", "glue/stsb", "glue/qnli", "glue/qqp",
             "conll2003/train.parquet")
 
 

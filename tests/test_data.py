@@ -144,6 +144,37 @@ def test_tagging_batches_pad_labels_with_ignore_index(tokenizer, tmp_path):
     assert (batch["labels"][batch["attention_mask"] == 0] == IGNORE_INDEX).all()
 
 
+# --- siamese pairs ---------------------------------------------------------------------------------------------
+
+def test_siamese_pairs_encode_and_pad_each_text_alone(tokenizer):
+    siamese = build("rte", tokenizer, pair_encoding="siamese", max_length=32)
+    rows = load_split(TASKS["rte"], "train", data_dir())
+    for position in range(0, len(siamese.dev), 50):
+        row = rows[int(siamese.dev.example_ids[position])]
+        for field, ids in (("sentence1", siamese.dev.input_ids), ("sentence2", siamese.dev.pair_input_ids)):
+            assert ids[position] == tokenizer(row[field], truncation=True, max_length=32)["input_ids"]
+    assert siamese.dev.token_type_ids is None
+    # Encoded with the same cache as the cross-encoded pairs, under its own key.
+    assert build("rte", tokenizer, max_length=32).dev.input_ids[0] != siamese.dev.input_ids[0]
+    indices = list(range(8))
+    batch = collate(siamese.dev, indices, tokenizer.pad_token_id)
+    for side in ("", "pair_"):
+        lengths = [len(getattr(siamese.dev, f"{side}input_ids")[i]) for i in indices]
+        assert batch[f"{side}input_ids"].shape == (8, max(lengths))  # each side padded to its own longest
+        assert batch[f"{side}attention_mask"].sum(1).tolist() == lengths
+    tokens = batch["attention_mask"].sum(1) + batch["pair_attention_mask"].sum(1)
+    assert siamese.dev.lengths[indices].tolist() == tokens.tolist()  # length grouping sees both texts
+    assert siamese.dev.select([3, 1]).pair_input_ids == [siamese.dev.pair_input_ids[i] for i in (3, 1)]
+
+
+def test_siamese_leaves_single_text_and_tagging_tasks_as_they_are(tokenizer):
+    for task in ("cola", "conll2003_ner"):
+        cross = build(task, tokenizer, max_train_examples=50)
+        siamese = build(task, tokenizer, max_train_examples=50, pair_encoding="siamese")
+        assert siamese.dev.pair_input_ids is None
+        assert siamese.dev.input_ids == cross.dev.input_ids and siamese.dev.labels == cross.dev.labels
+
+
 # --- splits ----------------------------------------------------------------------------------------------------
 
 def test_dev_is_carved_from_train_disjointly_with_the_default_size(rte, tokenizer):

@@ -15,7 +15,10 @@ from transformers import AutoModel
 from auxlearn.config import experiment_from_dict
 from auxlearn.data.batching import collate
 from auxlearn.data.loading import load_split
+from auxlearn.data.task_data import build_task_data
+from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import build_model, prepare, train_experiment
+from auxlearn.inference import evaluate_model, predict_file
 from auxlearn.models.multitask import MultiTaskModel
 from auxlearn.tasks import builtin_tasks
 from auxlearn.train.evaluation import evaluate, predict
@@ -99,9 +102,10 @@ def test_saved_encoder_loads_with_plain_transformers(trained_run):
 
 # --- save / load -----------------------------------------------------------------------------------------------
 
-def test_save_load_gives_identical_predictions(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("pair_encoding", ["cross", "siamese"])
+def test_save_load_gives_identical_predictions(tiny_model_dir, tmp_path, pair_encoding):
     exp = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc", "stsb"], pooling="cls",
-                                               head_dropout=0.3))
+                                               head_dropout=0.3, pair_encoding=pair_encoding))
     prepared = prepare(exp)
     model = build_model(exp, prepared, exp.tasks)
     torch.manual_seed(1)
@@ -111,6 +115,7 @@ def test_save_load_gives_identical_predictions(tiny_model_dir, tmp_path):
     model.save(tmp_path / "model", prepared.tokenizer, {"note": "x"})
     loaded, _, meta = MultiTaskModel.load(tmp_path / "model")
     assert meta["pooling"] == "cls" and meta["head_dropout"] == 0.3 and meta["note"] == "x"
+    assert loaded.pair_encoding == meta["pair_encoding"] == pair_encoding
     assert loaded.specs == model.specs
     model.eval()
     loaded.eval()
@@ -122,6 +127,54 @@ def test_save_load_gives_identical_predictions(tiny_model_dir, tmp_path):
             assert torch.equal(model(task, batch), loaded(task, batch))
         assert predict(model, task, split, batch_size=64, pad_id=pad, device=CPU) == \
             predict(loaded, task, split, batch_size=64, pad_id=pad, device=CPU)
+
+
+def test_siamese_head_reads_both_texts_encoded_apart(tiny_model_dir):
+    exp = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["stsb", "conll2003_ner"],
+                                               pair_encoding="siamese", head_dropout=0.0))
+    prepared = prepare(exp)
+    model = build_model(exp, prepared, exp.tasks).eval()
+    hidden = model.encoder.config.hidden_size
+    assert model.head("rte").out.in_features == model.head("stsb").out.in_features == 4 * hidden
+    assert model.head("conll2003_ner").out.in_features == hidden  # one text: nothing to compare
+    batch = collate(prepared.data["rte"].dev, list(range(8)), prepared.tokenizer.pad_token_id)
+
+    def mean_pooled(ids, mask):
+        states = model.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        return (states * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
+
+    with torch.no_grad():
+        u = mean_pooled(batch["input_ids"], batch["attention_mask"])
+        v = mean_pooled(batch["pair_input_ids"], batch["pair_attention_mask"])
+        expected = model.head("rte").out(torch.cat([u, v, (u - v).abs(), u * v], dim=-1))
+        assert torch.allclose(model("rte", batch), expected, atol=1e-6)
+        # An example's logits do not depend on the other examples' padding.
+        alone = torch.cat([model("rte", collate(prepared.data["rte"].dev, [i], prepared.tokenizer.pad_token_id))
+                           for i in range(8)])
+        assert torch.allclose(model("rte", batch), alone, atol=1e-5)
+    cross = build_task_data(prepared.data["rte"].spec, prepared.tokenizer, data_dir=os.environ["AUXLEARN_DATA_DIR"],
+                            max_length=64, dev_size=32, max_train_examples=8)
+    with pytest.raises(AuxlearnError, match="siamese"):
+        model("rte", collate(cross.dev, [0, 1], prepared.tokenizer.pad_token_id))
+
+
+def test_a_saved_siamese_model_evaluates_and_predicts_as_it_was_trained(tiny_model_dir, tmp_path):
+    exp = experiment_from_dict(experiment_dict(tiny_model_dir, pair_encoding="siamese"))
+    results = train_experiment(exp, tmp_path / "run")
+    assert evaluate_model(tmp_path / "run" / "model", task="rte", split="dev") == results["dev_best"]
+    assert evaluate_model(tmp_path / "run" / "model", task="rte") == results["eval"]
+    rows = load_split(builtin_tasks()["rte"], "eval", os.environ["AUXLEARN_DATA_DIR"]).select(range(6))
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"sentence1": r["sentence1"], "sentence2": r["sentence2"]}) + "\n"
+                              for r in rows))
+    predict_file(tmp_path / "run" / "model", task="rte", input_path=source, output_path=tmp_path / "out.jsonl")
+    model, tokenizer, _ = MultiTaskModel.load(tmp_path / "run" / "model")
+    eval_split = prepare(exp).data["rte"].eval
+    expected = predict(model, "rte", eval_split.select(range(6)), batch_size=8, pad_id=tokenizer.pad_token_id,
+                       device=CPU)
+    names = model.specs["rte"].label_names
+    assert [json.loads(line)["prediction"] for line in (tmp_path / "out.jsonl").read_text().splitlines()] == \
+        [names[i] for i in expected]
 
 
 def test_saving_over_a_model_folder_replaces_it(tiny_model_dir, tmp_path):
