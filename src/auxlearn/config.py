@@ -11,6 +11,7 @@ from typing import Any, Literal, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from auxlearn.data.encode import PairEncoding
 from auxlearn.errors import AuxlearnError
 from auxlearn.models.encoder import DEFAULT_MODEL
 from auxlearn.tasks.user import format_validation_error
@@ -97,7 +98,7 @@ class Experiment(_Strict):
     name: str
     model: str = DEFAULT_MODEL
     pooling: Literal["cls", "mean"] = "mean"
-    pair_encoding: Literal["cross", "siamese"] = Field(
+    pair_encoding: PairEncoding = Field(
         "cross", description="sentence pairs as one sequence (cross) or each text alone, compared (siamese)")
     head_dropout: float = Field(0.1, ge=0, lt=1)
     primary: str

@@ -22,9 +22,9 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer
 
 from auxlearn import __version__
+from auxlearn.data.encode import PairEncoding
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import atomic_directory, write_json_atomic
-from auxlearn.data.encode import PairEncoding
 from auxlearn.models.heads import HEADS, Head
 from auxlearn.tasks.spec import TaskSpec
 
