@@ -69,11 +69,14 @@ class MultiTaskModel(nn.Module):
             if "pair_input_ids" not in batch:
                 raise AuxlearnError(f"task {task!r}: the model encodes pairs siamese, but the batch holds one "
                                     "sequence per pair (encode the data with pair_encoding='siamese')")
-            pair_hidden = self.encoder(input_ids=batch["pair_input_ids"],
-                                       attention_mask=batch["pair_attention_mask"]).last_hidden_state
-            second = self._pool(pair_hidden, batch["pair_attention_mask"])
+            second = self.embed(batch["pair_input_ids"], batch["pair_attention_mask"])
             pooled = torch.cat([pooled, second, (pooled - second).abs(), pooled * second], dim=-1)
         return head(pooled)
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The pooled vector of each text alone: its sentence embedding, [B, hidden]."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self._pool(hidden, attention_mask)
 
     def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "cls":
