@@ -11,9 +11,9 @@ from typing import Any, Literal, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from auxlearn.data.encode import PairEncoding
 from auxlearn.errors import AuxlearnError
 from auxlearn.models.encoder import DEFAULT_MODEL
+from auxlearn.tasks.spec import PairEncoding
 from auxlearn.tasks.user import format_validation_error
 
 

@@ -70,7 +70,10 @@ def epoch_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator
 
 
 class EndlessBatches:
-    """A task's training batches, reshuffled every epoch, forever. Its state is a checkpointable dict."""
+    """A task's training batches, reshuffled every epoch, forever. Its state is a checkpointable dict.
+
+    ``examples`` and ``tokens`` count what it has handed out, tokens from ``split.lengths`` (both texts of a
+    siamese pair), so the training step needs no device sync to count them."""
 
     def __init__(self, split: EncodedSplit, batch_size: int, pad_id: int, *, seed: int,
                  group_by_length: bool = False, pad_to: Optional[int] = None, regression: bool = False):
@@ -80,6 +83,7 @@ class EndlessBatches:
         self.rng = np.random.default_rng(seed)
         self.epoch, self.position, self.batches = 0, 0, epoch_batches(self.lengths, batch_size, self.rng,
                                                                       group_by_length)
+        self.examples = self.tokens = 0
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         return self
@@ -90,6 +94,8 @@ class EndlessBatches:
             self.batches = epoch_batches(self.lengths, self.batch_size, self.rng, self.group_by_length)
         indices = self.batches[self.position]
         self.position += 1
+        self.examples += len(indices)
+        self.tokens += int(self.lengths[indices].sum())
         return collate(self.split, indices, self.pad_id, self.pad_to, self.regression)
 
 

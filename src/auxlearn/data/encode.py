@@ -17,18 +17,17 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import datasets
 import numpy as np
 
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import atomic_directory
-from auxlearn.tasks.spec import TaskSpec
+from auxlearn.tasks.spec import PairEncoding, TaskSpec
 
 ENCODING_VERSION = 1
 IGNORE_INDEX = -100
-PairEncoding = Literal["cross", "siamese"]
 
 
 @dataclass
@@ -107,7 +106,7 @@ def encode_split(
     messages refer to the user's file. ``labelled=False`` (test splits) keeps no labels.
     """
     row_ids = np.arange(len(rows)) if indices is None else np.asarray(indices, dtype=np.int64)
-    siamese = pair_encoding == "siamese" and spec.is_pair
+    siamese = spec.siamese(pair_encoding)
     # The source's fingerprint plus the rows taken from it: `select` alone may get a random fingerprint.
     data_key = f"{rows._fingerprint}:{_digest(row_ids.tobytes())}"
     if indices is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal, Mapping, get_args
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -22,11 +22,10 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer
 
 from auxlearn import __version__
-from auxlearn.data.encode import PairEncoding
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import atomic_directory, write_json_atomic
 from auxlearn.models.heads import HEADS, Head
-from auxlearn.tasks.spec import TaskSpec
+from auxlearn.tasks.spec import PairEncoding, TaskSpec
 
 Pooling = Literal["cls", "mean"]
 SIAMESE_FEATURES = 4  # u, v, |u - v|, u * v
@@ -38,21 +37,17 @@ class MultiTaskModel(nn.Module):
         super().__init__()
         if pooling not in ("cls", "mean"):
             raise AuxlearnError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
-        if pair_encoding not in ("cross", "siamese"):
-            raise AuxlearnError(f"pair_encoding must be 'cross' or 'siamese', got {pair_encoding!r}")
+        if pair_encoding not in get_args(PairEncoding):
+            raise AuxlearnError(f"pair_encoding must be one of {get_args(PairEncoding)}, got {pair_encoding!r}")
         self.encoder, self.pooling, self.pair_encoding = encoder, pooling, pair_encoding
         self.head_dropout = head_dropout
         self.specs = dict(specs)
         hidden = encoder.config.hidden_size
         self.heads = nn.ModuleDict({
-            name: HEADS[spec.type](hidden * (SIAMESE_FEATURES if self.siamese(name) else 1), spec.num_labels,
-                                   head_dropout)
+            name: HEADS[spec.type](hidden * (SIAMESE_FEATURES if spec.siamese(pair_encoding) else 1),
+                                   spec.num_labels, head_dropout)
             for name, spec in self.specs.items()
         })
-
-    def siamese(self, task: str) -> bool:
-        """Whether ``task``'s two texts are encoded apart (a pair task in a siamese model)."""
-        return self.pair_encoding == "siamese" and self.specs[task].is_pair
 
     def head(self, task: str) -> Head:
         return self.heads[task]
@@ -65,7 +60,7 @@ class MultiTaskModel(nn.Module):
         if head.per_token:
             return head(hidden)
         pooled = self._pool(hidden, batch["attention_mask"])
-        if self.siamese(task):
+        if self.specs[task].siamese(self.pair_encoding):
             if "pair_input_ids" not in batch:
                 raise AuxlearnError(f"task {task!r}: the model encodes pairs siamese, but the batch holds one "
                                     "sequence per pair (encode the data with pair_encoding='siamese')")

@@ -10,6 +10,8 @@ from auxlearn.tasks.metrics import LOWER_IS_BETTER, check_metric
 
 # Kept open: a new type adds an entry here, a head in models/heads.py and an encoder in data/encode.py.
 TASK_TYPES = ("classification", "regression", "tagging")
+# How a task with two texts is read: as one sequence (cross) or each text alone, then compared (siamese).
+PairEncoding = Literal["cross", "siamese"]
 SPLITS = ("train", "eval", "test")
 
 
@@ -72,10 +74,9 @@ class TaskSpec(BaseModel):
     def higher_is_better(self) -> bool:
         return self.direction == "maximize"
 
-    @property
-    def is_pair(self) -> bool:
-        """A sentence-pair task (classification or regression over two texts): the one that siamese encoding changes."""
-        return self.type != "tagging" and len(self.text_fields) == 2
+    def siamese(self, pair_encoding: PairEncoding) -> bool:
+        """Whether the task's texts are encoded apart: only a pair task (two texts, not tagging) under siamese."""
+        return pair_encoding == "siamese" and self.type != "tagging" and len(self.text_fields) == 2
 
     @property
     def num_labels(self) -> int:

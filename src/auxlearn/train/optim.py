@@ -21,7 +21,7 @@ def parameter_groups(named: Iterable[tuple[str, nn.Parameter]], weight_decay: fl
             groups.setdefault((name.startswith("heads."), name.endswith(_NO_DECAY)), []).append(param)
     return [{"params": params, "weight_decay": 0.0 if no_decay else weight_decay,
              "lr": head_lr if is_head and head_lr is not None else lr}
-            for (is_head, no_decay), params in sorted(groups.items(), key=lambda item: item[0])]  # encoder first
+            for (is_head, no_decay), params in sorted(groups.items())]  # encoder first (keys are unique)
 
 
 class GlobalSchedule:

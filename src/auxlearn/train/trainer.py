@@ -76,6 +76,10 @@ class Trainer:
         """Scores as 'higher is better', whatever the primary metric's direction."""
         return score if self.data[self.primary].spec.higher_is_better else -score
 
+    def _drawn(self) -> tuple[int, int]:
+        """Training examples and tokens handed out so far, over all tasks."""
+        return (sum(it.examples for it in self.iterators.values()), sum(it.tokens for it in self.iterators.values()))
+
     def dev_scores(self) -> dict[str, dict[str, float]]:
         return {task: evaluate(self.model, task, self.data[task].dev, batch_size=self.config.eval_batch_size,
                                pad_id=self.pad_id, device=self.device) for task in self.eval_tasks}
@@ -87,7 +91,7 @@ class Trainer:
         best_score, best_state, best_step, best_dev = -math.inf, None, 0, {}
         evaluations_without_gain, stopped = 0, "budget"
         losses: dict[str, list[float]] = {}
-        examples = tokens = 0
+        drawn_before = self._drawn()
         eval_seconds = 0.0
         history = []
         bar = tqdm(total=config.steps, disable=not config.progress, desc="train", dynamic_ncols=True)
@@ -105,8 +109,6 @@ class Trainer:
                         raise NonFiniteLossError(task, self.step + 1, value)  # 1-based, as in metrics.jsonl
                     (loss / config.grad_accum).backward()
                     losses.setdefault(task, []).append(value)
-                    examples += batch["input_ids"].shape[0]
-                    tokens += sum(int(batch[k].sum()) for k in ("attention_mask", "pair_attention_mask") if k in batch)
                 torch.nn.utils.clip_grad_norm_(
                     [p for group in optimizer.param_groups for p in group["params"]], config.max_grad_norm)
                 scheduler.step()  # the rate of this global step, then the update
@@ -150,6 +152,7 @@ class Trainer:
             bar.close()
             if best_state is not None:
                 model.load_state_dict(best_state)
+            examples, tokens = (now - before for now, before in zip(self._drawn(), drawn_before))
             self.outcome = TrainOutcome(best_step, best_dev, self.step + 1, time.perf_counter() - started,
                                         eval_seconds, stopped, examples, tokens, history)
         return self.outcome
