@@ -47,6 +47,7 @@ def _environment(tmp_path_factory):
 
     torch.set_num_threads(1)  # tiny models gain nothing from threads; the machine's cores are shared
     with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMP_NUM_THREADS", "1")  # what auxlearn's thread share honours
         patch.setenv("AUXLEARN_CACHE", str(tmp_path_factory.mktemp("auxlearn-cache")))
         yield
 

@@ -20,7 +20,7 @@ from auxlearn.data.loading import load_split
 from auxlearn.data.task_data import build_task_data
 from auxlearn.models.multitask import MultiTaskModel
 from auxlearn.tasks.user import load_task_file
-from auxlearn.train.evaluation import predict
+from auxlearn.train.evaluation import Inference, predict
 from conftest import REPO, experiment_dict, write_yaml
 
 DATA = Path(os.environ["AUXLEARN_DATA_DIR"])
@@ -125,7 +125,7 @@ def test_predict_writes_one_line_per_input(cli_run, tmp_path):
     data = build_task_data(model.specs["rte"], tokenizer, data_dir=str(DATA),
                            max_length=meta["data"]["max_length"]["rte"], need_eval=True)
     position = {int(e): p for p, e in enumerate(data.eval.example_ids)}
-    ids = predict(model, "rte", data.eval, batch_size=64, pad_id=tokenizer.pad_token_id, device=torch.device("cpu"))
+    ids = predict(model, "rte", data.eval, Inference(torch.device("cpu"), tokenizer.pad_token_id, batch_size=64))
     assert [line["prediction"] for line in lines] == [model.specs["rte"].label_names[ids[position[i]]]
                                                       for i in chosen]
     # Without --output the lines go to stdout.

@@ -18,7 +18,7 @@ from auxlearn.models.encoder import load_encoder
 from auxlearn.models.multitask import MultiTaskModel
 from auxlearn.tasks import builtin_tasks
 from auxlearn.tasks.metrics import METRICS, compute_metrics
-from auxlearn.train.evaluation import evaluate
+from auxlearn.train.evaluation import Inference, evaluate
 
 TASKS = builtin_tasks()
 BIO = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
@@ -161,7 +161,7 @@ def test_evaluate_equals_sklearn_on_the_models_own_predictions(tiny_model_dir, t
     with torch.no_grad():  # centre the random head so that it predicts both classes
         margins = [float(single_logits(model, task, split, i)[0].diff()) for i in range(len(split))]
         model.head(task).out.bias[1] -= float(np.median(margins))
-    scores = evaluate(model, task, split, batch_size=64, pad_id=tokenizer.pad_token_id, device=torch.device("cpu"))
+    scores = evaluate(model, task, split, Inference(torch.device("cpu"), tokenizer.pad_token_id, batch_size=64))
     predictions = one_by_one(model, task, split)
     references = raw_labels(task, "eval" if split_name == "eval" else "train", split.example_ids)
     assert 0.1 < np.mean(predictions) < 0.9  # both classes are predicted: the check is not degenerate
@@ -178,7 +178,7 @@ def test_evaluate_regression_equals_scipy(tiny_model_dir, tokenizer):
     model = random_model(tiny_model_dir, {"stsb": TASKS["stsb"]})
     data = build_task_data(TASKS["stsb"], tokenizer, data_dir=os.environ["AUXLEARN_DATA_DIR"], max_length=64)
     split = data.eval.select(range(200))
-    scores = evaluate(model, "stsb", split, batch_size=64, pad_id=tokenizer.pad_token_id, device=torch.device("cpu"))
+    scores = evaluate(model, "stsb", split, Inference(torch.device("cpu"), tokenizer.pad_token_id, batch_size=64))
     predictions = one_by_one(model, "stsb", split)
     references = raw_labels("stsb", "eval", split.example_ids)
     pearson = stats.pearsonr(predictions, references).statistic
@@ -197,8 +197,7 @@ def test_evaluate_tagging_equals_seqeval_on_the_words(tiny_model_dir, tokenizer,
             if len(tokenizer(list(words), is_split_into_words=True)["input_ids"]) <= 64]
     rows = rows.select(fits)
     split = encode_split(spec, rows, tokenizer, 64, source="test", labelled=True, cache_dir=tmp_path)
-    scores = evaluate(model, spec.name, split, batch_size=64, pad_id=tokenizer.pad_token_id,
-                      device=torch.device("cpu"))
+    scores = evaluate(model, spec.name, split, Inference(torch.device("cpu"), tokenizer.pad_token_id, batch_size=64))
     predictions = [[spec.label_names[t] for t in row] for row in one_by_one(model, spec.name, split)]
     references = [list(tags) for tags in rows["ner_tags"]]
     assert [len(p) for p in predictions] == [len(r) for r in references]

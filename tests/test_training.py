@@ -21,7 +21,7 @@ from auxlearn.experiment import build_model, prepare, train_experiment
 from auxlearn.inference import evaluate_model, predict_file
 from auxlearn.models.multitask import MultiTaskModel
 from auxlearn.tasks import builtin_tasks
-from auxlearn.train.evaluation import evaluate, predict
+from auxlearn.train.evaluation import Inference, evaluate, predict
 from auxlearn.train.samplers import build_sampler
 from auxlearn.train.trainer import Trainer
 from conftest import experiment_dict, write_yaml
@@ -83,8 +83,8 @@ def test_saved_model_reloads_the_best_checkpoint(trained_run, tokenizer):
     assert meta["data"]["dev_size"] == 64 and meta["data"]["max_length"] == {"rte": 64, "mrpc": 64}
     exp = trained_run["exp"]
     prepared = prepare(exp)
-    scores = evaluate(model, "rte", prepared.data["rte"].eval, batch_size=64, pad_id=tokenizer.pad_token_id,
-                      device=CPU)
+    how = Inference.for_device(CPU, tokenizer.pad_token_id, meta["precision"], exp.train.eval_batch_size)
+    scores = evaluate(model, "rte", prepared.data["rte"].eval, how)
     assert scores == trained_run["results"]["eval"]["rte"]
 
 
@@ -125,8 +125,8 @@ def test_save_load_gives_identical_predictions(tiny_model_dir, tmp_path, pair_en
         batch = collate(split, list(range(32)), pad, regression=task == "stsb")
         with torch.no_grad():
             assert torch.equal(model(task, batch), loaded(task, batch))
-        assert predict(model, task, split, batch_size=64, pad_id=pad, device=CPU) == \
-            predict(loaded, task, split, batch_size=64, pad_id=pad, device=CPU)
+        how = Inference(CPU, pad, batch_size=64)
+        assert predict(model, task, split, how) == predict(loaded, task, split, how)
 
 
 def test_siamese_head_reads_both_texts_encoded_apart(tiny_model_dir):
@@ -168,10 +168,10 @@ def test_a_saved_siamese_model_evaluates_and_predicts_as_it_was_trained(tiny_mod
     source.write_text("".join(json.dumps({"sentence1": r["sentence1"], "sentence2": r["sentence2"]}) + "\n"
                               for r in rows))
     predict_file(tmp_path / "run" / "model", task="rte", input_path=source, output_path=tmp_path / "out.jsonl")
-    model, tokenizer, _ = MultiTaskModel.load(tmp_path / "run" / "model")
+    model, tokenizer, meta = MultiTaskModel.load(tmp_path / "run" / "model")
     eval_split = prepare(exp).data["rte"].eval
-    expected = predict(model, "rte", eval_split.select(range(6)), batch_size=8, pad_id=tokenizer.pad_token_id,
-                       device=CPU)
+    how = Inference.for_device(CPU, tokenizer.pad_token_id, meta["precision"])  # as predict_file runs it
+    expected = predict(model, "rte", eval_split.select(range(6)), how)
     names = model.specs["rte"].label_names
     assert [json.loads(line)["prediction"] for line in (tmp_path / "out.jsonl").read_text().splitlines()] == \
         [names[i] for i in expected]

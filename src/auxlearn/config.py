@@ -17,6 +17,10 @@ from auxlearn.tasks.spec import PairEncoding
 from auxlearn.tasks.user import format_validation_error
 
 
+# The forward pass's number format; "auto" resolves per device (auxlearn.train.device).
+Precision = Literal["auto", "fp32", "bf16"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -75,6 +79,8 @@ class TrainConfig(_Strict):
     steps: int = Field(1000, gt=0)
     batch_size: int = Field(32, gt=0)
     eval_batch_size: int = Field(128, gt=0)
+    eval_batch_tokens: Optional[int] = Field(
+        None, gt=0, description="padded tokens per evaluation batch; None: 1024 on a CPU, no cap on a GPU")
     lr: float = Field(5e-5, gt=0)
     head_lr: Optional[float] = Field(None, gt=0, description="learning rate of the task heads; None: lr")
     warmup: float = Field(0.1, ge=0, description="fraction of steps if < 1, else a number of steps")
@@ -87,7 +93,10 @@ class TrainConfig(_Strict):
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     eval_tasks: list[str] = Field(default_factory=list, description="tasks evaluated besides the primary")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    bf16: bool = False
+    precision: Precision = Field(
+        "auto", description="bf16: bfloat16 autocast, fp32 master weights; auto: bf16 where the device has units")
+    threads: Optional[int] = Field(
+        None, gt=0, description="CPU threads; None: OMP_NUM_THREADS, else the cores shared among auxlearn workers")
     progress: bool = True
 
     def warmup_steps(self) -> int:

@@ -86,19 +86,18 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
     trainer = Trainer(model, data, exp.primary, exp.train, sampler=sampler, pad_id=prepared.tokenizer.pad_token_id,
                       seed=exp.seed, out_dir=out, eval_tasks=tuple(exp.train.eval_tasks),
                       pad_to=prepared_pad_length(exp, prepared), group_by_length=exp.data.group_by_length)
+    metadata = {**model_metadata(exp, prepared), "precision": trainer.precision}  # evaluate and predict as trained
     try:
         outcome = trainer.train()
     except NonFiniteLossError:
         if out is not None and trainer.outcome.best_step and save_model:
-            model.save(out / "model", prepared.tokenizer, model_metadata(exp, prepared))
+            model.save(out / "model", prepared.tokenizer, metadata)
         raise
     if out is not None and save_model:
-        model.save(out / "model", prepared.tokenizer, model_metadata(exp, prepared))
+        model.save(out / "model", prepared.tokenizer, metadata)
     scores = {}
     for task in (exp.primary, *exp.train.eval_tasks) if score_eval else ():
-        scores[task] = evaluate(model, task, prepared.data[task].split("eval"),
-                                batch_size=exp.train.eval_batch_size, pad_id=prepared.tokenizer.pad_token_id,
-                                device=trainer.device)
+        scores[task] = evaluate(model, task, prepared.data[task].split("eval"), trainer.inference)
     results = {
         "primary": exp.primary,
         "tasks": tasks,
@@ -112,6 +111,8 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
         "dev_eval_seconds": round(outcome.eval_seconds, 3),
         "examples": outcome.examples,
         "tokens": outcome.tokens,
+        "precision": outcome.precision,
+        "threads": outcome.threads,
         "sampler": sampler.describe(),
         "train_sizes": {t: len(d.train) for t, d in data.items()},
         "config": exp.model_dump(mode="json"),

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import datasets
-import torch
 
 from auxlearn.data.encode import encode_split
 from auxlearn.data.loading import default_data_dir
@@ -17,18 +16,19 @@ from auxlearn.data.task_data import build_task_data
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import write_text_atomic
 from auxlearn.models.multitask import MultiTaskModel
-from auxlearn.train.evaluation import evaluate, predict
-from auxlearn.train.trainer import pick_device
-
-EVAL_BATCH_SIZE = 128
+from auxlearn.train.device import pick_device, resolve_precision
+from auxlearn.train.evaluation import Inference, evaluate, predict
 
 
 def _load(model_dir: str | Path):
+    """The model on this machine's device, and how to run it: in the precision it was trained in (models saved
+    before precision was recorded trained in fp32), falling back to fp32 where this device lacks bfloat16."""
     if not Path(model_dir).is_dir():
         raise AuxlearnError(f"model folder {model_dir} not found")
     model, tokenizer, meta = MultiTaskModel.load(model_dir)
     device = pick_device("auto")
-    return model.to(device), tokenizer, meta, device
+    how = Inference.for_device(device, tokenizer.pad_token_id, resolve_precision(meta.get("precision", "fp32"), device))
+    return model.to(device), tokenizer, meta, how
 
 
 def _check_task(model: MultiTaskModel, task: str) -> None:
@@ -39,7 +39,7 @@ def _check_task(model: MultiTaskModel, task: str) -> None:
 def evaluate_model(model_dir: str | Path, *, task: Optional[str] = None, split: str = "eval",
                    data_dir: Optional[str] = None) -> dict[str, dict[str, float]]:
     """Metrics per task; without ``task``, every task of the model whose split exists."""
-    model, tokenizer, meta, device = _load(model_dir)
+    model, tokenizer, meta, how = _load(model_dir)
     if task is not None:
         _check_task(model, task)
     data_meta = meta.get("data", {})
@@ -51,15 +51,14 @@ def evaluate_model(model_dir: str | Path, *, task: Optional[str] = None, split: 
                                need_eval=task is not None and split == "eval", pair_encoding=model.pair_encoding)
         if split == "eval" and data.eval is None:
             continue
-        scores[name] = evaluate(model, name, data.split(split), batch_size=EVAL_BATCH_SIZE,
-                                pad_id=tokenizer.pad_token_id, device=device)
+        scores[name] = evaluate(model, name, data.split(split), how)
     return scores
 
 
 def predict_file(model_dir: str | Path, *, task: str, input_path: str | Path,
                  output_path: Optional[str | Path] = None) -> int:
     """Predict every line of a JSONL file; each output line is the input plus ``prediction``."""
-    model, tokenizer, meta, device = _load(model_dir)
+    model, tokenizer, meta, how = _load(model_dir)
     _check_task(model, task)
     spec = model.specs[task]
     max_length = meta.get("data", {}).get("max_length", {}).get(task, spec.max_length)  # as in training
@@ -68,9 +67,7 @@ def predict_file(model_dir: str | Path, *, task: str, input_path: str | Path,
     with tempfile.TemporaryDirectory() as cache:
         split = encode_split(spec, rows, tokenizer, max_length, source=str(input_path), labelled=False,
                              cache_dir=Path(cache), pair_encoding=model.pair_encoding)
-    with torch.no_grad():
-        predictions = predict(model, task, split, batch_size=EVAL_BATCH_SIZE, pad_id=tokenizer.pad_token_id,
-                              device=device)
+    predictions = predict(model, task, split, how)
     lines = [json.dumps({**record, "prediction": _readable(spec, p)}) for record, p in zip(records, predictions)]
     text = "\n".join(lines) + "\n"
     if output_path:

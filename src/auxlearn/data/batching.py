@@ -99,10 +99,20 @@ class EndlessBatches:
         return collate(self.split, indices, self.pad_id, self.pad_to, self.regression)
 
 
-def eval_batches(split: EncodedSplit, batch_size: int, pad_id: int,
-                 regression: bool = False) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
-    """Batches sorted by length (least padding), with the indices of their examples in ``split``."""
-    order = np.argsort(split.lengths, kind="stable")
-    for start in range(0, len(order), batch_size):
-        indices = order[start : start + batch_size]
+def eval_batches(split: EncodedSplit, batch_size: int, pad_id: int, regression: bool = False,
+                 max_tokens: Optional[int] = None) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
+    """Batches sorted by length (least padding), with the indices of their examples in ``split``.
+
+    ``max_tokens`` caps a batch's padded size (examples x longest): on a CPU, batches whose activations fit in
+    the caches ran fastest (``bench/throughput.py``), so short texts go many to a batch and long ones few."""
+    lengths = split.lengths
+    order = np.argsort(lengths, kind="stable")
+    start = 0
+    while start < len(order):
+        end = min(start + batch_size, len(order))
+        if max_tokens is not None:  # sorted ascending: the last example of a batch is its longest
+            fits = np.nonzero(lengths[order[start:end]] * np.arange(1, end - start + 1) <= max_tokens)[0]
+            end = start + (int(fits[-1]) + 1 if len(fits) else 1)
+        indices = order[start:end]
         yield indices, collate(split, indices, pad_id, regression=regression)
+        start = end

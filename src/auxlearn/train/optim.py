@@ -64,7 +64,11 @@ def build_optimizers(model, tasks: list[str], *, per_task: bool, lr: float, weig
     """Map each task to its (optimiser, scheduler); with a shared optimiser every task maps to the same pair."""
 
     def make(named):
-        optimizer = torch.optim.AdamW(parameter_groups(named, weight_decay, lr, head_lr))
+        named = list(named)
+        # The fused kernel updates every parameter in one pass instead of ~10 passes over 22 M floats: on a
+        # 2-core CPU it took the step from 0.35 to 0.27 s in fp32 (bench/throughput.py); CPU and CUDA have it.
+        fused = all(p.device.type in ("cpu", "cuda") for _, p in named)
+        optimizer = torch.optim.AdamW(parameter_groups(named, weight_decay, lr, head_lr), fused=fused)
         return optimizer, GlobalSchedule(optimizer, schedule, global_step)
 
     if not per_task:

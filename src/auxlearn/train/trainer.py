@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -25,9 +24,11 @@ from auxlearn.data.batching import EndlessBatches
 from auxlearn.data.task_data import TaskData
 from auxlearn.errors import NonFiniteLossError
 from auxlearn.io import append_jsonl
-from auxlearn.train.evaluation import evaluate
+from auxlearn.train.device import autocast, pick_device, resolve_precision
+from auxlearn.train.evaluation import Batches, Inference, evaluate
 from auxlearn.train.optim import build_optimizers, linear_warmup_decay
 from auxlearn.train.samplers import TaskSampler
+from auxlearn.train.threads import ThreadShare, thread_share
 
 
 @dataclass
@@ -40,13 +41,9 @@ class TrainOutcome:
     stopped: str  # "budget", "patience" or "non_finite_loss"
     examples: int = 0
     tokens: int = 0
+    precision: str = "fp32"
+    threads: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 class Trainer:
@@ -57,6 +54,7 @@ class Trainer:
         self.sampler, self.pad_id, self.out_dir = sampler, pad_id, out_dir
         self.eval_tasks = (primary, *[t for t in eval_tasks if t != primary])
         self.device = pick_device(config.device)
+        self.precision = resolve_precision(config.precision, self.device)
         self.model.to(self.device)
         self.step = 0
         self.iterators = {
@@ -69,8 +67,9 @@ class Trainer:
         self.optimizers = build_optimizers(model, list(self.data), per_task=config.optimizer == "per_task",
                                            lr=config.lr, head_lr=config.head_lr, weight_decay=config.weight_decay,
                                            schedule=schedule, global_step=lambda: self.step)
-        use_bf16 = config.bf16 and self.device.type == "cuda"
-        self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 else nullcontext
+        self.inference = Inference.for_device(self.device, pad_id, self.precision, config.eval_batch_size,
+                                              config.eval_batch_tokens, config.threads)
+        self._dev_batches: dict[str, Batches] = {}  # collated once: dev evaluation repeats on the same split
 
     def _signed(self, score: float) -> float:
         """Scores as 'higher is better', whatever the primary metric's direction."""
@@ -81,10 +80,19 @@ class Trainer:
         return (sum(it.examples for it in self.iterators.values()), sum(it.tokens for it in self.iterators.values()))
 
     def dev_scores(self) -> dict[str, dict[str, float]]:
-        return {task: evaluate(self.model, task, self.data[task].dev, batch_size=self.config.eval_batch_size,
-                               pad_id=self.pad_id, device=self.device) for task in self.eval_tasks}
+        scores = {}
+        for task in self.eval_tasks:
+            dev = self.data[task].dev
+            if task not in self._dev_batches:
+                self._dev_batches[task] = self.inference.batches(task, self.model, dev)
+            scores[task] = evaluate(self.model, task, dev, self.inference, self._dev_batches[task])
+        return scores
 
     def train(self) -> TrainOutcome:
+        with thread_share(self.config.threads) as threads:
+            return self._train(threads)
+
+    def _train(self, threads: ThreadShare) -> TrainOutcome:
         config, model = self.config, self.model
         started = time.perf_counter()
         model.train()
@@ -98,11 +106,12 @@ class Trainer:
         last_dev = float("nan")
         try:
             for self.step in range(config.steps):
+                threads.poll()
                 task = self.sampler.next_task(self.step)
                 optimizer, scheduler = self.optimizers[task]
                 for _ in range(config.grad_accum):
                     batch = {k: v.to(self.device, non_blocking=True) for k, v in next(self.iterators[task]).items()}
-                    with self.autocast():
+                    with autocast(self.device, self.precision):
                         loss = model.loss(task, batch)
                     value = loss.item()
                     if not math.isfinite(value):
@@ -154,5 +163,6 @@ class Trainer:
                 model.load_state_dict(best_state)
             examples, tokens = (now - before for now, before in zip(self._drawn(), drawn_before))
             self.outcome = TrainOutcome(best_step, best_dev, self.step + 1, time.perf_counter() - started,
-                                        eval_seconds, stopped, examples, tokens, history)
+                                        eval_seconds, stopped, examples, tokens, self.precision,
+                                        threads.describe(), history)
         return self.outcome
