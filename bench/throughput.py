@@ -1,13 +1,21 @@
-"""Trainer throughput on CPU with all-MiniLM-L6-v2.
+"""Training and evaluation throughput on CPU with all-MiniLM-L6-v2, against this machine's own limits.
 
-1. The auxlearn Trainer against a plain hand-written PyTorch loop over the identical batches with the
-   same model (target: ratio >= 0.97 in examples/s).
-2. Dynamic padding with length grouping against padding every batch to 128 tokens on an RTE + MRPC +
-   SST-2 mix (target: >= 1.5x examples/s).
-3. Achieved training FLOP/s next to this machine's fp32 matrix-multiply peak, measured in the same run.
+On identical batches of an RTE + MRPC + SST-2 mix, measured side by side in one run (each repeat runs every
+variant once, so drift in the machine's speed touches all of them alike):
 
-Run: AUXLEARN_DATA_DIR=../shared/data .venv/bin/python bench/throughput.py [--steps 40]
-Writes bench/results/throughput.json and prints a table.
+1. Training: fp32 as auxlearn trained before ``train.precision`` (multi-tensor AdamW) against each faster
+   variant: fused AdamW, bfloat16 autocast, both (the new default on a CPU with bfloat16 units), and both under
+   ``torch.compile`` of the encoder (its compile time reported apart). Examples/s, non-pad tokens/s, ratios.
+2. The Trainer against a plain hand-written loop over the same batches, both in the new default (target >= 0.97).
+3. Dynamic padding with length grouping against padding every batch to 128 tokens (target >= 1.5x).
+4. The fp32 and bf16 matrix-multiply peaks, and training FLOP/s as a share of each.
+5. Dev evaluation examples/s: as before (fp32, 128 examples a batch, collated every time) against the new
+   default (bf16, cache-sized batches collated once).
+6. Two concurrent training processes on the machine's cores, each against a lone one (steps/s): with every
+   process on all cores (as before) and with auxlearn's thread share.
+
+Run: AUXLEARN_DATA_DIR=../shared/data .venv/bin/python bench/throughput.py [--steps 40] [--repeats 3]
+Writes bench/results/throughput.json and prints a table. Nothing else may run on the machine meanwhile.
 """
 
 from __future__ import annotations
@@ -15,8 +23,11 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,13 +36,28 @@ import torch
 from auxlearn.config import experiment_from_dict
 from auxlearn.experiment import build_model, prepare, prepared_pad_length
 from auxlearn.io import write_json_atomic
+from auxlearn.train.device import autocast, bf16_units, pick_device, resolve_precision
+from auxlearn.train.evaluation import Inference, evaluate
+from auxlearn.train.optim import build_optimizers, linear_warmup_decay
 from auxlearn.train.samplers import build_sampler
+from auxlearn.train.threads import usable_cores
 from auxlearn.train.trainer import Trainer
 
 RESULTS = Path(__file__).parent / "results"
 
+# name -> (precision, fused AdamW, torch.compile of the encoder)
+VARIANTS = {
+    "fp32 (before)": ("fp32", False, False),
+    "fp32 + fused AdamW": ("fp32", True, False),
+    "bf16 autocast": ("bf16", False, False),
+    "bf16 + fused AdamW (default)": ("bf16", True, False),
+    "bf16 + fused AdamW + compile": ("bf16", True, True),
+}
+BEFORE, DEFAULT, COMPILED = "fp32 (before)", "bf16 + fused AdamW (default)", "bf16 + fused AdamW + compile"
 
-def experiment(padding: str, group: bool, steps: int) -> dict:
+
+def experiment(padding: str = "longest", group: bool = True, steps: int = 40, precision: str = "auto",
+               threads: int | None = None) -> dict:
     return {
         "name": "bench",
         "primary": "rte",
@@ -39,28 +65,36 @@ def experiment(padding: str, group: bool, steps: int) -> dict:
         "data": {"max_length": 128, "padding": padding, "group_by_length": group,
                  "max_train_examples": {"sst2": 5000}},
         "train": {"steps": steps, "batch_size": 16, "eval_every": 10**6, "progress": False, "lr": 5e-5,
-                  "eval_batch_size": 128},
+                  "precision": precision, "threads": threads},
         "seed": 0,
     }
 
 
-def make_trainer(exp, prepared):
+def make_trainer(exp, prepared, fused: bool = True, compiled: bool = False):
     model = build_model(exp, prepared, exp.tasks)
-    data = {t: prepared.data[t] for t in exp.tasks}
+    data = {t: copy.copy(prepared.data[t]) for t in exp.tasks}
     # Evaluate on a tiny dev slice: the benchmark times training, and the final evaluation is excluded anyway.
     for task_data in data.values():
         task_data.dev = task_data.dev.select(range(8))
     sampler = build_sampler("proportional", {}, exp.tasks, {t: len(d.train) for t, d in data.items()},
                             total_steps=exp.train.steps, seed=exp.seed)
-    return Trainer(model, data, exp.primary, exp.train, sampler=sampler, pad_id=prepared.tokenizer.pad_token_id,
-                   seed=exp.seed, pad_to=prepared_pad_length(exp, prepared), group_by_length=exp.data.group_by_length)
+    trainer = Trainer(model, data, exp.primary, exp.train, sampler=sampler, pad_id=prepared.tokenizer.pad_token_id,
+                      seed=exp.seed, pad_to=prepared_pad_length(exp, prepared),
+                      group_by_length=exp.data.group_by_length)
+    if not fused:
+        config = exp.train
+        trainer.optimizers = build_optimizers(
+            model, list(data), per_task=False, lr=config.lr, head_lr=config.head_lr,
+            weight_decay=config.weight_decay, schedule=linear_warmup_decay(config.steps, config.warmup_steps()),
+            global_step=lambda: trainer.step, fused=False)
+    if compiled:
+        model.encoder.compile(dynamic=True)
+    return trainer
 
 
-def run_trainer(exp, prepared) -> dict:
-    trainer = make_trainer(exp, prepared)
-    outcome = trainer.train()
-    seconds = outcome.seconds - outcome.eval_seconds
-    return {"seconds": seconds, "examples": outcome.examples, "tokens": outcome.tokens}
+def run_trainer(exp, prepared, fused: bool = True, compiled: bool = False) -> dict:
+    outcome = make_trainer(exp, prepared, fused, compiled).train()
+    return {"seconds": outcome.seconds - outcome.eval_seconds, "examples": outcome.examples, "tokens": outcome.tokens}
 
 
 def recorded_batches(exp, prepared):
@@ -71,17 +105,21 @@ def recorded_batches(exp, prepared):
 
 
 def run_plain_loop(exp, prepared, batches) -> dict:
-    """A hand-written loop: forward, loss, backward, clip, AdamW, linear schedule. No sampler, no collation."""
+    """A hand-written loop in the new default: bf16 autocast, fused AdamW, clip, linear schedule. No sampler."""
     model = build_model(exp, prepared, exp.tasks)
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=exp.train.lr, weight_decay=exp.train.weight_decay)
+    device = pick_device("auto")
+    precision = resolve_precision(exp.train.precision, device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=exp.train.lr, weight_decay=exp.train.weight_decay,
+                                  fused=True)
     warmup = exp.train.warmup_steps()
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / warmup if s < warmup else (exp.train.steps - s) / (exp.train.steps - warmup))
     examples = tokens = 0
     started = time.perf_counter()
     for task, batch in batches:
-        loss = model.loss(task, batch)
+        with autocast(device, precision):
+            loss = model.loss(task, batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), exp.train.max_grad_norm)
         optimizer.step()
@@ -92,8 +130,8 @@ def run_plain_loop(exp, prepared, batches) -> dict:
     return {"seconds": time.perf_counter() - started, "examples": examples, "tokens": tokens}
 
 
-def matmul_peak(size: int = 1024, repeats: int = 20) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_peak(dtype: torch.dtype, size: int = 1024, repeats: int = 20) -> float:
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
     for _ in range(3):
         a @ b
     times = []
@@ -104,7 +142,7 @@ def matmul_peak(size: int = 1024, repeats: int = 20) -> float:
     return 2 * size**3 / min(times)
 
 
-def training_flops(model, tokens: int) -> float:
+def training_flops(model, tokens: float) -> float:
     """6 x (non-embedding parameters) x tokens: the standard forward + backward estimate (Kaplan et al. 2020)."""
     non_embedding = sum(p.numel() for n, p in model.named_parameters() if "embeddings" not in n)
     return 6.0 * non_embedding * tokens
@@ -115,68 +153,136 @@ def rates(result: dict) -> dict:
             "tokens_per_s": result["tokens"] / result["seconds"]}
 
 
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def evaluation(exp, prepared, repeats: int) -> dict:
+    """Dev evaluation of the three tasks, before and now; one model, so both score the same weights."""
+    model = build_model(exp, prepared, exp.tasks)
+    device, pad = pick_device("auto"), prepared.tokenizer.pad_token_id
+    before = Inference(device, pad, "fp32", batch_size=128)
+    now = Inference.for_device(device, pad, resolve_precision("auto", device), exp.train.eval_batch_size)
+    cached = {t: now.batches(t, model, prepared.data[t].dev) for t in exp.tasks}
+    examples = sum(len(prepared.data[t].dev) for t in exp.tasks)
+    runs = {"before": [], "default": []}
+    for _ in range(repeats + 1):  # the first round warms up
+        for name, how, batches in (("before", before, {}), ("default", now, cached)):
+            started = time.perf_counter()
+            for task in exp.tasks:
+                evaluate(model, task, prepared.data[task].dev, how, batches.get(task))
+            runs[name].append(examples / (time.perf_counter() - started))
+    before_eps, now_eps = statistics.median(runs["before"][1:]), statistics.median(runs["default"][1:])
+    return {"examples": examples, "before_examples_per_s": before_eps, "default_examples_per_s": now_eps,
+            "speedup": now_eps / before_eps, "target": 2.5, "runs": runs,
+            "before": "fp32, 128 examples a batch, collated at every evaluation",
+            "default": f"{now.precision}, <= {now.max_tokens} padded tokens a batch, collated once"}
+
+
+def worker(steps: int, threads: int | None) -> None:
+    """One training process of the concurrency measurement: prints its steps/s after a warm-up."""
+    exp = experiment_from_dict(experiment(steps=steps, threads=threads))
+    prepared = prepare(exp)
+    run_trainer(experiment_from_dict(experiment(steps=3, threads=threads)), prepared)
+    result = run_trainer(exp, prepared)
+    print(json.dumps({"steps_per_s": steps / result["seconds"]}))
+
+
+def concurrency(steps: int) -> dict:
+    """Steps/s of one process alone, and of each of two at once: all cores each (before) vs the thread share."""
+    def launch(count: int, threads: int | None) -> list[float]:
+        command = [sys.executable, __file__, "--worker", str(steps)] + (["--threads", str(threads)] if threads else [])
+        env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+        processes = [subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True) for _ in range(count)]
+        return [json.loads(p.communicate()[0].strip().splitlines()[-1])["steps_per_s"] for p in processes]
+
+    cores = usable_cores()
+    lone = launch(1, None)[0]
+    before = launch(2, cores)  # PyTorch's default: every process takes one thread per core
+    shared = launch(2, None)
+    return {"cores": cores, "lone_steps_per_s": lone,
+            "two_all_cores_steps_per_s": before, "two_all_cores_ratio": min(before) / lone,
+            "two_shared_steps_per_s": shared, "two_shared_ratio": min(shared) / lone, "target": 0.45}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--worker-steps", type=int, default=60, help="steps of each concurrent worker")
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    if args.worker:
+        return worker(args.worker, args.threads)
+    threads = usable_cores()
+    device = pick_device("auto")
+    if bf16_units(device) is None:
+        sys.exit(f"this {device.type} has no bfloat16 units: nothing to compare against fp32")
 
-    dynamic = experiment_from_dict(experiment("longest", True, args.steps))
-    padded = experiment_from_dict(experiment("max_length", False, args.steps))
-    prepared = prepare(dynamic)
+    def exp_of(name: str, steps: int = args.steps, **kw):
+        return experiment_from_dict(experiment(steps=steps, precision=VARIANTS[name][0], threads=threads, **kw))
 
-    # Warm-up: first steps allocate and tune kernels.
-    run_trainer(experiment_from_dict(experiment("longest", True, 5)), prepared)
+    prepared = prepare(exp_of(DEFAULT))
+    for name, (_, fused, compiled) in VARIANTS.items():  # warm-up: allocation, kernel choice
+        if not compiled:
+            run_trainer(exp_of(name, steps=5), prepared, fused, compiled)
+    started = time.perf_counter()
+    run_trainer(exp_of(DEFAULT, steps=5), prepared, True, True)
+    compile_seconds = time.perf_counter() - started
 
-    batches = recorded_batches(dynamic, prepared)
-    trainer_runs, plain_runs, dyn_runs, pad_runs = [], [], [], []
+    runs = {name: [] for name in VARIANTS}
+    plain = []
+    batches = recorded_batches(exp_of(DEFAULT), prepared)
     for _ in range(args.repeats):
-        trainer_runs.append(rates(run_trainer(dynamic, prepared)))
-        plain_runs.append(rates(run_plain_loop(dynamic, prepared, copy.deepcopy(batches))))
-    for _ in range(args.repeats):
-        pad_runs.append(rates(run_trainer(padded, prepared)))
-        dyn_runs.append(rates(run_trainer(dynamic, prepared)))
+        for name, (_, fused, compiled) in VARIANTS.items():
+            runs[name].append(rates(run_trainer(exp_of(name), prepared, fused, compiled)))
+        plain.append(rates(run_plain_loop(exp_of(DEFAULT), prepared, copy.deepcopy(batches))))
+    padded = [rates(run_trainer(exp_of(DEFAULT, padding="max_length", group=False), prepared))
+              for _ in range(args.repeats)]
 
-    def median(runs, key):
-        return statistics.median(r[key] for r in runs)
-
-    peak = matmul_peak()
-    model = build_model(dynamic, prepared, dynamic.tasks)
-    trainer_eps = median(trainer_runs, "examples_per_s")
-    plain_eps = median(plain_runs, "examples_per_s")
-    flops = training_flops(model, int(median(trainer_runs, "tokens_per_s")))
+    before_eps = median(runs[BEFORE], "examples_per_s")
+    training = {name: {"runs": r, "examples_per_s": median(r, "examples_per_s"),
+                       "tokens_per_s": median(r, "tokens_per_s"),
+                       "vs_before": median(r, "examples_per_s") / before_eps}
+                for name, r in runs.items()}
+    training[COMPILED]["compile_seconds"] = compile_seconds
+    default_eps = training[DEFAULT]["examples_per_s"]
+    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    flops = training_flops(build_model(exp_of(DEFAULT), prepared, ["rte"]), training[DEFAULT]["tokens_per_s"])
     report = {
-        "machine": {"cpu_threads": torch.get_num_threads(), "platform": platform.platform(),
+        "machine": {"cpu_threads": threads, "platform": platform.platform(), "bf16_units": bf16_units(device),
                     "processor": platform.processor() or platform.machine(), "torch": torch.__version__},
-        "steps": args.steps, "repeats": args.repeats, "batch_size": dynamic.train.batch_size,
-        "trainer_vs_plain": {
-            "trainer": trainer_runs, "plain": plain_runs,
-            "trainer_examples_per_s": trainer_eps, "plain_examples_per_s": plain_eps,
-            "trainer_tokens_per_s": median(trainer_runs, "tokens_per_s"),
-            "plain_tokens_per_s": median(plain_runs, "tokens_per_s"),
-            "ratio": trainer_eps / plain_eps, "target": 0.97,
-        },
-        "dynamic_vs_pad128": {
-            "dynamic": dyn_runs, "pad128": pad_runs,
-            "dynamic_examples_per_s": median(dyn_runs, "examples_per_s"),
-            "pad128_examples_per_s": median(pad_runs, "examples_per_s"),
-            "speedup": median(dyn_runs, "examples_per_s") / median(pad_runs, "examples_per_s"), "target": 1.5,
-        },
-        "flops": {"achieved_training_flop_per_s": flops, "matmul_peak_flop_per_s": peak,
-                  "fraction_of_peak": flops / peak,
-                  "note": "6 x non-embedding parameters x non-pad tokens per second; peak = fp32 1024^3 matmul"},
+        "steps": args.steps, "repeats": args.repeats, "batch_size": 16,
+        "training": training,
+        "default_vs_before": {"ratio": default_eps / before_eps, "target": 2.0},
+        "trainer_vs_plain": {"trainer_examples_per_s": default_eps, "plain_runs": plain,
+                             "plain_examples_per_s": median(plain, "examples_per_s"),
+                             "ratio": default_eps / median(plain, "examples_per_s"), "target": 0.97},
+        "dynamic_vs_pad128": {"pad128_runs": padded, "pad128_examples_per_s": median(padded, "examples_per_s"),
+                              "dynamic_examples_per_s": default_eps,
+                              "speedup": default_eps / median(padded, "examples_per_s"), "target": 1.5},
+        "flops": {"matmul_peak_flop_per_s": peaks, "achieved_training_flop_per_s": flops,
+                  "share_of_bf16_peak": flops / peaks["bf16"], "share_of_fp32_peak": flops / peaks["fp32"],
+                  "note": "6 x non-embedding parameters x non-pad tokens per second of the default; "
+                          "peaks: 1024^3 matmul"},
+        "evaluation": evaluation(exp_of(DEFAULT), prepared, args.repeats),
+        "concurrency": concurrency(steps=args.worker_steps),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json_atomic(RESULTS / "throughput.json", report)
-    t, d, f = report["trainer_vs_plain"], report["dynamic_vs_pad128"], report["flops"]
-    print(f"trainer {t['trainer_examples_per_s']:.1f} ex/s, {t['trainer_tokens_per_s']:.0f} tok/s; "
-          f"plain loop {t['plain_examples_per_s']:.1f} ex/s, {t['plain_tokens_per_s']:.0f} tok/s; "
-          f"ratio {t['ratio']:.3f} (target >= 0.97)")
-    print(f"dynamic+grouped {d['dynamic_examples_per_s']:.1f} ex/s vs pad-to-128 {d['pad128_examples_per_s']:.1f} "
-          f"ex/s: {d['speedup']:.2f}x (target >= 1.5)")
-    print(f"training {f['achieved_training_flop_per_s'] / 1e9:.1f} GFLOP/s vs fp32 matmul peak "
-          f"{f['matmul_peak_flop_per_s'] / 1e9:.1f} GFLOP/s ({100 * f['fraction_of_peak']:.0f} %)")
+    for name, t in training.items():
+        print(f"{name:<32}{t['examples_per_s']:7.1f} ex/s {t['tokens_per_s']:7.0f} tok/s  {t['vs_before']:.2f}x")
+    print(f"compile: {compile_seconds:.0f} s before the first step")
+    p, d, f = report["trainer_vs_plain"], report["dynamic_vs_pad128"], report["flops"]
+    print(f"trainer / plain loop (default): {p['ratio']:.3f}; dynamic / pad-128: {d['speedup']:.2f}x")
+    print(f"training {f['achieved_training_flop_per_s'] / 1e9:.1f} GFLOP/s = {100 * f['share_of_bf16_peak']:.0f} % "
+          f"of the bf16 peak {peaks['bf16'] / 1e9:.0f} GFLOP/s (fp32 peak {peaks['fp32'] / 1e9:.0f})")
+    e, c = report["evaluation"], report["concurrency"]
+    print(f"dev evaluation {e['before_examples_per_s']:.0f} -> {e['default_examples_per_s']:.0f} ex/s "
+          f"({e['speedup']:.2f}x)")
+    print(f"two workers: {c['two_all_cores_ratio']:.2f}x of a lone one on all cores each, "
+          f"{c['two_shared_ratio']:.2f}x with the thread share")
     print(json.dumps({"written": str(RESULTS / "throughput.json")}))
 
 

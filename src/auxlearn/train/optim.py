@@ -60,15 +60,18 @@ def linear_warmup_decay(total_steps: int, warmup_steps: int) -> Callable[[int], 
 
 def build_optimizers(model, tasks: list[str], *, per_task: bool, lr: float, weight_decay: float,
                      schedule: Callable[[int], float], global_step: Callable[[], int],
-                     head_lr: Optional[float] = None) -> dict[str, tuple[torch.optim.Optimizer, GlobalSchedule]]:
-    """Map each task to its (optimiser, scheduler); with a shared optimiser every task maps to the same pair."""
+                     head_lr: Optional[float] = None,
+                     fused: Optional[bool] = None) -> dict[str, tuple[torch.optim.Optimizer, GlobalSchedule]]:
+    """Map each task to its (optimiser, scheduler); with a shared optimiser every task maps to the same pair.
+
+    ``fused`` None: AdamW's fused kernel wherever the parameters' device has one (CPU, CUDA). It updates every
+    parameter in one pass instead of a dozen passes over 22 M floats (bench/throughput.py measures what it
+    gains); False keeps the multi-tensor kernel, for comparisons."""
 
     def make(named):
         named = list(named)
-        # The fused kernel updates every parameter in one pass instead of ~10 passes over 22 M floats: on a
-        # 2-core CPU it took the step from 0.35 to 0.27 s in fp32 (bench/throughput.py); CPU and CUDA have it.
-        fused = all(p.device.type in ("cpu", "cuda") for _, p in named)
-        optimizer = torch.optim.AdamW(parameter_groups(named, weight_decay, lr, head_lr), fused=fused)
+        use_fused = all(p.device.type in ("cpu", "cuda") for _, p in named) if fused is None else fused
+        optimizer = torch.optim.AdamW(parameter_groups(named, weight_decay, lr, head_lr), fused=use_fused)
         return optimizer, GlobalSchedule(optimizer, schedule, global_step)
 
     if not per_task:
