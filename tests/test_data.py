@@ -11,7 +11,7 @@ import pytest
 from auxlearn.config import experiment_from_dict
 from auxlearn.data import encode as encode_module
 from auxlearn.data import loading
-from auxlearn.data.batching import EndlessBatches, collate, epoch_batches
+from auxlearn.data.batching import EndlessBatches, collate, epoch_batches, eval_batches
 from auxlearn.data.encode import IGNORE_INDEX, encode_split
 from auxlearn.data.loading import load_split
 from auxlearn.data.task_data import build_task_data, dev_count
@@ -56,6 +56,22 @@ def test_batches_are_padded_to_their_longest_sequence(rte, tokenizer):
             assert batch["token_type_ids"][row, :length].tolist() == rte.train.token_type_ids[i]
         assert batch["labels"].tolist() == [rte.train.labels[i] for i in indices]
         assert batch["example_id"].tolist() == rte.train.example_ids[indices].tolist()
+
+
+@pytest.mark.parametrize("max_tokens", [None, 1, 300, 1024])
+def test_eval_batches_cover_every_example_once_within_the_token_cap(rte, tokenizer, max_tokens):
+    batches = list(eval_batches(rte.dev, 64, tokenizer.pad_token_id, max_tokens=max_tokens))
+    seen = np.concatenate([indices for indices, _ in batches])
+    assert sorted(seen.tolist()) == list(range(len(rte.dev)))
+    lengths = rte.dev.lengths
+    assert np.all(np.diff(lengths[seen]) >= 0)  # sorted by length: the least padding
+    for indices, batch in batches:
+        assert len(indices) <= 64
+        assert batch["input_ids"].shape == (len(indices), lengths[indices].max())
+        if max_tokens is not None and len(indices) > 1:  # one example alone may exceed the cap
+            assert batch["input_ids"].numel() <= max_tokens
+    if max_tokens == 300:  # short texts go many to a batch, long ones few
+        assert len(batches[0][0]) > len(batches[-1][0])
 
 
 def test_padding_max_length_pads_every_training_batch_to_max_length(tiny_model_dir):

@@ -1,0 +1,79 @@
+"""Accuracy parity of bfloat16 training: RTE and MRPC, full train sets, the shipped recipes, 5 seeds, fp32 vs auto.
+
+``examples/rte_single.yaml`` and ``examples/mrpc_single.yaml`` are trained per seed once in ``precision: fp32``
+and once in the new default (``auto``: bfloat16 autocast on a CPU with bfloat16 units), and each run's *eval*
+score (the official validation set) is read after training; nothing is chosen here, so eval is only reported.
+Parity holds when the two eval means lie within one standard deviation of each other.
+
+Run: AUXLEARN_DATA_DIR=../shared/data .venv/bin/python bench/precision_parity.py [--seeds 0 1 2 3 4]
+Adds to bench/results/precision_parity.json after every run; a (task, precision, seed) already recorded is not
+trained again, so an interrupted bench resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from auxlearn.config import load_experiment
+from auxlearn.experiment import prepare, train_experiment
+from auxlearn.io import write_json_atomic
+from auxlearn.report.stats import mean_std
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = {"rte": ROOT / "examples" / "rte_single.yaml", "mrpc": ROOT / "examples" / "mrpc_single.yaml"}
+RESULTS = ROOT / "bench" / "results" / "precision_parity.json"
+PRECISIONS = ("auto", "fp32")
+
+
+def summarise(record: dict) -> dict:
+    summary = {}
+    for task in CONFIGS:
+        runs = {p: record["runs"].get(f"{task}/{p}", {}) for p in PRECISIONS}
+        seeds = sorted(set(runs["auto"]) & set(runs["fp32"]), key=int)  # paired: the seeds both have
+        if not seeds:
+            continue
+        stats = {}
+        for p in PRECISIONS:
+            mean, std = mean_std([runs[p][s]["eval"] for s in seeds])
+            stats[p] = {"eval_mean": mean, "eval_std": std, "resolved": sorted({runs[p][s]["precision"] for s in seeds}),
+                        "train_seconds_mean": mean_std([runs[p][s]["train_seconds"] for s in seeds])[0]}
+        gap = abs(stats["auto"]["eval_mean"] - stats["fp32"]["eval_mean"])
+        summary[task] = {**stats, "seeds": [int(s) for s in seeds], "gap": gap,
+                         "within_one_std": gap <= min(stats["auto"]["eval_std"], stats["fp32"]["eval_std"]),
+                         "train_speedup": stats["fp32"]["train_seconds_mean"] / stats["auto"]["train_seconds_mean"]}
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--tasks", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    args = parser.parse_args()
+    record: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
+    prepared: dict = {}
+    for seed in args.seeds:  # seed-major: an interrupted bench still has paired seeds of both precisions
+        for task in args.tasks:
+            for precision in PRECISIONS:
+                runs = record["runs"].setdefault(f"{task}/{precision}", {})
+                if str(seed) in runs:
+                    continue
+                exp = load_experiment(CONFIGS[task], [f"seed={seed}", f"train.precision={precision}",
+                                                      "train.progress=false"])
+                if task not in prepared:
+                    prepared[task] = prepare(exp)
+                results = train_experiment(exp, None, prepared[task])
+                runs[str(seed)] = {"eval": results["eval"][task]["main"], "dev": results["dev_best"][task]["main"],
+                                   "precision": results["precision"], "best_step": results["best_step"],
+                                   "steps": results["steps"], "train_seconds": results["train_seconds"],
+                                   "threads": results["threads"]}
+                record["summary"] = summarise(record)
+                write_json_atomic(RESULTS, record)
+                print(f"{task} {precision}->{results['precision']} seed {seed}: eval {runs[str(seed)]['eval']:.4f} "
+                      f"dev {runs[str(seed)]['dev']:.4f} ({results['train_seconds']:.0f} s)", flush=True)
+    print(json.dumps(record.get("summary", {}), indent=2))
+
+
+if __name__ == "__main__":
+    main()
