@@ -115,3 +115,11 @@ def test_precision_is_validated():
 
     with pytest.raises(AuxlearnError, match="train.precision"):
         experiment_from_dict(experiment_dict("m", train={"precision": "fp16"}))
+
+
+@pytest.mark.parametrize("name", ["tiny", "all-MiniLM-L6-v2"])
+def test_the_encoder_attends_through_pytorch_sdpa(name, tiny_model_dir):
+    from auxlearn.models.encoder import load_encoder
+
+    encoder = load_encoder(tiny_model_dir if name == "tiny" else name)
+    assert encoder.config._attn_implementation == "sdpa"

@@ -24,6 +24,9 @@ def resolve_model_name(name: str) -> str:
 
 
 def load_encoder(name: str):
+    """The encoder, attending through PyTorch's ``scaled_dot_product_attention`` (transformers' default for BERT,
+    checked by a test): its fused kernel serves evaluation; in training, attention dropout sends it down the
+    unfused path, which is what ``bench/throughput.py`` measures."""
     path = resolve_model_name(name)
     try:
         return AutoModel.from_pretrained(path)
