@@ -18,8 +18,9 @@ from auxlearn.train.threads import thread_share
 Batches = list[tuple[np.ndarray, dict[str, torch.Tensor]]]
 
 # Padded tokens per evaluation batch when none is configured. On a 2-core CPU, bfloat16 evaluation of MiniLM
-# ran fastest at about 1,000 tokens a batch (RTE 16 pairs, SST-2 64 sentences) and 25-50 % slower at 128
-# examples a batch (bench/throughput.py); a GPU wants big batches, so there the count alone limits them.
+# scored RTE dev 1.45x faster 16 pairs to a batch than 128 (activations that stay in the caches), and the
+# RTE + MRPC + SST-2 dev sets at the same rate for any cap from 768 to 1536 tokens; a GPU wants big batches,
+# so there the count alone limits them.
 CPU_EVAL_TOKENS = 1024
 
 
