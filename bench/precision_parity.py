@@ -37,7 +37,8 @@ def summarise(record: dict) -> dict:
         stats = {}
         for p in PRECISIONS:
             mean, std = mean_std([runs[p][s]["eval"] for s in seeds])
-            stats[p] = {"eval_mean": mean, "eval_std": std, "resolved": sorted({runs[p][s]["precision"] for s in seeds}),
+            stats[p] = {"eval_mean": mean, "eval_std": std,
+                        "resolved": sorted({runs[p][s]["precision"] for s in seeds}),
                         "train_seconds_mean": mean_std([runs[p][s]["train_seconds"] for s in seeds])[0]}
         gap = abs(stats["auto"]["eval_mean"] - stats["fp32"]["eval_mean"])
         summary[task] = {**stats, "seeds": [int(s) for s in seeds], "gap": gap,

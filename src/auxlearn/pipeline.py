@@ -21,7 +21,7 @@ from auxlearn.mix import Mixture, build_mixer
 from auxlearn.report.stats import mean_std
 from auxlearn.select import Selection, build_selector
 from auxlearn.stage import Stage
-from auxlearn.train.device import pick_device, resolve_precision
+from auxlearn.train.device import config_precision
 
 
 def _stage(exp: Experiment, prepared: Prepared, run_dir: Path, name: str) -> Stage:
@@ -94,7 +94,7 @@ def baseline_identity(exp: Experiment) -> dict[str, Any]:
         data["max_train_examples"] = data["max_train_examples"].get(exp.primary)
     train = {k: v for k, v in doc["train"].items()
              if k not in ("sampler", "eval_tasks", "progress", "device", "threads")}
-    train["precision"] = resolve_precision(exp.train.precision, pick_device(exp.train.device))  # what auto became
+    train["precision"] = config_precision(exp.train.precision, exp.train.device)  # what auto became
     return {"model": doc["model"], "pooling": doc["pooling"], "pair_encoding": doc["pair_encoding"],
             "head_dropout": doc["head_dropout"], "primary": exp.primary, "task_files": doc["task_files"],
             "data": data, "train": train, "seeds": exp.run_seeds}

@@ -72,6 +72,11 @@ def resolve_precision(requested: Precision, device: torch.device) -> Resolved:
     return "fp32"
 
 
+def config_precision(precision: Precision, device_name: str) -> Resolved:
+    """What a config's ``train.precision`` and ``train.device`` compute in on this machine."""
+    return resolve_precision(precision, pick_device(device_name))
+
+
 def autocast(device: torch.device, precision: Resolved) -> ContextManager:
     """The forward pass's number format: bfloat16 autocast, or nothing (fp32)."""
     if precision == "bf16":

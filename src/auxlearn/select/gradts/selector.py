@@ -60,7 +60,7 @@ from auxlearn.io import write_json_atomic
 from auxlearn.models.encoder import resolve_model_name
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.rules import select_by_utility
-from auxlearn.train.device import pick_device, resolve_precision
+from auxlearn.train.device import config_precision
 from auxlearn.train.samplers import build_sampler
 from auxlearn.train.trainer import Trainer
 
@@ -214,7 +214,7 @@ class GradTSSelector(Selector):
                          "weight_decay": exp.train.weight_decay, "warmup": exp.train.warmup,
                          "max_grad_norm": exp.train.max_grad_norm, "group_by_length": exp.data.group_by_length,
                          "pad_to": prepared_pad_length(exp, prepared),
-                         "precision": resolve_precision(exp.train.precision, pick_device(exp.train.device))},
+                         "precision": config_precision(exp.train.precision, exp.train.device)},
             "importance": {"data": _split_fingerprint(imp_split), "normalization": self.normalization,
                            "statistic": "reference" if self.parity == "reference" else "head_mask"},
         }
