@@ -57,13 +57,12 @@ def predict(model, task: str, split: EncodedSplit, how: Inference, batches: Opti
     was_training = model.training
     model.eval()
     out: list[Any] = [None] * len(split)
-    with thread_share(how.threads) as threads:
+    # One autocast region for all batches: it casts each weight to bfloat16 once, not once per batch.
+    with thread_share(how.threads) as threads, autocast(how.device, how.precision):
         for indices, batch in batches if batches is not None else how.batches(task, model, split):
             threads.poll()
             batch = {k: v.to(how.device) for k, v in batch.items()}
-            with autocast(how.device, how.precision):
-                logits = model(task, batch)
-            predictions = head.predict(logits.float()).cpu()
+            predictions = head.predict(model(task, batch).float()).cpu()
             if spec.type == "tagging":
                 first_subwords = _first_subword_positions(split, indices, batch["input_ids"].shape[1])
                 for row, i in enumerate(indices):
