@@ -87,8 +87,8 @@ class _Registration:
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{os.getpid()}-", suffix=".tmp")
             self.handle = os.fdopen(fd, "wb")
             fcntl.flock(self.handle, fcntl.LOCK_EX)
-            os.replace(tmp, tmp[: -len(".tmp")] + ".lock")
-            self.path = Path(tmp[: -len(".tmp")] + ".lock")
+            self.path = Path(tmp).with_suffix(".lock")
+            os.replace(tmp, self.path)
 
     def exit(self) -> None:
         with self.mutex:
@@ -107,7 +107,7 @@ class ThreadShare:
     """The threads of this process while it computes; ``poll()`` re-counts the workers every few seconds."""
 
     def __init__(self, setting: Optional[int] = None):
-        self.setting = setting
+        self.source = setting if setting is not None else ("OMP_NUM_THREADS" if user_threads() else "auto")
         self.fixed = setting or user_threads()
         self.folder = workers_dir()
         self.used: list[int] = []
@@ -131,8 +131,7 @@ class ThreadShare:
 
     def describe(self) -> dict:
         """For results.json: the setting (``auto``, ``OMP_NUM_THREADS`` or a number) and the counts used."""
-        source = self.setting if self.setting is not None else ("OMP_NUM_THREADS" if user_threads() else "auto")
-        return {"setting": source, "used": list(self.used)}
+        return {"setting": self.source, "used": list(self.used)}
 
 
 @contextmanager
