@@ -88,6 +88,7 @@ def experiment_dict(model_dir: str, **sections: Any) -> dict[str, Any]:
         "train": {"steps": 10, "batch_size": 8, "eval_batch_size": 64, "lr": 1e-3, "warmup": 0,
                   "eval_every": 5, "progress": False},
         "seed": 0,
+        "seeds": [0],  # `run` trains 5 seeds by default; one keeps a test fast
     }
     for key, value in sections.items():
         if key in ("data", "train") and isinstance(value, dict):
@@ -114,6 +115,7 @@ def trained_run(tmp_path_factory, tiny_model_dir) -> dict[str, Any]:
         tiny_model_dir, auxiliary=["mrpc"], head_dropout=0.0,
         data={"max_train_examples": 16, "dev_size": 64},
         train={"steps": 30, "eval_every": 5, "lr": 3e-3, "sampler": {"name": "uniform"}},
+        transfer={"protocol": "joint", "budget": "equal_total"},  # one joint run of exactly 30 steps
     ))
     out = tmp_path_factory.mktemp("trained-run")
     results = train_experiment(exp, out)

@@ -293,7 +293,8 @@ def test_non_finite_loss_stops_names_the_task_and_keeps_the_last_good_checkpoint
     monkeypatch.setattr(MultiTaskModel, "loss", loss)
     round_robin = {"name": "round_robin", "ratios": {"rte": 1, "mrpc": 1}}
     path = config(tmp_path, tiny_model_dir, auxiliary=["mrpc"], train={"steps": 20, "eval_every": 2,
-                                                                       "sampler": round_robin})
+                                                                       "sampler": round_robin},
+                  transfer={"protocol": "joint", "budget": "equal_total"})
     out = tmp_path / "out"
     code, _, err = run("train", path, "--out", out)
     assert code != 0 and "Traceback" not in err and err.count("\n") == 1

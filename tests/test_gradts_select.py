@@ -11,7 +11,7 @@ from auxlearn.config import experiment_from_dict
 from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import prepare
 from auxlearn.select import SELECTORS, build_selector
-from auxlearn.select.gradts import HeadImportance, filter_instances, instance_taus, kendall_tau
+from auxlearn.select.gradts import HeadImportance, filter_instances, gradts_trial, instance_taus, kendall_tau
 from auxlearn.select.gradts import selector as gradts_selector
 from auxlearn.select.gradts.selector import GradTSSelector
 from auxlearn.stage import Stage
@@ -164,34 +164,102 @@ def test_threshold_and_top_k_on_real_taus(first_run, exp, prepared, tmp_path):
 
 
 @pytest.mark.parametrize("scores, expected, ran", [
-    ((0.6, 0.7), 2, 2),   # improving: both prefixes run, the longer wins
-    ((0.7, 0.6), 1, 2),   # decrease: stop after trial 2, keep the first prefix
+    ((0.5, 0.6, 0.7), 2, 3),   # improving: the primary alone and both prefixes run, the longer wins
+    ((0.5, 0.7, 0.6), 1, 3),   # decrease: stop after trial 2, keep the first prefix
+    ((0.7, 0.6, 0.9), 0, 2),   # trial 1 falls below the primary alone: stop there, select nothing
+    ((0.6, 0.6, 0.6), 0, 3),   # no prefix STRICTLY beats the primary alone: select nothing
 ])
 def test_trial_mode_decisions(first_run, exp, prepared, tmp_path, monkeypatch, scores, expected, ran):
     order = [r["task"] for r in first_run[0].details["ranking"]]
     calls = []
 
-    def fake_train(self, name, *, auxiliary, sampler=None, steps=None, **train):
-        calls.append({"name": name, "auxiliary": list(auxiliary), "steps": steps, "eval_tasks": train["eval_tasks"]})
+    def fake_train(self, name, *, auxiliary, sampler=None, steps=None, seed=None, **train):
+        calls.append({"name": name, "auxiliary": list(auxiliary), "steps": steps, "sampler": sampler, "seed": seed,
+                      "train": train})
         return {"dev_best": {"rte": {"main": scores[len(calls) - 1]}}}
 
     monkeypatch.setattr(Stage, "train", fake_train)
-    selection = GradTSSelector(mode="trial", trial_steps=7, **FAST).select(Stage(exp, prepared, tmp_path / "s"))
-    assert [c["auxiliary"] for c in calls] == [order[:k] for k in range(1, ran + 1)]
-    assert all(c["steps"] == 7 and c["eval_tasks"] == [] for c in calls)
+    selection = GradTSSelector(mode="trial", trial_steps=7, trial_sampler="uniform", **FAST).select(
+        Stage(exp, prepared, tmp_path / "s"))
+    assert [c["auxiliary"] for c in calls] == [order[:k] for k in range(ran)]  # trial 0: the primary alone
+    assert [c["name"] for c in calls] == [f"trial_{k}" for k in range(ran)]  # one folder per trial
+    # every trial, trial 0 included, trains through the same path: same steps, sampler, seed and settings
+    assert all({**c, "name": None, "auxiliary": None} == {**calls[0], "name": None, "auxiliary": None}
+               for c in calls)
+    assert calls[0]["steps"] == 7 and calls[0]["sampler"] == {"name": "uniform"}
+    assert calls[0]["train"] == {"eval_tasks": []}
     assert selection.selected == order[:expected]
-    assert [t["score"] for t in selection.details["trials"]] == list(scores[:ran])
+    trials = selection.details["trials"]
+    assert [t["k"] for t in trials] == list(range(ran)) and trials[0]["tasks"] == ["rte"]
+    assert [t["score"] for t in trials] == list(scores[:ran])
     written = json.loads((tmp_path / "s" / "gradts.json").read_text())
-    assert written["trials"] == selection.details["trials"]
+    assert written["trials"] == selection.details["trials"] and written["selected"] == selection.selected
 
 
 def test_trial_mode_trains_for_real(exp, prepared, tmp_path):
-    """The default trial budget is the experiment's train.steps; each trial writes its own folder."""
+    """The default trial budget is the experiment's train.steps; each trial, the primary alone (trial 0)
+    included, writes its own folder with the same training settings and seed."""
     selection = GradTSSelector(mode="trial", **FAST).select(Stage(exp, prepared, tmp_path / "select"))
-    assert 1 <= len(selection.details["trials"]) <= 2
-    for trial in selection.details["trials"]:
+    trials = selection.details["trials"]
+    assert 2 <= len(trials) <= 3 and trials[0]["k"] == 0
+    configs = []
+    for trial in trials:
         results = json.loads((tmp_path / "select" / f"trial_{trial['k']}" / "results.json").read_text())
-        assert results["steps"] == exp.train.steps and results["tasks"] == trial["tasks"]
+        assert results["tasks"] == trial["tasks"]
+        configs.append(results["config"])
+    # (the arm's total steps depend on its tasks through the transfer budget; the requested budget does not)
+    assert configs[0]["train"]["steps"] == exp.train.steps and configs[0]["auxiliary"] == []
+    assert all(c["seed"] == configs[0]["seed"] and c["train"] == configs[0]["train"] for c in configs)
+    best = max(t["score"] for t in trials)
+    first_best = next(t for t in trials if t["score"] == best)
+    assert selection.selected == first_best["tasks"][1:]
+
+
+# ------------------------------------------------------------------------------- gradts_trial, unit level
+
+
+class PrefixScorer:
+    """Scores trial ``k`` (``tasks = [primary, *first k candidates]``) by ``scores[k]``; records the calls."""
+
+    def __init__(self, scores):
+        self.scores, self.calls = scores, []
+
+    def __call__(self, tasks):
+        self.calls.append(list(tasks))
+        return self.scores[len(tasks) - 1]
+
+
+@pytest.mark.parametrize("scores, selected, stopped_at, ran", [
+    ([0.7, 0.6, 0.9], [], 1, 2),                 # trial 1 falls below the primary alone: stop, select nothing
+    ([0.7, 0.7, 0.7], [], None, 3),              # ties with the primary alone: nothing strictly beats it
+    ([0.7, 0.7, 0.69], [], 2, 3),                # a tie continues, the fall after it stops
+    ([0.5, 0.6, 0.6, 0.55], ["a"], 3, 4),        # a tie between prefixes keeps the first (smaller) one
+    ([0.5, 0.6, 0.7], ["a", "b"], None, 3),      # every prefix improves: the longest wins
+    ([0.5, 0.4], [], 1, 2),
+    ([0.5, 0.6], ["a"], None, 2),
+])
+def test_gradts_trial_scores_the_primary_alone_first(scores, selected, stopped_at, ran):
+    candidates = ["a", "b", "c"][: len(scores) - 1]
+    scorer = PrefixScorer(scores)
+    res = gradts_trial("p", candidates, scorer)
+    assert scorer.calls == [["p", *candidates[:k]] for k in range(ran)]
+    assert res.trials[0] == {"k": 0, "tasks": ["p"], "score": scores[0]}
+    assert [t["k"] for t in res.trials] == list(range(ran))
+    assert [t["score"] for t in res.trials] == scores[:ran]
+    assert res.selected == selected and res.stopped_at == stopped_at
+
+
+def test_gradts_trial_without_candidates_runs_nothing():
+    scorer = PrefixScorer([0.5])
+    res = gradts_trial("p", [], scorer)
+    assert scorer.calls == [] and res.trials == [] and res.selected == [] and res.best_score is None
+
+
+def test_gradts_trial_rejects_bad_scores_from_trial_0():
+    with pytest.raises(ValueError, match="trial 0"):
+        gradts_trial("p", ["a"], PrefixScorer([float("nan"), 0.5]))
+    with pytest.raises(ValueError, match="trial 0"):
+        gradts_trial("p", ["a"], lambda tasks: "high")
 
 
 def test_fg_keeps_instances_at_or_over_the_threshold(exp, prepared, tmp_path):
@@ -232,7 +300,7 @@ def test_pipeline_with_fg(model_dir, tmp_path):
         model_dir, auxiliary=["mrpc", "stsb"], data={"max_train_examples": 48, "max_length": 48},
         train={"steps": 4, "eval_every": 2},
         select={"method": "gradts", "mode": "top_k", "top_k": 1, "instances": {"coverage": 0.5}, **FAST},
-        mix={"method": "uniform"}))
+        mix={"method": "uniform"}, transfer={"protocol": "joint"}))
     results = run_pipeline(exp, tmp_path / "run")
     assert (tmp_path / "run" / "results.json").is_file()
     selection = json.loads((tmp_path / "run" / "select" / "selection.json").read_text())

@@ -43,31 +43,34 @@ def spies(monkeypatch):
     from auxlearn.train.trainer import Trainer
 
     seen = {"eval": [], "dev_sizes": []}
-    evaluate, dev_scores = experiment_module.evaluate, Trainer.dev_scores
+    score, dev_scores = experiment_module.score_predictions, Trainer.dev_scores
 
-    def counting_evaluate(model, task, *args, **kwargs):
-        seen["eval"].append(task)
-        return evaluate(model, task, *args, **kwargs)
+    def counting_score(spec, predictions, split):
+        seen["eval"].append(spec.name)
+        return score(spec, predictions, split)
 
     def sized_dev_scores(self):
         seen["dev_sizes"].append(len(self.data[self.primary].dev))
         return dev_scores(self)
 
-    monkeypatch.setattr(experiment_module, "evaluate", counting_evaluate)
+    monkeypatch.setattr(experiment_module, "score_predictions", counting_score)
     monkeypatch.setattr(Trainer, "dev_scores", sized_dev_scores)
     return seen
 
 
 @pytest.fixture
 def train_calls(monkeypatch):
-    """The names of the models Stage.train trains (selection and mixing trials)."""
-    calls, train = [], Stage.train
+    """The names of the models a stage trains (selection and mixing trials, the bandit's run)."""
+    calls = []
 
-    def counting(self, name, **kwargs):
-        calls.append(name)
-        return train(self, name, **kwargs)
+    def counting(method):
+        def train(self, name, *args, **kwargs):
+            calls.append(name)
+            return method(self, name, *args, **kwargs)
+        return train
 
-    monkeypatch.setattr(Stage, "train", counting)
+    monkeypatch.setattr(Stage, "train", counting(Stage.train))
+    monkeypatch.setattr(Stage, "train_with", counting(Stage.train_with))
     return calls
 
 
@@ -107,7 +110,8 @@ def test_run_autosem_gp_bo_writes_every_stage(tmp_path, tiny_model_dir, spies):
     assert len(trial_folders) >= 2
     for folder in trial_folders:
         assert read(folder / "results.json")["eval"] == {}
-    assert spies["eval"] == ["rte"] * 4
+    # The final (joint, equal_primary) trains longer than the baseline: a control of as many steps is trained.
+    assert spies["eval"] == ["rte"] * 6
 
     # results.json: per-seed eval scores of each trained stage, mean/std, gain, seconds.
     assert read(run / "results.json") == json.loads(json.dumps(results))
@@ -119,7 +123,12 @@ def test_run_autosem_gp_bo_writes_every_stage(tmp_path, tiny_model_dir, spies):
     gains = {s: stages["final"]["eval"][s] - stages["baseline"]["eval"][s] for s in ("0", "1")}
     assert results["gain"]["per_seed"] == pytest.approx(gains)
     assert results["gain"]["mean"] == pytest.approx(sum(gains.values()) / 2)
-    assert set(results["seconds"]) == {"baseline", "select", "mix", "final", "total"}
+    control = stages["control"]
+    assert control["tasks"] == ["rte"] and control["planned_steps"] == stages["final"]["planned_steps"] > 10
+    assert all(run["primary_steps"] == run["steps"] for run in control["runs"].values())
+    assert results["control_gain"]["per_seed"] == pytest.approx(
+        {s: stages["final"]["eval"][s] - control["eval"][s] for s in ("0", "1")})
+    assert set(results["seconds"]) == {"baseline", "select", "mix", "final", "control", "total"}
     assert all(v > 0 for v in results["seconds"].values())
     assert results["selected"] == selection["selected"] and results["ratios"] == mixture["ratios"]
 
@@ -148,7 +157,7 @@ def test_exhaustive_scores_are_pair_dev_gains_over_alone(tmp_path, tiny_model_di
 
     def dev(name):
         results = read(tmp_path / "select" / name / "results.json")
-        assert results["eval"] == {} and results["steps"] == 4
+        assert results["eval"] == {} and results["primary_steps"] == 4  # each pair under the budget's rule
         return results["dev_best"]["rte"]["main"], results["tasks"]
 
     alone, tasks = dev("alone")
@@ -162,11 +171,14 @@ def test_exhaustive_scores_are_pair_dev_gains_over_alone(tmp_path, tiny_model_di
 
 
 def test_none_trains_the_primary_alone(tmp_path, tiny_model_dir, train_calls):
-    exp = experiment(tiny_model_dir, select={"method": "none"}, mix={"method": "uniform"})
+    exp = experiment(tiny_model_dir, select={"method": "none"}, mix={"method": "uniform"}, seeds=[0, 1])
     results = run_pipeline(exp, tmp_path)
     assert train_calls == [] and results["selected"] == [] and "mix" not in results["stages"]
-    assert results["stages"]["final"]["tasks"] == ["rte"]
-    assert read(tmp_path / "final" / "seed_0" / "results.json")["tasks"] == ["rte"]
+    final, baseline = results["stages"]["final"], results["stages"]["baseline"]
+    # The empty selection is an answer: the baseline is the final model, not retrained.
+    assert final["same_as"] == "baseline" and final["eval"] == baseline["eval"] and final["tasks"] == ["rte"]
+    assert not (tmp_path / "final").exists() and "control" not in results["stages"]
+    assert results["gain"]["per_seed"] == {"0": 0.0, "1": 0.0}
     assert results["ratios"] == {"rte": 1.0}
 
 
@@ -179,13 +191,13 @@ def test_baseline_from_reuses_an_identical_baseline_and_refuses_a_different_one(
                                     seeds=[0, 1]), tmp_path / "first")
     trained = []
     per_seed = pipeline._per_seed
-    monkeypatch.setattr(pipeline, "_per_seed", lambda exp, prepared, folder, *a: trained.append(folder.name)
-                        or per_seed(exp, prepared, folder, *a))
+    monkeypatch.setattr(pipeline, "_per_seed", lambda exp, prepared, folder, *a, **k: trained.append(folder.name)
+                        or per_seed(exp, prepared, folder, *a, **k))
     # Another selector and other caps on the candidates: the primary's baseline is the same.
     exp = experiment(tiny_model_dir, select={"method": "all"}, mix={"method": "uniform"}, seeds=[0, 1],
                      data={"max_train_examples": {"rte": 64, "mrpc": 40}})
     second = run_pipeline(exp, tmp_path / "second", baseline_from=tmp_path / "first")
-    assert trained == ["final"]
+    assert trained == ["final", "control"]  # the final trains longer than the baseline (equal_primary)
     baseline = second["stages"]["baseline"]
     assert baseline["eval"] == first["stages"]["baseline"]["eval"]
     assert baseline["reused_from"] == str((tmp_path / "first").resolve()) and second["seconds"]["baseline"] == 0
@@ -204,7 +216,7 @@ def test_baseline_from_reuses_an_identical_baseline_and_refuses_a_different_one(
 
 def test_all_keeps_every_candidate_and_integer_fixed_ratios_use_round_robin(tmp_path, tiny_model_dir):
     exp = experiment(tiny_model_dir, select={"method": "all"},
-                     mix={"method": "fixed", "ratios": {"rte": 2, "mrpc": 1, "stsb": 0}})
+                     mix={"method": "fixed", "ratios": {"rte": 2, "mrpc": 1, "stsb": 0}}, transfer={"protocol": "joint"})
     results = run_pipeline(exp, tmp_path)
     assert results["selected"] == CANDIDATES
     assert read(tmp_path / "select" / "selection.json")["selected"] == CANDIDATES
@@ -215,7 +227,9 @@ def test_all_keeps_every_candidate_and_integer_fixed_ratios_use_round_robin(tmp_
     assert final["tasks"] == ["rte", "mrpc"]  # a ratio of 0 drops the task
     assert final["sampler"] == {"name": "round_robin", "ratios": {"rte": 2, "mrpc": 1}}
     batches = [r["batches"] for r in metrics(tmp_path / "final" / "seed_0")]
-    assert batches[0] == {"rte": 4, "mrpc": 1}  # the first 5 steps: rte rte mrpc rte rte
+    # equal_primary: rte keeps its 10 batches, mrpc adds 5; evaluations as often per step (every 8 of 15).
+    assert (final["steps"], final["primary_steps"]) == (15, 10)
+    assert batches[0] == {"rte": 6, "mrpc": 2}  # the first 8 steps: rte rte mrpc rte rte mrpc rte rte
 
 
 def test_fixed_mixer_with_fractional_ratios_samples(tmp_path):

@@ -1,10 +1,14 @@
 """AutoSeM stage 1: the Thompson-sampling bandit sampler and the utility selection rule."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from auxlearn.errors import AuxlearnError
+from auxlearn.select import build_selector
+from auxlearn.select.autosem import AutoSemSelector
 from auxlearn.select.rules import select_by_utility
 from auxlearn.train.samplers.thompson import ThompsonBanditSampler
 
@@ -180,3 +184,173 @@ def test_selection_rule_needs_a_criterion():
         select_by_utility(UTILITIES, "primary", threshold=None)
     with pytest.raises(ValueError, match="top_k"):
         select_by_utility(UTILITIES, "primary", top_k=-1)
+
+
+# ------------------------------------------------------------------------------------ forced exploration
+
+
+def test_forced_exploration_plays_every_arm_before_any_draw():
+    s = bandit(seed=4, reward="gain", explore_rounds_per_arm=2)
+    assert s.exploration_rounds == 1 + 2 * len(TASKS)
+    scores = np.random.default_rng(0).random(20)
+    rng_states = []
+    for step, score in enumerate(scores):
+        rng_states.append(s.rng.bit_generator.state)
+        s.next_task(step)
+        s.update(step, score)
+    history = s.describe()["history"]
+    first_drawn = next(h["round"] for h in history if not h["forced"])
+    assert first_drawn == s.exploration_rounds
+    assert all(h["forced"] for h in history[:first_drawn])
+    # after the baseline round (the primary), round-robin in task order, twice
+    assert [h["arm"] for h in history[:first_drawn]] == ["primary", *TASKS, *TASKS]
+    rewarded = [h["arm"] for h in history[:first_drawn] if h["reward"] is not None]
+    assert all(rewarded.count(task) >= 2 for task in TASKS)
+    # forced rounds draw nothing from the generator; the posteriors move as usual
+    assert all(state == rng_states[0] for state in rng_states[:first_drawn])
+    assert s.rng.bit_generator.state != rng_states[0]
+    assert any(h["alpha"] != history[0]["alpha"] for h in history[1:first_drawn])
+
+
+def test_without_forced_exploration_the_second_round_is_drawn():
+    s = bandit(seed=4)
+    assert s.exploration_rounds == 1
+    s.update(0, 0.5)
+    s.update(1, 0.6)
+    assert [h["forced"] for h in s.history] == [True, False]
+
+
+def test_forced_exploration_is_described_and_restored():
+    original = bandit(seed=2, explore_rounds_per_arm=3)
+    for step, score in enumerate([0.1, 0.3, 0.2, 0.4]):  # stop in the middle of the exploration
+        original.update(step, score)
+    assert original.describe()["explore_rounds_per_arm"] == 3
+    state = json.loads(json.dumps(original.state_dict()))
+    assert state["explore_rounds_per_arm"] == 3
+    restored = bandit(seed=99, explore_rounds_per_arm=3)
+    restored.load_state_dict(state)
+    for step in range(4, 20):
+        assert restored.next_task(step) == original.next_task(step)
+        original.update(step, step % 3 / 3)
+        restored.update(step, step % 3 / 3)
+    assert restored.describe() == original.describe()
+    with pytest.raises(ValueError, match="explore_rounds_per_arm"):
+        bandit(explore_rounds_per_arm=1).load_state_dict(state)
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True, "2"])
+def test_invalid_explore_rounds_are_named(value):
+    with pytest.raises(ValueError, match="explore_rounds_per_arm must be an integer >= 0"):
+        bandit(explore_rounds_per_arm=value)
+
+
+# --------------------------------------------------------------------- threshold "primary" (None is an answer)
+
+
+@pytest.mark.parametrize("utilities", [
+    {"primary": 0.6, "a": 0.6, "b": 0.4},         # a tie with the primary is not enough
+    {"primary": 0.3, "a": 0.2, "b": 0.1},         # every candidate below a weak primary
+    {"primary": 0.5},                             # no candidates at all
+])
+def test_primary_threshold_keeps_only_the_primary_when_nothing_beats_it(utilities):
+    assert select_by_utility(utilities, "primary", threshold="primary") == ["primary"]
+    assert select_by_utility(utilities, "primary") == ["primary"]  # the default rule
+
+
+def test_primary_threshold_keeps_the_candidates_strictly_above_the_primary():
+    utilities = {"primary": 0.5, "a": 0.7, "b": 0.5, "c": 0.55, "d": 0.2, "e": 0.55}
+    assert select_by_utility(utilities, "primary", threshold="primary") == ["primary", "a", "c", "e"]
+    assert select_by_utility(utilities, "primary", threshold="primary", top_k=2) == ["primary", "a", "c"]
+    # the rule follows the primary's own utility, not a fixed number
+    assert select_by_utility({**utilities, "primary": 0.6}, "primary") == ["primary", "a"]
+    assert select_by_utility({**utilities, "primary": 0.1}, "primary") == ["primary", "a", "c", "e", "b", "d"]
+
+
+def test_primary_threshold_needs_the_primary_utility_and_known_words():
+    with pytest.raises(ValueError, match="primary's own utility"):
+        select_by_utility({"a": 0.9}, "primary", threshold="primary")
+    with pytest.raises(ValueError, match="threshold must be 'primary', a number or None"):
+        select_by_utility(UTILITIES, "primary", threshold="best")
+
+
+# ------------------------------------------------------------------------------------- the AutoSeM selector
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"threshold": "best"}, "threshold must be 'primary', a number in \\[0, 1\\]"),
+    ({"threshold": 1.5}, "threshold must be"),
+    ({"threshold": -0.1}, "threshold must be"),
+    ({"threshold": True}, "threshold must be"),
+    ({"threshold": None}, "needs a top_k"),
+    ({"top_k": 0}, "top_k must be None or an integer >= 1"),
+    ({"threshold": None, "top_k": -1}, "top_k must be"),
+    ({"top_k": 1.5}, "top_k must be"),
+    ({"min_plays": -1}, "min_plays must be an integer >= 0"),
+    ({"reward_dev_size": 0}, "reward_dev_size must be None"),
+    ({"rounds": 1}, "rounds must be >= 2"),
+])
+def test_autosem_invalid_options_are_config_errors(options, message):
+    with pytest.raises(AuxlearnError, match=message):
+        build_selector("autosem", options)
+
+
+def test_autosem_defaults_and_valid_options():
+    selector = AutoSemSelector()
+    assert (selector.threshold, selector.top_k, selector.min_plays, selector.reward_dev_size) == (
+        "primary", None, 2, None)
+    assert selector.bandit == {"decay": 0.3, "reward": "gain", "min_delta": 0.0}
+    for options in ({"threshold": 0.5}, {"threshold": 0}, {"threshold": 1}, {"threshold": None, "top_k": 2},
+                    {"threshold": "primary", "top_k": 1}, {"min_plays": 0}):
+        build_selector("autosem", options)
+
+
+def stub_stage(deltas, seed=0):
+    """A stage whose ``train`` drives the bandit without a model: each round moves the primary's dev score by
+    ``deltas[arm played]``. Records the sampler and the dev split seen while training."""
+    data = {t: SimpleNamespace(train=[0] * 10, dev="whole dev split") for t in deltas}
+    stage = SimpleNamespace(primary="primary", candidates=[t for t in deltas if t != "primary"],
+                            prepared=SimpleNamespace(data=data),
+                            exp=SimpleNamespace(seed=seed, data=SimpleNamespace(split_seed=0)), trained=[])
+
+    def train_with(name, sampler, *, steps, eval_every, **options):
+        stage.trained.append({"name": name, "sampler": sampler, "dev": data["primary"].dev})
+        score = 0.0
+        for step in range(steps):
+            arm = sampler.next_task(step)
+            if (step + 1) % eval_every == 0:
+                score += deltas[arm]
+                sampler.update(step, score)
+        return {}
+
+    stage.train_with = train_with
+    return stage
+
+
+@pytest.mark.parametrize("deltas, expected", [
+    ({"primary": 0.0, "a": 0.01, "b": -0.01}, ["a"]),         # a raises the score, the primary alone does not
+    ({"primary": 0.01, "a": 0.0, "b": -0.01}, []),            # nothing beats training the primary alone
+    ({"primary": 0.01, "a": 0.01, "b": 0.01}, []),            # as good as the primary alone is not better
+])
+def test_autosem_keeps_only_candidates_that_beat_the_primary_arm(deltas, expected):
+    stage = stub_stage(deltas)
+    selection = AutoSemSelector(rounds=12, round_steps=2).select(stage)
+    assert selection.selected == expected
+    (trained,) = stage.trained
+    sampler = trained["sampler"]
+    assert trained["dev"] == "whole dev split"  # reward_dev_size None: the whole dev split
+    assert sampler.explore_rounds_per_arm == 2 and sampler.reward == "gain"
+    forced = [h["arm"] for h in sampler.history if h["forced"]]
+    assert len(forced) == 1 + 2 * 3 and all(forced.count(t) >= 2 for t in deltas)
+    details = selection.details
+    assert details["threshold"] == "primary" and details["explore_rounds_per_arm"] == 2
+    utilities = {**selection.scores, "primary": details["primary_utility"]}
+    assert selection.selected == [t for t in stage.candidates if utilities[t] > utilities["primary"]]
+
+
+def test_autosem_needs_rounds_for_the_forced_exploration():
+    with pytest.raises(AuxlearnError, match=r"rounds=6 .*min_plays=2 on 3 arms.*rounds >= 2 \* 3 \+ 1 = 7"):
+        AutoSemSelector(rounds=6, round_steps=2).select(stub_stage({"primary": 0.0, "a": 0.0, "b": 0.0}))
+    stage = stub_stage({"primary": 0.0, "a": 0.0, "b": 0.0})
+    AutoSemSelector(rounds=7, round_steps=2).select(stage)  # just enough: no Thompson round, no error
+    assert len(stage.trained[0]["sampler"].history) == 7
+    AutoSemSelector(rounds=2, round_steps=2, min_plays=0).select(stub_stage({"primary": 0.0, "a": 0.0}))

@@ -39,8 +39,11 @@ def cmd_train(args) -> int:
     results = train_experiment(exp, out)
     primary = results["eval"][exp.primary]
     print(f"{exp.primary} eval: " + ", ".join(f"{k}={v:.4f}" for k, v in primary.items()))
-    print(f"best dev step {results['best_step']} of {results['steps']}; {results['seconds']:.0f} s; "
-          f"results in {out / 'results.json'}")
+    if exp.auxiliary:
+        print(f"protocol {results['protocol']} ({results['protocol_rule']}); "
+              + "; ".join(f"{p['label']} {p['steps']} steps" for p in results["phases"]))
+    print(f"best dev step {results['best_step']} of {results['phases'][-1]['steps']}; {results['steps']} steps, "
+          f"{results['primary_steps']} of the primary; {results['seconds']:.0f} s; results in {out / 'results.json'}")
     return 0
 
 

@@ -55,6 +55,8 @@ class MixConfig(MethodConfig):
     method: str = "proportional"
 
 
+DEFAULT_RUN_SEEDS = 5
+
 # The AutoSeM reproduction's settings (its --setting flag) as presets: (select method, mix method).
 PRESETS = {0: ("autosem", None), 1: ("all", "uniform"), 2: ("autosem", "uniform"), 3: ("autosem", "gp-bo")}
 
@@ -103,6 +105,34 @@ class TrainConfig(_Strict):
         return int(self.warmup * self.steps) if self.warmup < 1 else int(self.warmup)
 
 
+Protocol = Literal["joint", "sequential", "joint_then_finetune", "auto"]
+Budget = Literal["equal_primary", "equal_total"]
+
+
+class TransferConfig(_Strict):
+    """How a trained arm (selection and mixing trials, the final model) uses its auxiliary tasks.
+
+    ``budget`` counts the arm's steps: ``equal_primary`` gives the primary as many of its own batches as its
+    baseline (``train.steps``), the auxiliaries their share on top; ``equal_total`` keeps the baseline's total.
+    ``protocol``: ``joint`` multi-task training; ``sequential`` the auxiliaries first, then the primary alone
+    (intermediate-task training); ``joint_then_finetune`` joint, then the primary alone from the best joint
+    checkpoint (MT-DNN); ``auto`` picks joint or sequential by the size rule of Weller et al. (2022).
+    """
+
+    protocol: Protocol = "auto"
+    budget: Budget = "equal_primary"
+    regularization: float = Field(
+        0.0, ge=0, description="sequential: delta of the L2 pull delta*||theta - theta_phase1||^2 on the encoder "
+                               "while the primary trains (successive regularisation, HMTL/JMT); 0: none")
+
+    @model_validator(mode="after")
+    def _regularization_needs_phases(self) -> "TransferConfig":
+        if self.regularization and self.protocol in ("joint", "joint_then_finetune"):
+            raise ValueError(f"transfer.regularization pulls the primary's phase toward the auxiliary phase's "
+                             f"weights; protocol {self.protocol!r} has no such phase (use sequential or auto)")
+        return self
+
+
 class Experiment(_Strict):
     name: str
     model: str = DEFAULT_MODEL
@@ -117,9 +147,12 @@ class Experiment(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
     mix: MixConfig = Field(default_factory=MixConfig)
+    transfer: TransferConfig = Field(default_factory=TransferConfig)
     preset: Optional[Literal[0, 1, 2, 3]] = None
     seed: int = 0
-    seeds: Optional[list[int]] = Field(None, min_length=1, description="baseline and final are repeated per seed")
+    seeds: Optional[list[int]] = Field(
+        None, min_length=1, description=f"seeds of `run`'s baseline, final and control; None: "
+                                        f"{DEFAULT_RUN_SEEDS} seeds from `seed` on")
 
     @model_validator(mode="before")
     @classmethod
@@ -155,21 +188,26 @@ class Experiment(_Strict):
 
     @property
     def run_seeds(self) -> list[int]:
-        return self.seeds or [self.seed]
+        """One RTE accuracy moves by about 3 points from seed to seed: a gain needs several paired seeds."""
+        return self.seeds or list(range(self.seed, self.seed + DEFAULT_RUN_SEEDS))
 
-    def variant(self, *, auxiliary: Optional[list[str]] = None, seed: Optional[int] = None,
-                sampler: Optional[dict[str, Any]] = None, **train: Any) -> "Experiment":
-        """A copy with other auxiliaries, seed, sampler (``{"name": ..., **options}``) or train settings."""
-        train_update = dict(train)
+    def variant(self, *, primary: Optional[str] = None, auxiliary: Optional[list[str]] = None,
+                seed: Optional[int] = None, sampler: Optional[dict[str, Any]] = None, **train: Any) -> "Experiment":
+        """A validated copy with another primary, auxiliaries, seed, sampler (``{"name": ..., **options}``) or
+        train settings; eval_tasks that are no longer trained are dropped."""
+        document = self.model_dump()
+        document["train"].update(train)
         if sampler is not None:
-            train_update["sampler"] = SamplerConfig(**sampler)
-        update: dict[str, Any] = {"train": self.train.model_copy(update=train_update)}
+            document["train"]["sampler"] = dict(sampler)
+        if primary is not None:
+            document["primary"] = primary
         if auxiliary is not None:
-            update["auxiliary"] = list(auxiliary)
-            update["train"].eval_tasks = [t for t in self.train.eval_tasks if t in auxiliary]
+            document["auxiliary"] = list(auxiliary)
         if seed is not None:
-            update["seed"] = seed
-        return self.model_copy(update=update)
+            document["seed"] = seed
+        tasks = [document["primary"], *document["auxiliary"]]
+        document["train"]["eval_tasks"] = [t for t in document["train"]["eval_tasks"] if t in tasks]
+        return experiment_from_dict(document, where=f"experiment {self.name!r}, a variant")
 
 
 def apply_override(document: dict, assignment: str) -> None:
@@ -206,7 +244,23 @@ def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = (
     if data_dir is not None:
         document.setdefault("data", {})["dir"] = data_dir
     document["task_files"] = [str((path.parent / f).resolve()) for f in document.get("task_files") or []]
+    if isinstance(document.get("model"), str):
+        document["model"] = resolve_model_path(document["model"], path)
     return experiment_from_dict(document, where=f"config file {path}")
+
+
+def resolve_model_path(model: str, config_path: Path) -> str:
+    """A ``model:`` folder resolves from the config file's folder, as task files do; a hub id stays as it is.
+
+    A value that exists there, or that is written as a path (absolute, ``./``, ``../``, ``~``), is a folder;
+    a written-as-path folder that does not exist is an error now, not a hub lookup later."""
+    candidate = (config_path.parent / Path(model).expanduser()).resolve()
+    if candidate.is_dir():
+        return str(candidate)
+    if model.startswith(("/", "./", "../", "~")):
+        raise AuxlearnError(f"config file {config_path}: model folder {model!r} not found "
+                            f"(resolved from the config file's folder to {candidate})")
+    return model
 
 
 def experiment_from_dict(document: dict, where: str = "config") -> Experiment:

@@ -1,4 +1,4 @@
-"""Train one experiment end to end: data, model, sampler, trainer, best checkpoint, eval scores, results.json.
+"""Train one experiment end to end: data, model, its protocol's phases, best checkpoint, eval scores, results.json.
 
 ``prepare`` loads and encodes the tasks once; later stages (selection trials, mixing trials, seeds)
 pass the prepared data back in, so nothing is tokenized twice in a process.
@@ -21,9 +21,11 @@ from auxlearn.data.task_data import TaskData, build_task_data
 from auxlearn.errors import AuxlearnError, NonFiniteLossError
 from auxlearn.io import write_json_atomic
 from auxlearn.models.encoder import clamp_max_length, load_encoder, load_tokenizer, resolve_model_name
-from auxlearn.models.multitask import MultiTaskModel
+from auxlearn.models.multitask import MultiTaskModel, is_model_folder, saved_heads
+from auxlearn.protocols import plan_arm
 from auxlearn.tasks import available_tasks, get_task
-from auxlearn.train.evaluation import evaluate
+from auxlearn.train.anchor import Anchor
+from auxlearn.train.evaluation import predict, score_predictions
 from auxlearn.train.samplers import TaskSampler, build_sampler
 from auxlearn.train.trainer import Trainer
 
@@ -56,24 +58,79 @@ def prepare(exp: Experiment, tasks: Optional[list[str]] = None) -> Prepared:
     return Prepared(tokenizer, data)
 
 
-def build_model(exp: Experiment, prepared: Prepared, tasks: list[str]) -> MultiTaskModel:
-    """A fresh model: pretrained encoder, heads initialised from the experiment's seed."""
+def build_model(exp: Experiment, prepared: Prepared, tasks: list[str],
+                start: Optional[MultiTaskModel] = None) -> MultiTaskModel:
+    """A model for ``tasks`` (``model.adopted`` lists the tasks whose head it took over).
+
+    Heads start from the experiment's seed. ``start`` (an earlier phase's model) gives its encoder and the heads of
+    the tasks both share; else a ``model:`` that is a saved auxlearn folder gives its heads the same way."""
     transformers.set_seed(exp.seed)
-    return MultiTaskModel(load_encoder(exp.model), {t: prepared.data[t].spec for t in tasks},
-                          pooling=exp.pooling, pair_encoding=exp.pair_encoding, head_dropout=exp.head_dropout)
+    specs = {t: prepared.data[t].spec for t in tasks}
+    encoder = start.encoder if start is not None else load_encoder(exp.model)
+    model = MultiTaskModel(encoder, specs, pooling=exp.pooling, pair_encoding=exp.pair_encoding,
+                           head_dropout=exp.head_dropout)
+    if start is not None:
+        model.adopt_heads(start.specs, start.head_states())
+    elif is_model_folder(exp.model):
+        saved_specs, states, _ = saved_heads(exp.model)
+        model.adopt_heads(saved_specs, states)
+    return model
+
+
+@dataclass
+class Trained:
+    """One training run's results (as in its results.json) and its model, with the best dev checkpoint loaded."""
+
+    results: dict[str, Any]
+    model: MultiTaskModel
 
 
 def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: Optional[Prepared] = None,
-                     sampler: Optional[TaskSampler] = None, save_model: bool = True,
-                     score_eval: bool = True) -> dict[str, Any]:
-    """Train, keep the best dev checkpoint, score it on eval, and write ``results.json`` in ``out_dir``.
+                     save_model: bool = True, score_eval: bool = True) -> dict[str, Any]:
+    """Train the experiment's arm (its protocol's phases over its budget) and write ``results.json`` in
+    ``out_dir``: the last phase's scores, with each phase's steps and seconds and the whole arm's totals.
 
     Selection and mixing trials pass ``score_eval=False``: what chooses never looks at eval."""
     started = time.perf_counter()
-    out = Path(out_dir) if out_dir is not None else None
     prepared = prepared or prepare(exp)
+    arm = plan_arm(exp, {t: len(prepared.data[t].train) for t in exp.tasks})
+    out = Path(out_dir) if out_dir is not None else None
+    phases, trained = [], None
+    for index, phase in enumerate(arm.phases):
+        last = index == len(arm.phases) - 1
+        variant = exp.variant(primary=phase.selector, auxiliary=phase.auxiliary, sampler=phase.sampler,
+                              steps=phase.steps, eval_every=phase.eval_every, patience=phase.patience)
+        folder = out if out is None or last else out / f"phase{index + 1}_{phase.label}"
+        anchor = Anchor(trained.model.encoder, phase.regularization) if trained and phase.regularization else None
+        trained = train_phase(variant, folder, prepared, save_model=save_model and last,
+                              score_eval=score_eval and last, start=trained.model if trained else None,
+                              anchor=anchor, primary=exp.primary)
+        phases.append({"label": phase.label, **{k: trained.results[k] for k in PHASE_KEYS}})
+    results = {**trained.results, "primary": exp.primary, "tasks": exp.tasks, "config": exp.model_dump(mode="json"),
+               "protocol": arm.protocol, "protocol_rule": arm.rule, "budget": arm.plan.__dict__,
+               "planned_steps": arm.total_steps, "phases": phases,
+               "steps": sum(p["steps"] for p in phases),
+               "primary_steps": sum(p["task_steps"].get(exp.primary, 0) for p in phases),
+               "seconds": round(time.perf_counter() - started, 3)}
+    if out is not None:
+        write_json_atomic(out / "results.json", results)
+    return results
+
+
+PHASE_KEYS = ("tasks", "steps", "task_steps", "best_step", "stopped", "seconds", "dev_best", "reused_heads",
+              "sampler")
+
+
+def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepared, *,
+                sampler: Optional[TaskSampler] = None, save_model: bool = True, score_eval: bool = True,
+                start: Optional[MultiTaskModel] = None, anchor: Optional[Anchor] = None,
+                primary: Optional[str] = None) -> Trained:
+    """One training run of the experiment's tasks: keep the best dev checkpoint, score ``primary`` (default the
+    experiment's) and any eval_tasks on eval, write ``results.json`` in ``out_dir``."""
+    started = time.perf_counter()
+    out = Path(out_dir) if out_dir is not None else None
     tasks = exp.tasks
-    model = build_model(exp, prepared, tasks)
+    model = build_model(exp, prepared, tasks, start)
     data = {t: prepared.data[t] for t in tasks}
     if sampler is None:
         sampler = build_sampler(exp.train.sampler.name, exp.train.sampler.options, tasks,
@@ -85,7 +142,8 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
             (out / stale).unlink(missing_ok=True)
     trainer = Trainer(model, data, exp.primary, exp.train, sampler=sampler, pad_id=prepared.tokenizer.pad_token_id,
                       seed=exp.seed, out_dir=out, eval_tasks=tuple(exp.train.eval_tasks),
-                      pad_to=prepared_pad_length(exp, prepared), group_by_length=exp.data.group_by_length)
+                      pad_to=prepared_pad_length(exp, prepared), group_by_length=exp.data.group_by_length,
+                      anchor=anchor)
     metadata = {**model_metadata(exp, prepared), "precision": trainer.precision}  # evaluate and predict as trained
     try:
         outcome = trainer.train()
@@ -95,16 +153,22 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
         raise
     if out is not None and save_model:
         model.save(out / "model", prepared.tokenizer, metadata)
-    scores = {}
-    for task in (exp.primary, *exp.train.eval_tasks) if score_eval else ():
-        scores[task] = evaluate(model, task, prepared.data[task].split("eval"), trainer.inference)
+    scores, degenerate = {}, {}
+    for task in dict.fromkeys((primary or exp.primary, *exp.train.eval_tasks)) if score_eval else ():
+        split = prepared.data[task].split("eval")
+        predictions = predict(model, task, split, trainer.inference)
+        scores[task] = score_predictions(model.specs[task], predictions, split)
+        if model.specs[task].type == "classification":
+            degenerate[task] = len(set(predictions)) == 1
     results = {
         "primary": exp.primary,
         "tasks": tasks,
         "eval": scores,
+        "degenerate": degenerate,
         "dev_best": outcome.best_dev,
         "best_step": outcome.best_step,
         "steps": outcome.steps,
+        "task_steps": outcome.task_steps,
         "stopped": outcome.stopped,
         "seconds": round(time.perf_counter() - started, 3),
         "train_seconds": round(outcome.seconds - outcome.eval_seconds, 3),
@@ -114,13 +178,14 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
         "precision": outcome.precision,
         "threads": outcome.threads,
         "sampler": sampler.describe(),
+        "reused_heads": model.adopted,
         "train_sizes": {t: len(d.train) for t, d in data.items()},
         "config": exp.model_dump(mode="json"),
         "versions": versions(),
     }
     if out is not None:
         write_json_atomic(out / "results.json", results)
-    return results
+    return Trained(results, model)
 
 
 def model_metadata(exp: Experiment, prepared: Prepared) -> dict[str, Any]:

@@ -1,8 +1,10 @@
-"""`auxlearn run`: baseline (the primary alone) -> select -> mix -> final, per seed, and the headline results.
+"""`auxlearn run`: baseline (the primary alone) -> select -> mix -> final (+ control), per seed, and the results.
 
 Every stage writes its own folder and JSON; the run folder's ``results.json`` holds the primary's
 ``eval`` score for each stage and seed, and each stage's seconds. Selection and mixing only ever see
-``dev``; ``eval`` is scored for the baseline and the final models alone.
+``dev``; ``eval`` is scored for the baseline, control and final models alone. An empty selection makes the
+baseline the final model. When the final trains for more steps than the baseline (its budget or protocol), the
+control arm trains the primary alone for as many steps, and ``control_gain`` compares the final with it.
 """
 
 from __future__ import annotations
@@ -72,18 +74,43 @@ def _mean_std(values: list[float]) -> dict[str, float]:
 
 
 def _per_seed(exp: Experiment, prepared: Prepared, folder: Path, auxiliary: list[str],
-              sampler: dict[str, Any]) -> dict[str, Any]:
+              sampler: dict[str, Any], **train: Any) -> dict[str, Any]:
+    """One arm trained once per seed: its eval and dev scores, and per seed its steps and seconds."""
     started = time.perf_counter()
     scores, dev, results_by_seed = {}, {}, {}
     for seed in exp.run_seeds:
-        variant = exp.variant(auxiliary=auxiliary, sampler=sampler, seed=seed)
+        variant = exp.variant(auxiliary=auxiliary, sampler=sampler, seed=seed, **train)
         results = train_experiment(variant, folder / f"seed_{seed}", prepared)
         scores[str(seed)] = results["eval"][exp.primary]["main"]
         dev[str(seed)] = results["dev_best"][exp.primary]["main"]
-        results_by_seed[str(seed)] = {"best_step": results["best_step"], "steps": results["steps"],
-                                      "seconds": results["seconds"], "eval": results["eval"][exp.primary]}
+        results_by_seed[str(seed)] = {
+            "best_step": results["best_step"], "steps": results["steps"], "primary_steps": results["primary_steps"],
+            "planned_steps": results["planned_steps"], "seconds": results["seconds"],
+            "eval": results["eval"][exp.primary], **_degenerate(results, exp.primary),
+            "phases": [{k: p[k] for k in ("label", "tasks", "steps", "best_step", "seconds")}
+                       for p in results["phases"]]}
+    last = results  # every seed plans the same arm
     return {"tasks": [exp.primary, *auxiliary], "sampler": sampler, "eval": scores, "dev": dev,
-            **_mean_std(list(scores.values())), "runs": results_by_seed, "seconds": time.perf_counter() - started}
+            **_mean_std(list(scores.values())), "protocol": last["protocol"], "protocol_rule": last["protocol_rule"],
+            "budget": last["budget"]["budget"], "planned_steps": last["planned_steps"], "runs": results_by_seed,
+            "seconds": time.perf_counter() - started}
+
+
+def _degenerate(results: dict[str, Any], task: str) -> dict[str, bool]:
+    """Whether the model predicted one class for every eval example (classification tasks only)."""
+    return {"degenerate": results["degenerate"][task]} if task in results.get("degenerate", {}) else {}
+
+
+def _gain(better: dict[str, float], worse: dict[str, float]) -> dict[str, Any]:
+    gains = {s: better[s] - worse[s] for s in worse if s in better}
+    return {"per_seed": gains, **_mean_std(list(gains.values()))}
+
+
+def _control(exp: Experiment, prepared: Prepared, run_dir: Path, steps: int) -> dict[str, Any]:
+    """The primary alone for the final's total steps, its evaluations as often per step as the baseline's: a gain
+    that longer training alone brings is then never credited to the auxiliary tasks."""
+    eval_every = max(1, round(exp.train.eval_every * steps / exp.train.steps))
+    return _per_seed(exp, prepared, run_dir / "control", [], {"name": "uniform"}, steps=steps, eval_every=eval_every)
 
 
 def baseline_identity(exp: Experiment) -> dict[str, Any]:
@@ -146,12 +173,14 @@ def run_pipeline(exp: Experiment, run_dir: str | Path, baseline_from: Optional[s
         mixture = run_mix(exp, run_dir, selection, prepared)
         stages["mix"] = {"method": mixture.method, "ratios": mixture.ratios, "sampler": mixture.sampler,
                          "seconds": mixture.seconds}
-        final_tasks, final_sampler = [t for t in mixture.tasks if t != exp.primary], mixture.sampler
-    else:
-        final_tasks, final_sampler = [], {"name": "uniform"}
-    stages["final"] = _per_seed(exp, prepared, run_dir / "final", final_tasks, final_sampler)
+        final_tasks = [t for t in mixture.tasks if t != exp.primary]
+        stages["final"] = _per_seed(exp, prepared, run_dir / "final", final_tasks, mixture.sampler)
+        if stages["final"]["planned_steps"] > exp.train.steps:
+            stages["control"] = _control(exp, prepared, run_dir, stages["final"]["planned_steps"])
+    else:  # "none" is an answer: the primary alone is the final model, and it is already trained
+        stages["final"] = {**stages["baseline"], "same_as": "baseline", "seconds": 0.0}
+        stages["final"].pop("identity", None)
     baseline, final = stages["baseline"], stages["final"]
-    gains = [final["eval"][s] - baseline["eval"][s] for s in baseline["eval"]]
     results = {
         "primary": exp.primary,
         "metric": "+".join(prepared.data[exp.primary].spec.main_metric),
@@ -159,7 +188,8 @@ def run_pipeline(exp: Experiment, run_dir: str | Path, baseline_from: Optional[s
         "stages": stages,
         "selected": selection.selected,
         "ratios": stages.get("mix", {}).get("ratios", {exp.primary: 1.0}),
-        "gain": {"per_seed": dict(zip(baseline["eval"], gains)), **_mean_std(gains)},
+        "gain": _gain(final["eval"], baseline["eval"]),
+        **({"control_gain": _gain(final["eval"], stages["control"]["eval"])} if "control" in stages else {}),
         "seconds": {**{name: stage["seconds"] for name, stage in stages.items()},
                     "total": time.perf_counter() - started},
         "config": exp.model_dump(mode="json"),
@@ -170,16 +200,26 @@ def run_pipeline(exp: Experiment, run_dir: str | Path, baseline_from: Optional[s
 
 
 def summary_table(results: dict[str, Any]) -> str:
-    """The closing table of `auxlearn run`: baseline vs final, the selection with its scores, the ratios."""
+    """The closing table of `auxlearn run`: baseline, control and final, the gains, the selection with its scores,
+    the ratios, the protocol."""
     stages = results["stages"]
     lines = [f"primary {results['primary']} ({results['metric']} on eval), seeds {results['seeds']}",
-             f"  {'stage':<10}{'mean':>8}{'std':>8}   per seed"]
-    for name in ("baseline", "final"):
+             f"  {'arm':<10}{'mean':>8}{'std':>8}{'steps':>8}   per seed"]
+    for name in ("baseline", "control", "final"):
+        if name not in stages:
+            continue
         stage = stages[name]
         per_seed = ", ".join(f"{s}: {v:.4f}" for s, v in stage["eval"].items())
-        lines.append(f"  {name:<10}{stage['mean']:>8.4f}{stage['std']:>8.4f}   {per_seed}")
-    gain = results["gain"]
-    lines.append(f"  gain      {gain['mean']:>+8.4f}{gain['std']:>8.4f}")
+        steps = stage.get("planned_steps", "")
+        lines.append(f"  {name:<10}{stage['mean']:>8.4f}{stage['std']:>8.4f}{steps:>8}   {per_seed}")
+    for key, label in (("gain", "final - baseline"), ("control_gain", "final - control")):
+        if key in results:
+            lines.append(f"  {label:<18}{results[key]['mean']:>+8.4f} ± {results[key]['std']:.4f}")
+    final = stages["final"]
+    if final.get("same_as") == "baseline":
+        lines.append("final: no candidate beat the primary alone, so the final model is the baseline")
+    elif "protocol" in final:
+        lines.append(f"protocol: {final['protocol']} ({final['protocol_rule']}); budget {final['budget']}")
     select = stages["select"]
     lines.append(f"selection ({select['method']}): " + (", ".join(select["selected"]) or "no auxiliary task"))
     for task, score in sorted(select["scores"].items(), key=lambda kv: -kv[1]):

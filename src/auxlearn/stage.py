@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from auxlearn.config import Experiment
-from auxlearn.experiment import Prepared, train_experiment
+from auxlearn.experiment import Prepared, train_experiment, train_phase
 from auxlearn.train.samplers import TaskSampler
 
 
@@ -28,14 +28,20 @@ class Stage:
         return list(self.exp.auxiliary)
 
     def train(self, name: str, *, auxiliary: list[str], sampler: Optional[dict[str, Any]] = None,
-              sampler_object: Optional[TaskSampler] = None, steps: Optional[int] = None,
-              seed: Optional[int] = None, **train: Any) -> dict[str, Any]:
-        """Train a fresh model on the primary + ``auxiliary`` into ``folder/name``; no model is saved."""
+              steps: Optional[int] = None, seed: Optional[int] = None, **train: Any) -> dict[str, Any]:
+        """A trial that stands for the final model: the primary + ``auxiliary`` trained into ``folder/name`` under
+        the experiment's protocol and budget (``steps``: the primary-alone recipe's length); no model is saved."""
         if steps is not None:
             train["steps"] = steps
         variant = self.exp.variant(auxiliary=auxiliary, sampler=sampler, seed=seed, **train)
-        return train_experiment(variant, self.folder / name, self.prepared, sampler=sampler_object,
-                                save_model=False, score_eval=False)
+        return train_experiment(variant, self.folder / name, self.prepared, save_model=False, score_eval=False)
+
+    def train_with(self, name: str, sampler: TaskSampler, *, steps: int, **train: Any) -> dict[str, Any]:
+        """One joint run of the primary and every candidate for exactly ``steps`` steps, driven by ``sampler``
+        (the AutoSeM bandit): a search that is not an arm, so no protocol or budget applies."""
+        variant = self.exp.variant(auxiliary=self.candidates, steps=steps, **train)
+        return train_phase(variant, self.folder / name, self.prepared, sampler=sampler, save_model=False,
+                           score_eval=False).results
 
     def signed(self, score: float) -> float:
         """A score of the primary as 'higher is better'."""

@@ -42,6 +42,7 @@ class MultiTaskModel(nn.Module):
         self.encoder, self.pooling, self.pair_encoding = encoder, pooling, pair_encoding
         self.head_dropout = head_dropout
         self.specs = dict(specs)
+        self.adopted: list[str] = []  # tasks whose head came from another model (adopt_heads)
         hidden = encoder.config.hidden_size
         self.heads = nn.ModuleDict({
             name: HEADS[spec.type](hidden * (SIAMESE_FEATURES if spec.siamese(pair_encoding) else 1),
@@ -79,6 +80,26 @@ class MultiTaskModel(nn.Module):
         weights = mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
+    def adopt_heads(self, specs: Mapping[str, TaskSpec], states: Mapping[str, Mapping[str, torch.Tensor]]) -> list[str]:
+        """Load the heads of another model (a saved folder, an earlier phase) for the tasks both have with the
+        same type, labels and input width; the other heads keep their fresh initialisation. Returns the tasks
+        whose head was taken over."""
+        adopted = []
+        for task, head in self.heads.items():
+            theirs, mine = specs.get(task), self.specs[task]
+            state = states.get(task)
+            if theirs is None or state is None or (theirs.type, theirs.label_names) != (mine.type, mine.label_names):
+                continue
+            if any(state[k].shape != v.shape for k, v in head.state_dict().items() if k in state):
+                continue
+            head.load_state_dict(state)
+            adopted.append(task)
+        self.adopted = adopted
+        return adopted
+
+    def head_states(self) -> dict[str, dict[str, torch.Tensor]]:
+        return {task: head.state_dict() for task, head in self.heads.items()}
+
     def loss(self, task: str, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return self.heads[task].loss(self(task, batch), batch["labels"])
 
@@ -100,13 +121,29 @@ class MultiTaskModel(nn.Module):
     @classmethod
     def load(cls, folder: str | Path) -> tuple["MultiTaskModel", object, dict]:
         """The model, its tokenizer and its metadata from a folder written by ``save``."""
-        folder = Path(folder)
-        for name in ("tasks.json", "auxlearn.json", "heads.safetensors", "config.json"):
-            if not (folder / name).is_file():
-                raise AuxlearnError(f"{folder} is not an auxlearn model folder: {name} is missing")
-        specs = {n: TaskSpec(**s) for n, s in json.loads((folder / "tasks.json").read_text()).items()}
-        meta = json.loads((folder / "auxlearn.json").read_text())
+        specs, states, meta = saved_heads(folder)
         model = cls(AutoModel.from_pretrained(folder), specs, pooling=meta["pooling"],
                     pair_encoding=meta["pair_encoding"], head_dropout=meta["head_dropout"])
-        model.heads.load_state_dict(load_file(str(folder / "heads.safetensors")))
+        for task, head in model.heads.items():
+            head.load_state_dict(states[task])
         return model, AutoTokenizer.from_pretrained(folder), meta
+
+
+def is_model_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a folder written by ``MultiTaskModel.save`` (an encoder folder has no auxlearn.json)."""
+    return (Path(path) / "auxlearn.json").is_file()
+
+
+def saved_heads(folder: str | Path) -> tuple[dict[str, TaskSpec], dict[str, dict[str, torch.Tensor]], dict]:
+    """The task specs, head weights per task and metadata of a saved model folder."""
+    folder = Path(folder)
+    for name in ("tasks.json", "auxlearn.json", "heads.safetensors", "config.json"):
+        if not (folder / name).is_file():
+            raise AuxlearnError(f"{folder} is not an auxlearn model folder: {name} is missing")
+    specs = {n: TaskSpec(**s) for n, s in json.loads((folder / "tasks.json").read_text()).items()}
+    meta = json.loads((folder / "auxlearn.json").read_text())
+    states: dict[str, dict[str, torch.Tensor]] = {task: {} for task in specs}
+    for key, tensor in load_file(str(folder / "heads.safetensors")).items():
+        task, _, name = key.partition(".")
+        states.setdefault(task, {})[name] = tensor
+    return specs, states, meta

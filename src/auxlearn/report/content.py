@@ -10,14 +10,28 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+import numpy as np
 import yaml
 
 from auxlearn.report import plots
 from auxlearn.report.data import RunData
-from auxlearn.report.stats import Gain, mean_std, paired_bootstrap, verdict_word
+from auxlearn.report.stats import CONFIDENCE, Comparison, mean_std, paired_t, verdict_word
 
-BOOTSTRAP_SEED = 0
-BOOTSTRAP_RESAMPLES = 10_000
+ARMS = ("baseline", "control", "final")  # the stages trained and scored on eval seed by seed
+# verdict_word's words that outcome() treats apart (the positive ones weakest first), then outcome()'s own
+POSITIVE = ("seemed to help", "helped")
+TENTATIVE = ("seemed to help", "seemed to hurt")
+NO_DIFFERENCE = "made no clear difference"
+LONGER_TRAINING = "longer training explains the gain"
+SAME_AS_BASELINE = "nothing selected: the final model is the baseline"
+NOTHING_SELECTED = "nothing selected"
+PROTOCOLS = {"joint": "multi-task training, primary and auxiliary batches mixed throughout",
+             "sequential": "the auxiliary tasks first, then the primary alone: intermediate-task training",
+             "joint_then_finetune": "joint training, then the primary alone from the best joint checkpoint"}
+BUDGETS = {"equal_primary": "the final model saw as many primary batches as the baseline, its auxiliary batches on "
+                            "top, so it trained for more steps in total",
+           "equal_total": "the final model trained for the baseline's total steps, its auxiliary batches taking "
+                          "part of the primary's"}
 TOP_CANDIDATES = 3  # GradTS heatmaps: the primary and this many best-tau candidates
 
 
@@ -78,7 +92,7 @@ class Report:
     title: str
     verdict: str
     sections: list[Section]
-    gain: Optional[Gain]  # None for a study of several runs
+    gains: dict[str, Comparison]  # final − each reference arm ("baseline", "control"); empty for a study
 
 
 def add_figure(blocks: list[Block], name: str, png: Optional[bytes], alt: str, caption: str = "") -> None:
@@ -86,33 +100,127 @@ def add_figure(blocks: list[Block], name: str, png: Optional[bytes], alt: str, c
         blocks.append(Figure(name, png, alt, caption))
 
 
-def run_gain(data: RunData) -> Gain:
-    """The final model's gain over the baseline on the primary's eval score, per seed, with its interval."""
+def compare(data: RunData, reference: str, candidate: str = "final") -> Optional[Comparison]:
+    """``candidate`` − ``reference`` on the primary's eval score, seed by seed (paired t), or None when the run
+    lacks either arm."""
     stages = data.results["stages"]
-    return paired_bootstrap(stages.get("baseline", {}).get("eval", {}), stages.get("final", {}).get("eval", {}),
-                            n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    if reference not in stages or candidate not in stages:
+        return None
+    return paired_t(stages[reference].get("eval", {}), stages[candidate].get("eval", {}),
+                    higher_is_better=data.higher_is_better)
 
 
-def headline_table(data: RunData, gain: Gain) -> Table:
+def run_gains(data: RunData) -> dict[str, Comparison]:
+    """The final model against each reference arm the run has: ``{"baseline": ..., "control": ...}``."""
+    gains = {reference: compare(data, reference) for reference in ("baseline", "control")}
+    return {reference: gain for reference, gain in gains.items() if gain is not None}
+
+
+def outcome(data: RunData, gains: dict[str, Comparison]) -> str:
+    """The run's answer in a few words: ``verdict_word`` of final − baseline, except that a gain the control
+    (the primary alone trained as long as the final model) does not confirm is ``LONGER_TRAINING``, and a firm
+    gain over the baseline with only a tentative one over the control is tentative too."""
+    if data.same_as_baseline:
+        return SAME_AS_BASELINE
+    if not data.results.get("selected"):
+        return NOTHING_SELECTED
+    word = verdict_word(gains["baseline"], data.higher_is_better) if "baseline" in gains else NO_DIFFERENCE
+    if "control" not in gains or word not in POSITIVE:
+        return word
+    versus_control = verdict_word(gains["control"], data.higher_is_better)
+    return min(word, versus_control, key=POSITIVE.index) if versus_control in POSITIVE else LONGER_TRAINING
+
+
+def interval_text(gain: Comparison) -> str:
+    return f"{fmt_gain(gain.low)} to {fmt_gain(gain.high)}" if gain.low is not None else "–"
+
+
+def fmt_level(confidence: float) -> str:
+    return f"{100 * confidence:g} %"
+
+
+def fmt_p(p: Optional[float]) -> str:
+    return "< 0.0001" if p is not None and p < 1e-4 else fmt(p)
+
+
+def fmt_share(gain: Comparison) -> str:
+    """The seeds on which the candidate was better, e.g. "4 of 5"."""
+    return f"{round(gain.improved * gain.n)} of {gain.n}" if gain.n else "–"
+
+
+def mean_text(scores: dict[str, float]) -> str:
+    mean, std = mean_std(scores.values())
+    return f"{fmt(mean)} ± {fmt(std)}"
+
+
+def _gain_stats(gain: Comparison) -> str:
+    """The evidence behind a gain in words: its t-interval, p-value and the seeds it improved."""
+    if gain.low is None:
+        return "a single seed, so no interval"
+    return (f"{fmt_level(gain.confidence)} t-interval {interval_text(gain)}, p = {fmt_p(gain.p_value)}, "
+            f"better on {fmt_share(gain)} seeds")
+
+
+def headline_table(data: RunData, gains: dict[str, Comparison]) -> Table:
     stages, seeds = data.results["stages"], data.seeds
     rows, classes = [], []
     for name in data.scored_stages():
         stage = stages[name]
         tasks = stage.get("tasks") or [data.primary]
         auxiliary = [t for t in tasks if t != data.primary]
-        mean, std = mean_std(stage["eval"].values())
-        rows.append([name, ", ".join(auxiliary) or "none (primary alone)",
-                     *[fmt(stage["eval"].get(s)) for s in seeds], f"{fmt(mean)} ± {fmt(std)}"])
+        scores = list(stage["eval"].values())
+        alone = "none: the baseline itself" if name == "final" and data.same_as_baseline else "none"
+        rows.append([name, ", ".join(auxiliary) or alone, *[fmt(stage["eval"].get(s)) for s in seeds],
+                     mean_text(stage["eval"]), fmt(float(np.median(scores)) if scores else None), "", "", ""])
         classes.append(f"stage-{name}")
-    if "baseline" in stages and "final" in stages:
-        interval = (f" (95 % CI {fmt_gain(gain.low)} to {fmt_gain(gain.high)})" if gain.low is not None
-                    else " (one seed: no interval)")
-        rows.append(["gain: final − baseline", "", *[fmt_gain(gain.per_seed.get(s)) for s in seeds],
-                     f"{fmt_gain(gain.mean)} ± {fmt(gain.std)}{interval}"])
+    for reference, gain in gains.items():
+        rows.append([f"gain: final − {reference}", "", *[fmt_gain(gain.per_seed.get(s)) for s in seeds],
+                     f"{fmt_gain(gain.mean)} ± {fmt(gain.std)}", fmt_gain(gain.median), interval_text(gain),
+                     fmt_p(gain.p_value), fmt_share(gain)])
         classes.append("gain")
-    return Table(["stage", "auxiliary tasks", *[f"seed {s}" for s in seeds], "mean ± std"], rows, id="headline",
-                 caption=f"{data.primary}: {data.metric} on the eval split (never seen by selection or mixing)",
-                 row_classes=classes)
+    return Table(["arm", "auxiliary tasks", *[f"seed {s}" for s in seeds], "mean ± std", "median",
+                  f"{fmt_level(CONFIDENCE)} t-interval", "p-value", "seeds improved"], rows,
+                 id="headline", caption=f"{data.primary}: {data.metric} on the eval split (never seen by selection "
+                                        f"or mixing); gains are paired by seed", row_classes=classes)
+
+
+def _runs_of(stage: dict[str, Any], key: str) -> Optional[float]:
+    """The mean over seeds of one number of the stage's per-seed runs (None when no run records it)."""
+    values = [run[key] for run in (stage.get("runs") or {}).values() if run.get(key) is not None]
+    return float(np.mean(values)) if values else None
+
+
+def degenerate_runs(data: RunData) -> dict[str, str]:
+    """Per arm with per-seed runs, how many predicted one class for every eval example ("1 of 5"); {} when none."""
+    counts = {arm: (sum(bool(run.get("degenerate")) for run in runs.values()), len(runs))
+              for arm in ARMS if (runs := data.stage(arm).get("runs"))}
+    return {arm: f"{k} of {n}" for arm, (k, n) in counts.items()} if any(k for k, _ in counts.values()) else {}
+
+
+def _count(value: Optional[float]) -> str:
+    return "–" if value is None else f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def _seconds(value: Optional[float]) -> str:
+    return "–" if value is None else plots.format_seconds(value)
+
+
+def arms_table(data: RunData) -> Optional[Table]:
+    """Each arm's training budget (mean over seeds) and time; degenerate runs when any arm had one."""
+    arms = [a for a in ARMS if a in data.results["stages"]]
+    if not any(data.stage(a).get("runs") for a in arms):
+        return None
+    degenerate = degenerate_runs(data)
+    rows = []
+    for arm in arms:
+        stage = data.stage(arm)
+        rows.append([arm, *[_count(_runs_of(stage, key)) for key in ("primary_steps", "steps", "best_step")],
+                     _seconds(_runs_of(stage, "seconds")), _seconds(stage.get("reused_seconds", stage.get("seconds"))),
+                     *([degenerate.get(arm, "–")] if degenerate else [])])
+    headers = ["arm", "primary steps", "total steps", "best step", "time per seed", "time, all seeds"]
+    return Table(headers + (["degenerate runs"] if degenerate else []), rows, id="arms",
+                 caption="Training budget per arm, mean over seeds: primary steps = batches of the primary; a "
+                         "degenerate run predicted one class for every eval example")
 
 
 def _why(data: RunData) -> str:
@@ -157,27 +265,61 @@ def _why(data: RunData) -> str:
     return f"Selection method '{method}' kept {', '.join(selected) or 'no task'}."
 
 
-def _verdict(data: RunData, gain: Gain) -> str:
-    stages, results = data.results["stages"], data.results
-    selected = results.get("selected") or []
-    n = len(gain.per_seed)
+def _protocol_text(data: RunData) -> str:
+    """How the final model used its auxiliary tasks (protocol, why, and the budget); "" for older runs."""
+    final = data.stage("final")
+    protocol, rule, budget = final.get("protocol"), final.get("protocol_rule"), final.get("budget")
     parts = []
-    if "final" in stages and "baseline" in stages:
-        word = verdict_word(gain, data.higher_is_better)
-        b_mean, b_std = mean_std(stages["baseline"]["eval"].values())
-        f_mean, f_std = mean_std(stages["final"]["eval"].values())
-        interval = (f"95 % paired bootstrap interval {fmt_gain(gain.low)} to {fmt_gain(gain.high)} over {n} seeds"
-                    if gain.low is not None else "a single seed, so no interval")
-        if not selected:
+    if protocol:
+        parts.append(f"The final model trained by the {protocol} protocol ({PROTOCOLS.get(protocol, protocol)})"
+                     + (f"; {str(rule).rstrip('.')}." if rule else "."))
+    if budget:
+        parts.append(f"Budget {budget}: {BUDGETS.get(budget, budget)}.")
+    return " ".join(parts)
+
+
+def _verdict(data: RunData, gains: dict[str, Comparison], answer: str) -> str:
+    """The answer's evidence: each gain of the final model with its t-analysis, and degenerate runs."""
+    stages = data.results["stages"]
+    parts = []
+    if "baseline" in gains:
+        gain = gains["baseline"]
+        baseline, final = mean_text(stages["baseline"]["eval"]), mean_text(stages["final"]["eval"])
+        if answer == SAME_AS_BASELINE:
+            parts.append(f"No candidate beat the primary alone on the selector's own evidence, so the final model is "
+                         f"the baseline itself: {data.primary} alone scored {baseline} ({data.metric} on eval).")
+        elif answer == NOTHING_SELECTED:
             parts.append(f"No auxiliary task was selected, so the final model is the primary {data.primary} alone, "
-                         f"retrained: {fmt(f_mean)} ± {fmt(f_std)} vs {fmt(b_mean)} ± {fmt(b_std)} "
-                         f"({data.metric} on eval; gain {fmt_gain(gain.mean)}, {interval}).")
+                         f"retrained: {final} vs {baseline} ({data.metric} on eval; gain {fmt_gain(gain.mean)}, "
+                         f"{_gain_stats(gain)}).")
         else:
-            parts.append(f"The auxiliary tasks {word}: on {data.primary} ({data.metric}, eval split), the final model "
-                         f"scored {fmt(f_mean)} ± {fmt(f_std)} against {fmt(b_mean)} ± {fmt(b_std)} for the primary "
-                         f"alone, a gain of {fmt_gain(gain.mean)} ({interval}).")
-            if n < 5 and gain.low is not None:
-                parts.append(f"With {n} seeds the interval is rough; more seeds (the config's seeds) tighten it.")
+            phrase = "did not help beyond longer training" if answer == LONGER_TRAINING else answer
+            parts.append(f"The auxiliary tasks {phrase}: on {data.primary} ({data.metric}, eval split), the final "
+                         f"model scored {final} against {baseline} for the primary alone, a gain of "
+                         f"{fmt_gain(gain.mean)} ({_gain_stats(gain)}).")
+        control = gains.get("control")
+        if control is not None and answer != SAME_AS_BASELINE:
+            steps = _count(_runs_of(stages["control"], "steps"))
+            parts.append(f"The control, the primary alone trained for the final model's total steps ({steps} per "
+                         f"seed), scored {mean_text(stages['control']['eval'])}: final − control "
+                         f"{fmt_gain(control.mean)} ({_gain_stats(control)}).")
+            if answer == LONGER_TRAINING:
+                parts.append("The gain over the baseline is explained by longer training, so it is not credited to "
+                             "the auxiliary tasks.")
+        if answer in TENTATIVE:
+            n = min(g.n for g in gains.values())
+            parts.append(f"With {n} seeds the t-interval is wide; more seeds (the config's seeds) tighten it.")
+    degenerate = degenerate_runs(data)
+    if degenerate:
+        parts.append("Degenerate runs (one class predicted for every eval example): "
+                     + ", ".join(f"{arm} {count}" for arm, count in degenerate.items()) + ".")
+    return " ".join(parts)
+
+
+def _context(data: RunData) -> str:
+    """How the final model came about: its protocol and budget, the selection, the mixing, the cost."""
+    stages, results = data.results["stages"], data.results
+    parts = [] if data.same_as_baseline else [_protocol_text(data)]
     parts.append(_why(data))
     mix = stages.get("mix")
     if mix:
@@ -196,10 +338,10 @@ def _verdict(data: RunData, gain: Gain) -> str:
                          f"{plots.format_seconds(baseline or 0)}.")
         overhead = ""
         if baseline:
-            search = sum(v for k, v in seconds.items() if k not in ("total", "baseline", "final"))
+            search = sum(v for k, v in seconds.items() if k not in ("total", *ARMS))
             overhead = f"; selection and mixing cost {search / baseline:.1f}× the baseline's training time"
         parts.append(f"The whole run took {plots.format_seconds(seconds.get('total', 0))} ({cost}{overhead}).")
-    return " ".join(parts)
+    return " ".join(p for p in parts if p)
 
 
 def _glance_table(data: RunData) -> Table:
@@ -213,6 +355,9 @@ def _glance_table(data: RunData) -> Table:
         ["mixing ratios", fmt_ratio(results.get("ratios") or {}) + (f" ({mix['method']})" if mix else "")],
         ["total cost", plots.format_seconds(seconds["total"]) if "total" in seconds else "?"],
     ]
+    final = data.stage("final")
+    if final.get("protocol") and not data.same_as_baseline:
+        rows.insert(3, ["training protocol", f"{final['protocol']} (budget {final.get('budget', '?')})"])
     return Table(["question", "answer"], rows, id="glance")
 
 
@@ -295,19 +440,32 @@ def _mixing_section(data: RunData) -> Section:
     return section
 
 
-def build_report(data: RunData) -> Report:
-    gain = run_gain(data)
-    verdict = _verdict(data, gain)
-    name = (data.results.get("config") or {}).get("name") or data.run_dir.name
+def _lead(gains: dict[str, Comparison], answer: str) -> str:
+    """The one-line answer in bold before the verdict."""
+    n = min((g.n for g in gains.values()), default=0)
+    few = f"{n} seed{'s' if n != 1 else ''}: too few for a firm answer"
+    answers = {"helped": "Yes.", "hurt": "No, they hurt.", "seemed to help": f"Perhaps ({few}).",
+               "seemed to hurt": f"Perhaps not ({few}).",
+               NO_DIFFERENCE: "Not clearly: the gain is within seed-to-seed noise.",
+               LONGER_TRAINING: "No: the final model beat the baseline but not the control (the primary alone trained "
+                                "as long); the gain is explained by longer training.",
+               SAME_AS_BASELINE: "No candidate beat the primary alone on the selector's own evidence, so the final "
+                                 "model is the baseline.",
+               NOTHING_SELECTED: "None was selected."}
+    return "Did the auxiliary tasks help? " + answers[answer]
 
-    answers = {"helped": "Yes.", "hurt": "No, they hurt.",
-               "seemed to help": f"Perhaps ({gain.n} seed{'s' if gain.n != 1 else ''}: too few for a firm answer).",
-               "seemed to hurt": f"Perhaps not ({gain.n} seed{'s' if gain.n != 1 else ''}: too few for a firm answer).",
-               "made no clear difference": "Not clearly: the gain is within seed-to-seed noise."}
-    lead = "Did the auxiliary tasks help? " + (answers[verdict_word(gain, data.higher_is_better)]
-                                               if data.results.get("selected") else "None was selected.")
+
+def build_report(data: RunData) -> Report:
+    gains = run_gains(data)
+    answer = outcome(data, gains)
+    verdict = _verdict(data, gains, answer)
+    name = (data.results.get("config") or {}).get("name") or data.run_dir.name
+    blocks: list[Block] = [Paragraph(verdict, "verdict", _lead(gains, answer)), headline_table(data, gains)]
+    arms = arms_table(data)
+    if arms is not None:
+        blocks.append(arms)
     top = Section("Headline: did the auxiliary tasks help?", "headline-section",
-                  [Paragraph(verdict, "verdict", lead), headline_table(data, gain), _glance_table(data)])
+                  [*blocks, Paragraph(_context(data)), _glance_table(data)])
 
     curves = Section("Learning curves", "curves")
     add_figure(curves.blocks, "learning_curves", plots.learning_curves(data.curves, data.metric, data.primary),
@@ -334,7 +492,7 @@ def build_report(data: RunData) -> Report:
         Code(yaml.safe_dump(data.results.get("config") or {}, sort_keys=False)),
     ])
     sections = [top, _selection_section(data), _mixing_section(data), curves, costs, setup]
-    return Report(f"auxlearn report: {name} ({data.primary})", verdict, sections, gain)
+    return Report(f"auxlearn report: {name} ({data.primary})", verdict, sections, gains)
 
 
 def report_numbers(report: Report) -> dict[str, Any]:

@@ -2,7 +2,12 @@
 
 Files read (all optional except ``results.json``):
 
-- ``results.json`` (``auxlearn run``): stages, per-seed eval scores, gain, seconds, config, versions;
+- ``results.json`` (``auxlearn run``): stages, per-seed eval scores, gain, seconds, config, versions. The
+  scored arms are ``stages.baseline`` (the primary alone), ``stages.final`` (with ``protocol``,
+  ``protocol_rule``, ``budget`` and ``same_as: "baseline"`` when nothing was selected) and, when the final
+  model trained for more steps in total than the baseline, ``stages.control`` (the primary alone for the
+  final's total steps); each holds per-seed ``runs`` (``steps``, ``primary_steps``, ``seconds``,
+  ``degenerate``). Older files lack these keys: every one of them is optional here;
 - ``select/selection.json`` (``Selection.to_json``) and ``mix/mixture.json`` (``Mixture.to_json``);
 - ``metrics.jsonl`` of every trained model: ``baseline/seed_*``, ``final/seed_*``, ``select/<name>`` (the
   bandit, exhaustive pairs ...) and ``mix/trial_*``;
@@ -69,11 +74,20 @@ class RunData:
     def seeds(self) -> list[str]:
         return [str(s) for s in self.results.get("seeds") or self.results["stages"]["baseline"]["eval"]]
 
+    def stage(self, name: str) -> dict[str, Any]:
+        """One stage of results.json (``{}`` when the run has none of that name)."""
+        return self.results["stages"].get(name) or {}
+
+    @property
+    def same_as_baseline(self) -> bool:
+        """Nothing was selected and the baseline itself is the final model (its eval scores are the baseline's)."""
+        return self.stage("final").get("same_as") == "baseline"
+
     def scored_stages(self) -> list[str]:
-        """Stages with per-seed eval scores, baseline first and final last (others in between)."""
+        """Stages with per-seed eval scores: baseline, control, the others, final last."""
         names = [n for n, s in self.results["stages"].items() if isinstance(s, dict) and isinstance(s.get("eval"), dict)]
-        middle = [n for n in names if n not in ("baseline", "final")]
-        return [n for n in ("baseline",) if n in names] + middle + [n for n in ("final",) if n in names]
+        first = [n for n in ("baseline", "control") if n in names]
+        return first + [n for n in names if n not in (*first, "final")] + [n for n in ("final",) if n in names]
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

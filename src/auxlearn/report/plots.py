@@ -17,7 +17,8 @@ import numpy as np  # noqa: E402
 
 # Okabe & Ito (2008), the colour-blind-safe qualitative palette; black last.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
-STAGE_COLOURS = {"baseline": "#E69F00", "final": "#0072B2", "select": "#009E73", "mix": "#CC79A7"}
+STAGE_COLOURS = {"baseline": "#E69F00", "control": "#D55E00", "final": "#0072B2", "select": "#009E73",
+                 "mix": "#CC79A7"}
 LINESTYLES = ["-", "--", ":", "-."]
 DPI = 110
 
@@ -219,7 +220,7 @@ def bo_trials(trials: list[dict[str, Any]], metric: str, method: str) -> Optiona
 
 
 def learning_curves(curves: list[Any], metric: str, primary: str) -> Optional[bytes]:
-    """Left: baseline and final (and other scored stages) per seed; right: selection and mixing runs."""
+    """Left: baseline, control and final (the scored arms) per seed; right: selection and mixing runs."""
     if not curves:
         return None
     main = [c for c in curves if c.group not in ("select", "mix")]
@@ -236,7 +237,8 @@ def learning_curves(curves: list[Any], metric: str, primary: str) -> Optional[by
                     alpha=1.0 if group is main else 0.85, label=curve.label)
         ax.set_xlabel("training step")
         ax.set_ylabel(f"{primary} dev {metric}")
-        ax.set_title("baseline vs final, per seed" if group is main else "selection and mixing runs")
+        arms = " vs ".join(dict.fromkeys(c.group for c in main))
+        ax.set_title(f"{arms}, per seed" if group is main else "selection and mixing runs")
         ax.legend(frameon=False, fontsize=8, ncol=1 if len(group) <= 8 else 2)
     return _png(fig)
 

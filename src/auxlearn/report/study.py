@@ -1,10 +1,11 @@
 """A study: several `auxlearn run` folders side by side, e.g. one per primary task.
 
 ``auxlearn report STUDY_DIR`` on a folder without results.json but with run folders below it writes each
-run's own report, then the study's: per run the baseline and final eval scores with the gain and its
-interval, and per selection method a task x task matrix (rows: primaries, columns: candidates, cells: the
-score the selector gave the candidate, the selected ones marked). The matrix shows at a glance which
-auxiliary tasks help which primaries, and whether that transfer is symmetric.
+run's own report, then the study's: per run the baseline, control and final eval scores with the paired
+t-intervals of the final model's gains and the run's verdict, and per selection method a task x task matrix
+(rows: primaries, columns: candidates, cells: the score the selector gave the candidate, the selected ones
+marked). The matrix shows at a glance which auxiliary tasks help which primaries, and whether that transfer
+is symmetric.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pathlib import Path
 
 from auxlearn.io import read_json
 from auxlearn.report import plots
-from auxlearn.report.content import Paragraph, Report, Section, Table, add_figure, fmt, fmt_gain, run_gain
+from auxlearn.report.content import (Paragraph, Report, Section, Table, add_figure, fmt_gain, fmt_level, fmt_p,
+                                     interval_text, mean_text, outcome, run_gains)
 from auxlearn.report.data import RunData
-from auxlearn.report.stats import mean_std, verdict_word
+from auxlearn.report.stats import CONFIDENCE
 
 SCORE_NAMES = {"autosem": "bandit utility", "exhaustive": "dev gain of the pair", "gradts": "Kendall τ"}
 # The colour scale's neutral value: a bandit utility of 0.5 is the prior's (no evidence), other scores 0.
@@ -55,17 +57,19 @@ def runs_table(runs: list[RunData], study_dir: Path) -> Table:
     rows = []
     for data in runs:
         stages = data.results["stages"]
-        baseline, final = stages.get("baseline", {}).get("eval", {}), stages.get("final", {}).get("eval", {})
-        gain = run_gain(data)
-        interval = f" [{fmt_gain(gain.low)}, {fmt_gain(gain.high)}]" if gain.low is not None else ""
-        cells = [f"{fmt(m)} ± {fmt(s)}" for m, s in (mean_std(baseline.values()), mean_std(final.values()))]
+        gains = run_gains(data)
+        cells = [mean_text(stages[arm]["eval"]) if arm in stages else "–" for arm in ("baseline", "control", "final")]
+        versus = [f"{fmt_gain(g.mean)} [{interval_text(g)}], p {fmt_p(g.p_value)}" if g else "–"
+                  for g in (gains.get("baseline"), gains.get("control"))]
         rows.append([str(data.run_dir.relative_to(study_dir)), data.primary, data.selection_method,
-                     ", ".join(data.results.get("selected") or []) or "none", *cells,
-                     f"{fmt_gain(gain.mean)}{interval}", verdict_word(gain, data.higher_is_better),
-                     str(gain.n)])
-    return Table(["run", "primary", "selected by", "selected", "baseline eval", "final eval",
-                  "gain (95 % CI)", "verdict", "seeds"], rows, id="study-runs",
-                 caption="Each run's primary on its eval split: mean ± std over seeds; the gain is final − baseline")
+                     ", ".join(data.results.get("selected") or []) or "none", *cells, *versus,
+                     outcome(data, gains), str(min((g.n for g in gains.values()), default=0))])
+    interval = f"{fmt_level(CONFIDENCE)} t-interval"
+    return Table(["run", "primary", "selected by", "selected", "baseline eval", "control eval", "final eval",
+                  f"final − baseline ({interval})", f"final − control ({interval})", "verdict", "seeds"], rows,
+                 id="study-runs", caption="Each run's primary on its eval split: mean ± std over seeds; the gains "
+                                          "are paired by seed (the control: the primary alone trained as long as "
+                                          "the final model)")
 
 
 def matrix_section(runs: list[RunData], study_dir: Path) -> Section:
@@ -107,4 +111,4 @@ def build_study_report(study_dir: Path, runs: list[RunData]) -> Report:
                                                                              .get("total", 0.0))] for d in runs]
     costs = Section("Costs", "costs", [Table(["run", "total time"], seconds, id="study-costs")])
     return Report(f"auxlearn study: {study_dir.name} ({', '.join(primaries)})", lead.text,
-                  [top, matrix_section(runs, study_dir), costs], gain=None)
+                  [top, matrix_section(runs, study_dir), costs], gains={})

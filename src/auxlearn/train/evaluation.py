@@ -82,8 +82,11 @@ def _first_subword_positions(split: EncodedSplit, indices: np.ndarray, width: in
 
 def evaluate(model, task: str, split: EncodedSplit, how: Inference,
              batches: Optional[Batches] = None) -> dict[str, float]:
-    spec: TaskSpec = model.specs[task]
-    predictions = predict(model, task, split, how, batches)
+    return score_predictions(model.specs[task], predict(model, task, split, how, batches), split)
+
+
+def score_predictions(spec: TaskSpec, predictions: list[Any], split: EncodedSplit) -> dict[str, float]:
+    """The task's metrics for ``predictions`` (as ``predict`` returns them) against the split's labels."""
     if spec.type == "tagging":
         names = spec.label_names
         references = [[names[t] for t in labels if t != IGNORE_INDEX] for labels in split.labels]

@@ -24,6 +24,7 @@ from auxlearn.data.batching import EndlessBatches
 from auxlearn.data.task_data import TaskData
 from auxlearn.errors import NonFiniteLossError
 from auxlearn.io import append_jsonl
+from auxlearn.train.anchor import Anchor
 from auxlearn.train.device import autocast, pick_device, resolve_precision
 from auxlearn.train.evaluation import Batches, Inference, evaluate
 from auxlearn.train.optim import build_optimizers, linear_warmup_decay
@@ -43,14 +44,17 @@ class TrainOutcome:
     tokens: int = 0
     precision: str = "fp32"
     threads: dict[str, Any] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
+    task_steps: dict[str, int] = field(default_factory=dict)  # optimisation steps each task trained
 
 
 class Trainer:
     def __init__(self, model, data: Mapping[str, TaskData], primary: str, config: TrainConfig, *,
                  sampler: TaskSampler, pad_id: int, seed: int, out_dir: Optional[Path] = None,
-                 eval_tasks: tuple[str, ...] = (), pad_to: Optional[int] = None, group_by_length: bool = True):
+                 eval_tasks: tuple[str, ...] = (), pad_to: Optional[int] = None, group_by_length: bool = True,
+                 anchor: Optional[Anchor] = None):
+        """``anchor``: a pull toward earlier weights added to every step's gradient (successive regularisation)."""
         self.model, self.data, self.primary, self.config = model, dict(data), primary, config
+        self.anchor = anchor
         self.sampler, self.pad_id, self.out_dir = sampler, pad_id, out_dir
         self.eval_tasks = (primary, *[t for t in eval_tasks if t != primary])
         self.device = pick_device(config.device)
@@ -101,7 +105,7 @@ class Trainer:
         losses: dict[str, list[float]] = {}
         drawn_before = self._drawn()
         eval_seconds = 0.0
-        history = []
+        task_steps = {task: 0 for task in self.data}
         bar = tqdm(total=config.steps, disable=not config.progress, desc="train", dynamic_ncols=True)
         last_dev = float("nan")
         try:
@@ -118,6 +122,9 @@ class Trainer:
                         raise NonFiniteLossError(task, self.step + 1, value)  # 1-based, as in metrics.jsonl
                     (loss / config.grad_accum).backward()
                     losses.setdefault(task, []).append(value)
+                task_steps[task] += 1
+                if self.anchor is not None:
+                    self.anchor.add_gradient()
                 torch.nn.utils.clip_grad_norm_(
                     [p for group in optimizer.param_groups for p in group["params"]], config.max_grad_norm)
                 scheduler.step()  # the rate of this global step, then the update
@@ -141,7 +148,8 @@ class Trainer:
                     "batches": {t: len(v) for t, v in losses.items()},
                     "dev": dev,
                 }
-                history.append(record)
+                if self.anchor is not None:
+                    record["regularization"] = self.anchor.penalty()
                 if self.out_dir is not None:
                     append_jsonl(self.out_dir / "metrics.jsonl", record)
                 losses = {}
@@ -164,5 +172,5 @@ class Trainer:
             examples, tokens = (now - before for now, before in zip(self._drawn(), drawn_before))
             self.outcome = TrainOutcome(best_step, best_dev, self.step + 1, time.perf_counter() - started,
                                         eval_seconds, stopped, examples, tokens, self.precision,
-                                        threads.describe(), history)
+                                        threads.describe(), task_steps)
         return self.outcome

@@ -10,9 +10,12 @@ their task-level matrix with the primary's; ``mode`` picks the auxiliaries:
 * ``threshold``: every candidate with ``tau >= threshold`` (GradTS-thres; default 0.6 as in the reference);
 * ``top_k``: the ``top_k`` highest taus;
 * ``trial`` (default, GradTS-trial): candidates added in tau order, one training run of
-  ``[primary, *prefix]`` per prefix (``trial_steps``, default the experiment's ``train.steps``; sampler
+  ``[primary, *prefix]`` per prefix, starting with the primary alone (trial 0, the empty prefix), all with the
+  same budget, sampler and seed (``trial_steps``, default the experiment's ``train.steps``; sampler
   ``trial_sampler``, default the experiment's), scored by the primary's best dev score; stop when a trial's
-  best falls below the previous trial's best; keep the best prefix (see ``gradts_trial``).
+  best falls below the previous trial's best; keep the best prefix, the smaller on a tie, so the selection is
+  empty unless some prefix strictly beats the primary alone (see ``gradts_trial``). Trial ``k`` trains into
+  ``select/trial_<k>/``.
 
 ``instances: {threshold: t}`` or ``{coverage: q}`` (GradTS-fg): inside each kept auxiliary, keep example ``x``
 iff Kendall tau(primary task-level, x instance-level) ``>= t``, or the top ``q`` fraction; ``Selection.instances``
@@ -183,6 +186,9 @@ class GradTSSelector(Selector):
     # -----------------------------------------------------------------------------------------------------
 
     def _trial_score(self, stage, tasks: list[str]) -> float:
+        """Train ``tasks`` (``[primary, *prefix]``; the primary alone for trial 0) into ``trial_<k>``, ``k`` the
+        number of auxiliaries, and return the primary's best dev score. Every trial, trial 0 included, goes
+        through this one path: same steps, sampler and seed, so the scores differ only by the auxiliaries."""
         auxiliary = tasks[1:]
         name = f"trial_{len(auxiliary)}"
         sampler = {"name": self.trial_sampler} if self.trial_sampler else None

@@ -3,7 +3,8 @@
 Each arm is a task (the first is the primary). A round trains the current arm until the trainer's next dev
 evaluation; ``update`` then rewards that arm by how the primary's dev score moved, decays every arm's Beta
 posterior toward the prior (so old evidence fades: the usefulness of a task changes as the model trains), and
-draws the next arm by Thompson sampling. The posterior means are the task utilities used for selection.
+draws the next arm by Thompson sampling (after an optional forced-exploration phase that plays every arm in turn).
+The posterior means are the task utilities used for selection.
 """
 
 from __future__ import annotations
@@ -30,18 +31,24 @@ class ThompsonBanditSampler(TaskSampler):
             (see ``_reward``).
         min_delta: the improvement ``">"`` requires; only meaningful with that reward.
         prior: (alpha0, beta0), the Beta prior every arm starts at and decays toward.
+        explore_rounds_per_arm: E >= 0 (default 0: none). After the baseline round, the next ``E * len(tasks)``
+            rounds play the arms round-robin in task order (primary first), updating the posteriors as usual;
+            Thompson sampling picks the arms only after that. So every arm, the primary included, has at least E
+            rewarded rounds of evidence before any draw, and none keeps its prior (0.5 for Beta(1, 1)) for want
+            of being played. The whole phase takes ``E * len(tasks) + 1`` rounds (``exploration_rounds``).
 
     The first evaluation has no previous score to compare with, so it only sets the baseline: no arm is
-    rewarded (the reference implementations reward it 1 or 0, biasing the primary arm either way). ``plays``
-    counts the rounds trained on each arm (the baseline round too), ``wins`` sums their rewards, and
-    ``history`` holds every round with alpha and beta after its update.
+    rewarded (the reference implementations reward it 1 or 0, biasing the primary arm either way); it trains the
+    primary (arm 0). ``plays`` counts the rounds trained on each arm (the baseline round too), ``wins`` sums their
+    rewards, and ``history`` holds every round with alpha and beta after its update and ``forced`` (True for the
+    baseline and forced-exploration rounds, whose arm was not drawn).
     """
 
     name = "thompson"
 
     def __init__(self, tasks: Sequence[str], sizes: Mapping[str, int], *, total_steps: int, seed: int = 0,
                  decay: float = 0.3, reward: str = ">=", min_delta: float = 0.0,
-                 prior: Sequence[float] = (1.0, 1.0)):
+                 prior: Sequence[float] = (1.0, 1.0), explore_rounds_per_arm: int = 0):
         super().__init__(tasks, sizes, total_steps=total_steps, seed=seed)
         if not 0.0 <= decay <= 1.0:
             raise ValueError(f"decay must be in [0, 1], got {decay}")
@@ -53,6 +60,10 @@ class ThompsonBanditSampler(TaskSampler):
             raise ValueError(f"min_delta only applies to reward '>', not to reward {reward!r}")
         if len(prior) != 2 or not all(math.isfinite(p) and p > 0 for p in prior):
             raise ValueError(f"prior must be two finite numbers > 0 (alpha0, beta0), got {prior}")
+        if isinstance(explore_rounds_per_arm, bool) or not isinstance(explore_rounds_per_arm, int) \
+                or explore_rounds_per_arm < 0:
+            raise ValueError(f"explore_rounds_per_arm must be an integer >= 0, got {explore_rounds_per_arm!r}")
+        self.explore_rounds_per_arm = explore_rounds_per_arm
         self.decay, self.reward, self.min_delta = float(decay), reward, float(min_delta)
         self.prior = (float(prior[0]), float(prior[1]))
         self.alpha = np.full(len(self.tasks), self.prior[0])
@@ -87,9 +98,19 @@ class ThompsonBanditSampler(TaskSampler):
         self.history.append({
             "round": len(self.history), "step": int(step), "arm": self.tasks[played], "score": score,
             "reward": reward, "alpha": self._per_task(self.alpha), "beta": self._per_task(self.beta),
+            "forced": len(self.history) < self.exploration_rounds,
         })
-        draws = self.rng.beta(self.alpha, self.beta)
-        self.arm = int(self.rng.choice(np.flatnonzero(draws == draws.max())))
+        upcoming = len(self.history)  # the round that starts now; round 0 was the baseline
+        if upcoming < self.exploration_rounds:
+            self.arm = (upcoming - 1) % len(self.tasks)
+        else:
+            draws = self.rng.beta(self.alpha, self.beta)
+            self.arm = int(self.rng.choice(np.flatnonzero(draws == draws.max())))
+
+    @property
+    def exploration_rounds(self) -> int:
+        """Rounds before the first Thompson draw: the baseline round and ``explore_rounds_per_arm`` per arm."""
+        return 1 + self.explore_rounds_per_arm * len(self.tasks)
 
     def _reward(self, score: float, last: float) -> float:
         """Map the change of the primary's score to a success in [0, 1] for the played arm's Beta update.
@@ -123,6 +144,7 @@ class ThompsonBanditSampler(TaskSampler):
             "plays": {t: int(n) for t, n in zip(self.tasks, self.plays)}, "wins": self._per_task(self.wins),
             "history": copy.deepcopy(self.history), "decay": self.decay, "reward": self.reward,
             "min_delta": self.min_delta, "prior": list(self.prior),
+            "explore_rounds_per_arm": self.explore_rounds_per_arm,
         }
 
     def state_dict(self):
@@ -130,11 +152,16 @@ class ThompsonBanditSampler(TaskSampler):
             **super().state_dict(), "tasks": list(self.tasks), "alpha": self.alpha.tolist(),
             "beta": self.beta.tolist(), "plays": self.plays.tolist(), "wins": self.wins.tolist(), "arm": self.arm,
             "last_score": self.last_score, "gain_scale": self.gain_scale, "history": copy.deepcopy(self.history),
+            "explore_rounds_per_arm": self.explore_rounds_per_arm,
         }
 
     def load_state_dict(self, state):
         if list(state["tasks"]) != self.tasks:
             raise ValueError(f"state is for tasks {list(state['tasks'])}, this sampler has {self.tasks}")
+        explore = int(state.get("explore_rounds_per_arm", 0))  # states written before the option had none
+        if explore != self.explore_rounds_per_arm:
+            raise ValueError(f"state is for explore_rounds_per_arm={explore}, this sampler has "
+                             f"{self.explore_rounds_per_arm}")
         super().load_state_dict(state)
         self.alpha, self.beta = np.array(state["alpha"], dtype=float), np.array(state["beta"], dtype=float)
         self.plays, self.wins = np.array(state["plays"], dtype=int), np.array(state["wins"], dtype=float)

@@ -1,0 +1,63 @@
+"""Transfer protocols (one small module each, behind ``base.Protocol``) and step budgets.
+
+``plan_arm`` turns an experiment into the phases its arm trains; ``auxlearn.experiment.train_arm`` runs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from auxlearn.config import Experiment
+from auxlearn.protocols.auto import choose
+from auxlearn.protocols.base import Arm, Phase, Plan, Protocol
+from auxlearn.protocols.budget import plan_budget
+from auxlearn.protocols.joint import Joint
+from auxlearn.protocols.joint_then_finetune import JointThenFinetune
+from auxlearn.protocols.sequential import Sequential
+from auxlearn.train.samplers import build_sampler
+
+PROTOCOLS: dict[str, type[Protocol]] = {cls.name: cls for cls in (Joint, Sequential, JointThenFinetune)}
+
+
+@dataclass(frozen=True)
+class ArmPlan:
+    protocol: str
+    rule: str  # why this protocol (the config's choice, or auto's rule)
+    plan: Plan
+    phases: list[Phase]
+
+    @property
+    def total_steps(self) -> int:
+        return sum(p.steps for p in self.phases)
+
+    def to_json(self) -> dict:
+        return {"protocol": self.protocol, "rule": self.rule, "plan": self.plan.__dict__,
+                "phases": [p.to_json() for p in self.phases], "total_steps": self.total_steps}
+
+
+def primary_share(exp: Experiment, sizes: Mapping[str, int]) -> float:
+    """The primary's mean sampling probability over the baseline's steps under the experiment's sampler."""
+    steps = exp.train.steps
+    sampler = build_sampler(exp.train.sampler.name, exp.train.sampler.options, exp.tasks, sizes,
+                            total_steps=steps, seed=exp.seed)
+    return sum(sampler.probabilities(step)[exp.primary] for step in range(steps)) / steps
+
+
+def plan_arm(exp: Experiment, sizes: Mapping[str, int]) -> ArmPlan:
+    """The phases the experiment's arm trains: the primary alone for ``train.steps`` without auxiliaries, else
+    its protocol's phases over the budget's batches."""
+    arm = Arm(exp.primary, list(exp.auxiliary), {"name": exp.train.sampler.name, **exp.train.sampler.options},
+              exp.train.eval_every, exp.train.patience, exp.transfer.regularization,
+              {t: int(sizes[t]) for t in exp.tasks})
+    steps = exp.train.steps
+    plan = plan_budget(exp.transfer.budget, steps, primary_share(exp, sizes))  # checks the sampler's options too
+    if not exp.auxiliary:
+        return ArmPlan("single", "the primary alone", plan, [arm.primary_phase(plan, steps)])
+    name, rule = exp.transfer.protocol, f"the config asks for {exp.transfer.protocol}"
+    if name == "auto":
+        name, rule = choose(arm)
+    return ArmPlan(name, rule, plan, PROTOCOLS[name]().phases(arm, plan))
+
+
+__all__ = ["PROTOCOLS", "Arm", "ArmPlan", "Phase", "Plan", "Protocol", "plan_arm", "plan_budget"]

@@ -1,0 +1,82 @@
+"""The protocol interface: how an arm's budget of primary and auxiliary batches is split into training phases.
+
+A protocol only describes phases; ``auxlearn.experiment.train_arm`` runs them, each from the previous one's
+model, so no trainer or stage ever branches on a protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Optional
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An arm's budget (see ``budget.plan_budget``): batches of the primary and of the auxiliary tasks.
+
+    ``baseline_steps`` is the primary-alone recipe's length (``train.steps``) and ``primary_share`` the
+    primary's expected share of the mixture's steps."""
+
+    budget: str
+    baseline_steps: int
+    primary_share: float
+    primary_steps: int
+    auxiliary_steps: int
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One training run of an arm. ``selector`` is the task whose dev score picks the phase's checkpoint."""
+
+    label: str
+    selector: str
+    auxiliary: list[str]
+    sampler: dict[str, Any]
+    steps: int
+    eval_every: int
+    patience: Optional[int]
+    regularization: float = 0.0  # L2 pull toward the previous phase's encoder while this one trains
+    tasks: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tasks", [self.selector, *self.auxiliary])
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """What a protocol turns into phases: the primary, its auxiliaries, their sampler and the baseline recipe."""
+
+    primary: str
+    auxiliary: list[str]
+    sampler: dict[str, Any]
+    eval_every: int
+    patience: Optional[int]
+    regularization: float
+    sizes: dict[str, int]  # train examples per task, after caps
+
+    def evaluations_kept(self, plan: Plan, steps: int) -> int:
+        """An ``eval_every`` for a phase of ``steps`` that evaluates as often as the baseline does per its steps,
+        so ``patience`` (counted in evaluations) means the same in every arm."""
+        return max(1, round(self.eval_every * steps / plan.baseline_steps))
+
+    def primary_phase(self, plan: Plan, steps: int, regularization: float = 0.0) -> Phase:
+        """The primary alone with the baseline's recipe, scaled to ``steps``."""
+        return Phase("primary", self.primary, [], {"name": "uniform"}, steps, self.evaluations_kept(plan, steps),
+                     self.patience, regularization)
+
+    def joint_phase(self, plan: Plan) -> Phase:
+        steps = plan.primary_steps + plan.auxiliary_steps
+        return Phase("joint", self.primary, list(self.auxiliary), dict(self.sampler), steps,
+                     self.evaluations_kept(plan, steps), self.patience)
+
+
+class Protocol:
+    """Base class: subclasses set ``name`` and implement ``phases`` for an arm with at least one auxiliary."""
+
+    name: ClassVar[str]
+
+    def phases(self, arm: Arm, plan: Plan) -> list[Phase]:
+        raise NotImplementedError

@@ -1,0 +1,16 @@
+"""``joint_then_finetune`` (MT-DNN, Liu et al. 2019): joint training, then the primary alone from the best joint
+checkpoint (encoder and the primary's head), with the baseline's recipe scaled to the budget's primary batches.
+
+The primary sees its batches twice (in the joint phase and alone), so this arm always trains longer than the
+baseline and the run adds the control arm (the primary alone for as many steps)."""
+
+from __future__ import annotations
+
+from auxlearn.protocols.base import Arm, Phase, Plan, Protocol
+
+
+class JointThenFinetune(Protocol):
+    name = "joint_then_finetune"
+
+    def phases(self, arm: Arm, plan: Plan) -> list[Phase]:
+        return [arm.joint_phase(plan), arm.primary_phase(plan, plan.primary_steps)]
