@@ -71,7 +71,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f"--parts takes letters among a, b, c, d; got {args.parts!r}")
     if args.quick:
         quick = {"max_train": 64, "primary_max_train": 64, "dev_size": 32, "steps": 4, "eval_every": 2,
-                 "rounds": 3, "round_steps": 2, "reward_dev_size": 16, "pair_steps": 4, "mix_trials": 2,
+                 "rounds": 15, "round_steps": 2, "reward_dev_size": 16, "pair_steps": 4, "mix_trials": 2,
                  "mix_steps": 4}
         for key, value in quick.items():
             if getattr(args, key) is None:

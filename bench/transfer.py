@@ -37,7 +37,7 @@ from auxlearn.experiment import Prepared, prepare, train_experiment
 from auxlearn.io import read_json, write_json_atomic
 from auxlearn.pipeline import run_pipeline, run_select
 from auxlearn.protocols import plan_arm
-from auxlearn.report.stats import compare
+from auxlearn.report.stats import paired_t
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "transfer.json"
@@ -121,8 +121,7 @@ def part_named(doc: dict, key: str, work: Path) -> None:
             if steps > base.train.steps:
                 controls.add(steps)
         for steps in sorted(controls):
-            eval_every = max(1, round(base.train.eval_every * steps / base.train.steps))
-            control = base.variant(auxiliary=[], seed=seed, steps=steps, eval_every=eval_every)
+            control = base.variant(auxiliary=[], seed=seed, steps=steps)
             cell(doc, f"{key}/control_{steps}/{seed}", lambda: arm(control, prepared, work / f"control_{steps}"))
 
 
@@ -160,7 +159,7 @@ def part_selectors(doc: dict, key: str, work: Path) -> None:
 
 
 def paired(a: dict[str, float], b: dict[str, float]) -> dict[str, Any]:
-    comparison = compare(b, a)  # a - b per seed
+    comparison = paired_t(b, a)  # a - b per seed
     return {"n": comparison.n, "mean": comparison.mean, "low": comparison.low, "high": comparison.high,
             "p": comparison.p_value}
 

@@ -50,11 +50,11 @@ def test_budget_rejects_what_cannot_be_split():
     assert plan_budget("equal_total", 10, 1.0).auxiliary_steps == 0
 
 
-def test_joint_equal_primary_trains_longer_and_evaluates_as_often():
+def test_joint_equal_primary_trains_longer_with_the_same_early_stopping():
     arm = arm_of("joint", "equal_primary", sampler={"name": "round_robin", "ratios": {"rte": 1, "mnli": 3}})
     (phase,) = arm.phases
     assert (phase.label, phase.tasks, phase.steps) == ("joint", ["rte", "mnli"], 400)  # rte gets 1 step in 4
-    assert phase.eval_every == 40 and phase.patience == 3  # 10 evaluations, as the 100-step baseline has
+    assert phase.eval_every == 10 and phase.patience == 3  # the baseline's evaluations and patience
     assert arm.total_steps == 400 and arm.rule == "the config asks for joint"
 
 
@@ -91,7 +91,7 @@ def test_auto_applies_the_size_rule_and_says_so(sizes, chosen):
 def test_without_auxiliaries_every_protocol_is_the_baseline_recipe():
     for protocol in ("joint", "sequential", "joint_then_finetune", "auto"):
         arm = arm_of(protocol, "equal_primary", auxiliary=())
-        assert [(p.tasks, p.steps, p.eval_every) for p in arm.phases] == [(["rte"], 100, 10)]
+        assert [(p.tasks, p.steps, p.eval_every, p.patience) for p in arm.phases] == [(["rte"], 100, 10, 3)]
 
 
 def test_regularization_needs_a_protocol_with_a_later_phase():

@@ -137,18 +137,22 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory, tiny_model_dir):
-    """examples/demo.yaml with tiny budgets on the tiny random BERT: the real pipeline, end to end.
+    """examples/demo.yaml turned into AutoSeM + GP-BO with tiny budgets on the tiny random BERT: the real pipeline,
+    end to end, with every kind of evidence the report draws.
 
-    Three small candidates instead of the demo's six (tokenizing MNLI and QQP alone takes ~30 s on a cold
-    cache); threshold 0 and min_plays 0 keep every candidate, so the mixing stage always runs.
+    Three small candidates (tokenizing MNLI alone takes ~30 s on a cold cache); threshold 0 and min_plays 0 keep
+    every candidate, so the mixing stage always runs; joint training under equal_primary adds the control arm.
     """
     from auxlearn.cli import main
 
     run_dir = tmp_path_factory.mktemp("report-run") / "demo"
     overrides = [f"model={tiny_model_dir}", "auxiliary=[mrpc, stsb, cola]", "train.steps=20", "train.eval_every=10",
                  "train.batch_size=8", "train.eval_batch_size=64", "train.lr=1e-3", "train.progress=false",
-                 "select.rounds=4", "select.round_steps=3", "select.reward_dev_size=32", "select.threshold=0.0",
-                 "select.min_plays=0", "mix.n_trials=3", "mix.n_startup_trials=2", "mix.steps=10",
+                 "train.patience=null", "seeds=[0, 1]",
+                 "select={method: autosem, rounds: 4, round_steps: 3, reward_dev_size: 32, threshold: 0.0, "
+                 "min_plays: 0}",
+                 "mix={method: gp-bo, n_trials: 3, n_startup_trials: 2, steps: 10}",
+                 "transfer={protocol: joint, budget: equal_primary}",
                  "data.max_train_examples=48", "data.dev_size=32", "data.max_length=64"]
     argv = ["run", str(REPO / "examples" / "demo.yaml"), "--out", str(run_dir)]
     for override in overrides:

@@ -107,10 +107,9 @@ def _gain(better: dict[str, float], worse: dict[str, float]) -> dict[str, Any]:
 
 
 def _control(exp: Experiment, prepared: Prepared, run_dir: Path, steps: int) -> dict[str, Any]:
-    """The primary alone for the final's total steps, its evaluations as often per step as the baseline's: a gain
+    """The primary alone for the final's total steps, with the baseline's evaluations and early stopping: a gain
     that longer training alone brings is then never credited to the auxiliary tasks."""
-    eval_every = max(1, round(exp.train.eval_every * steps / exp.train.steps))
-    return _per_seed(exp, prepared, run_dir / "control", [], {"name": "uniform"}, steps=steps, eval_every=eval_every)
+    return _per_seed(exp, prepared, run_dir / "control", [], {"name": "uniform"}, steps=steps)
 
 
 def baseline_identity(exp: Experiment) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def plan_arm(exp: Experiment, sizes: Mapping[str, int]) -> ArmPlan:
     steps = exp.train.steps
     plan = plan_budget(exp.transfer.budget, steps, primary_share(exp, sizes))  # checks the sampler's options too
     if not exp.auxiliary:
-        return ArmPlan("single", "the primary alone", plan, [arm.primary_phase(plan, steps)])
+        return ArmPlan("single", "the primary alone", plan, [arm.primary_phase(steps)])
     name, rule = exp.transfer.protocol, f"the config asks for {exp.transfer.protocol}"
     if name == "auto":
         name, rule = choose(arm)

@@ -57,20 +57,15 @@ class Arm:
     regularization: float
     sizes: dict[str, int]  # train examples per task, after caps
 
-    def evaluations_kept(self, plan: Plan, steps: int) -> int:
-        """An ``eval_every`` for a phase of ``steps`` that evaluates as often as the baseline does per its steps,
-        so ``patience`` (counted in evaluations) means the same in every arm."""
-        return max(1, round(self.eval_every * steps / plan.baseline_steps))
-
-    def primary_phase(self, plan: Plan, steps: int, regularization: float = 0.0) -> Phase:
-        """The primary alone with the baseline's recipe, scaled to ``steps``."""
-        return Phase("primary", self.primary, [], {"name": "uniform"}, steps, self.evaluations_kept(plan, steps),
-                     self.patience, regularization)
+    def primary_phase(self, steps: int, regularization: float = 0.0) -> Phase:
+        """The primary alone with the baseline's recipe (its evaluations and early stopping) for ``steps``."""
+        return Phase("primary", self.primary, [], {"name": "uniform"}, steps, self.eval_every, self.patience,
+                     regularization)
 
     def joint_phase(self, plan: Plan) -> Phase:
-        steps = plan.primary_steps + plan.auxiliary_steps
-        return Phase("joint", self.primary, list(self.auxiliary), dict(self.sampler), steps,
-                     self.evaluations_kept(plan, steps), self.patience)
+        """Primary and auxiliaries together; early stopping on the primary's dev score, as in the baseline."""
+        return Phase("joint", self.primary, list(self.auxiliary), dict(self.sampler),
+                     plan.primary_steps + plan.auxiliary_steps, self.eval_every, self.patience)
 
 
 class Protocol:

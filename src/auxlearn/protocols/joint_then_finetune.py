@@ -13,4 +13,4 @@ class JointThenFinetune(Protocol):
     name = "joint_then_finetune"
 
     def phases(self, arm: Arm, plan: Plan) -> list[Phase]:
-        return [arm.joint_phase(plan), arm.primary_phase(plan, plan.primary_steps)]
+        return [arm.joint_phase(plan), arm.primary_phase(plan.primary_steps)]

@@ -28,4 +28,4 @@ class Sequential(Protocol):
         first, *rest = arm.auxiliary
         intermediate = Phase("auxiliary", first, rest, without(arm.sampler, arm.primary), plan.auxiliary_steps,
                              eval_every=plan.auxiliary_steps, patience=None)
-        return [intermediate, arm.primary_phase(plan, plan.primary_steps, arm.regularization)]
+        return [intermediate, arm.primary_phase(plan.primary_steps, arm.regularization)]
