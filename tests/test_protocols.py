@@ -156,3 +156,9 @@ def test_model_folder_is_resolved_from_the_config_and_gives_its_heads(tmp_path, 
     with pytest.raises(AuxlearnError, match="model folder './nowhere/model' not found"):
         load_experiment(missing)
     assert main(["train", str(missing)]) == 2
+
+
+def test_a_sampler_that_never_trains_the_auxiliaries_cannot_be_budgeted():
+    exp = experiment_from_dict(experiment_dict("unused", auxiliary=["mnli"], train={"sampler": {"name": "thompson"}}))
+    with pytest.raises(AuxlearnError, match="no steps"):
+        plan_arm(exp, SIZES)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from auxlearn.config import Experiment
+from auxlearn.errors import AuxlearnError
 from auxlearn.protocols.auto import choose
 from auxlearn.protocols.base import Arm, Phase, Plan, Protocol
 from auxlearn.protocols.budget import plan_budget
@@ -51,7 +52,12 @@ def plan_arm(exp: Experiment, sizes: Mapping[str, int]) -> ArmPlan:
               exp.train.eval_every, exp.train.patience, exp.transfer.regularization,
               {t: int(sizes[t]) for t in exp.tasks})
     steps = exp.train.steps
-    plan = plan_budget(exp.transfer.budget, steps, primary_share(exp, sizes))  # checks the sampler's options too
+    share = primary_share(exp, sizes)  # builds the sampler, so its options are checked here too
+    if exp.auxiliary and share >= 1:
+        raise AuxlearnError(f"train.sampler {exp.train.sampler.name!r} gives the auxiliary tasks {exp.auxiliary} "
+                            "no steps, so no budget can be planned for them (the thompson sampler is AutoSeM's "
+                            "selection bandit, not a mixing rule)")
+    plan = plan_budget(exp.transfer.budget, steps, share)
     if not exp.auxiliary:
         return ArmPlan("single", "the primary alone", plan, [arm.primary_phase(steps)])
     name, rule = exp.transfer.protocol, f"the config asks for {exp.transfer.protocol}"
