@@ -537,3 +537,23 @@ def test_study_report_shows_the_task_by_task_matrix(demo_run, tmp_path):
         write_report(tmp_path / "empty")
     with pytest.raises(AuxlearnError, match=r"one trained model \(`auxlearn train`\)"):
         write_report(study / "rte" / "baseline" / "seed_0")
+
+
+def test_autosem_with_the_primary_threshold_is_explained_and_drawn(tmp_path):
+    """The default AutoSeM rule (a utility above the primary arm's) has no number to draw as a line."""
+    from auxlearn.report.content import Figure, build_report
+    from auxlearn.report.data import RunData
+    from auxlearn.train.samplers.thompson import ThompsonBanditSampler
+
+    bandit = ThompsonBanditSampler(["rte", "mrpc", "cola"], {"rte": 10, "mrpc": 10, "cola": 10}, total_steps=40,
+                                   explore_rounds_per_arm=2)
+    for step, score in enumerate([0.5, 0.52, 0.51, 0.55, 0.53, 0.56, 0.58, 0.57]):
+        bandit.update(step, score)
+    details = {**bandit.describe(), "primary_utility": bandit.utilities()["rte"], "rounds": 8, "round_steps": 5,
+               "threshold": "primary", "top_k": None}
+    selection = {"method": "autosem", "selected": ["mrpc"], "scores": {"mrpc": 0.7, "cola": 0.4}, "details": details}
+    report = build_report(RunData(tmp_path / "run", _results({"0": 0.5, "1": 0.6}, {"0": 0.55, "1": 0.62}),
+                                  selection=selection))
+    text = " ".join(getattr(b, "text", "") for section in report.sections for b in section.blocks)
+    assert "a utility above the primary arm's own" in text
+    assert any(isinstance(b, Figure) and "bandit" in b.name for section in report.sections for b in section.blocks)

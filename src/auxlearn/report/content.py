@@ -16,6 +16,7 @@ import yaml
 from auxlearn.report import plots
 from auxlearn.report.data import RunData
 from auxlearn.report.stats import CONFIDENCE, Comparison, mean_std, paired_t, verdict_word
+from auxlearn.select.rules import PRIMARY
 
 ARMS = ("baseline", "control", "final")  # the stages trained and scored on eval seed by seed
 # verdict_word's words that outcome() treats apart (the positive ones weakest first), then outcome()'s own
@@ -238,8 +239,10 @@ def _why(data: RunData) -> str:
                          if t in scores else t for t in tasks)
 
     if method == "autosem":
+        threshold = details.get("threshold")
         rule = (f"the top {details['top_k']}" if details.get("top_k") else
-                f"utility ≥ {details.get('threshold')}" if details.get("threshold") is not None else "its rule")
+                "a utility above the primary arm's own" if threshold == PRIMARY else
+                f"utility ≥ {threshold}" if threshold is not None else "its rule")
         text = (f"AutoSeM's Thompson-sampling bandit played {details.get('rounds', '?')} rounds of "
                 f"{details.get('round_steps', '?')} steps and kept the candidates whose utility (how often training "
                 f"them did not lower the primary's dev score, 0–1) passed {rule}: "
@@ -276,6 +279,11 @@ def _protocol_text(data: RunData) -> str:
     if budget:
         parts.append(f"Budget {budget}: {BUDGETS.get(budget, budget)}.")
     return " ".join(parts)
+
+
+def _numeric(threshold: Any) -> Optional[float]:
+    """A numeric AutoSeM threshold to draw; "primary" is the primary's own utility curve, drawn anyway."""
+    return float(threshold) if isinstance(threshold, (int, float)) else None
 
 
 def _verdict(data: RunData, gains: dict[str, Comparison], answer: str) -> str:
@@ -380,7 +388,7 @@ def _selection_section(data: RunData) -> Section:
     if history:
         tasks = list((details.get("plays") or {}) or history[-1].get("alpha", {}))
         add_figure(blocks, "bandit_utilities",
-                    plots.bandit_utilities(history, tasks, data.primary, details.get("threshold")),
+                    plots.bandit_utilities(history, tasks, data.primary, _numeric(details.get("threshold"))),
                     "Bandit utility of each task after every round",
                     "Utility = posterior mean α / (α + β) of each arm; every round decays all arms toward the prior "
                     "and rewards the played arm if the primary's dev score did not drop.")
