@@ -63,7 +63,7 @@ def test_sequential_trains_the_auxiliaries_then_the_primary_with_its_recipe():
     first, second = arm.phases
     assert (first.label, first.tasks, first.steps) == ("auxiliary", ["mnli"], 300)
     assert first.sampler == {"name": "round_robin", "ratios": {"mnli": 3}}  # the primary dropped from the ratios
-    assert first.eval_every == first.steps and first.patience is None  # its last weights are kept
+    assert not first.evaluate and first.patience is None  # no dev evaluation: its last weights are kept
     assert (second.label, second.tasks, second.steps, second.eval_every, second.patience) == (
         "primary", ["rte"], 100, 10, 3)
     total = arm_of("sequential", "equal_total", sampler={"name": "round_robin", "ratios": {"rte": 1, "mnli": 3}})
@@ -124,7 +124,11 @@ def test_sequential_run_trains_each_phase_on_its_tasks(tmp_path, tiny_model_dir)
     assert second["label"] == "primary" and second["task_steps"] == {"rte": 6}
     assert results["primary_steps"] == 6 and results["steps"] == 12 and results["planned_steps"] == 12
     assert results["protocol"] == "sequential" and set(results["eval"]) == {"rte"}
-    assert (tmp_path / "arm" / "phase1_auxiliary" / "results.json").is_file()
+    assert first["dev_best"] == {} and first["best_step"] == 6  # not evaluated on dev: the last weights go on
+    phase1 = tmp_path / "arm" / "phase1_auxiliary"
+    assert (phase1 / "results.json").is_file()
+    assert [(r["step"], r["dev"], sorted(r["train_loss"])) for r in
+            map(json.loads, (phase1 / "metrics.jsonl").read_text().splitlines())] == [(3, {}, ["mrpc"]), (6, {}, ["mrpc"])]
     assert (tmp_path / "arm" / "model").is_dir() and not (tmp_path / "arm" / "phase1_auxiliary" / "model").exists()
     records = [json.loads(line) for line in (tmp_path / "arm" / "metrics.jsonl").read_text().splitlines()]
     assert all(r["regularization"] >= 0 for r in records) and records[-1]["regularization"] > 0

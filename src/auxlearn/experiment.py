@@ -104,7 +104,7 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
         anchor = Anchor(trained.model.encoder, phase.regularization) if trained and phase.regularization else None
         trained = train_phase(variant, folder, prepared, save_model=save_model and last,
                               score_eval=score_eval and last, start=trained.model if trained else None,
-                              anchor=anchor, primary=exp.primary)
+                              anchor=anchor, primary=exp.primary, evaluate=phase.evaluate)
         phases.append({"label": phase.label, **{k: trained.results[k] for k in PHASE_KEYS}})
     results = {**trained.results, "primary": exp.primary, "tasks": exp.tasks, "config": exp.model_dump(mode="json"),
                "protocol": arm.protocol, "protocol_rule": arm.rule, "budget": arm.plan.__dict__,
@@ -124,7 +124,7 @@ PHASE_KEYS = ("tasks", "steps", "task_steps", "best_step", "stopped", "seconds",
 def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepared, *,
                 sampler: Optional[TaskSampler] = None, save_model: bool = True, score_eval: bool = True,
                 start: Optional[MultiTaskModel] = None, anchor: Optional[Anchor] = None,
-                primary: Optional[str] = None) -> Trained:
+                primary: Optional[str] = None, evaluate: bool = True) -> Trained:
     """One training run of the experiment's tasks: keep the best dev checkpoint, score ``primary`` (default the
     experiment's) and any eval_tasks on eval, write ``results.json`` in ``out_dir``."""
     started = time.perf_counter()
@@ -143,7 +143,7 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
     trainer = Trainer(model, data, exp.primary, exp.train, sampler=sampler, pad_id=prepared.tokenizer.pad_token_id,
                       seed=exp.seed, out_dir=out, eval_tasks=tuple(exp.train.eval_tasks),
                       pad_to=prepared_pad_length(exp, prepared), group_by_length=exp.data.group_by_length,
-                      anchor=anchor)
+                      anchor=anchor, evaluate=evaluate)
     metadata = {**model_metadata(exp, prepared), "precision": trainer.precision}  # evaluate and predict as trained
     try:
         outcome = trainer.train()

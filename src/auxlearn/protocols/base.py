@@ -26,7 +26,8 @@ class Plan:
 
 @dataclass(frozen=True)
 class Phase:
-    """One training run of an arm. ``selector`` is the task whose dev score picks the phase's checkpoint."""
+    """One training run of an arm. ``selector`` is the task whose dev score picks the phase's checkpoint (or, with
+    ``evaluate`` False, the task the run is named by)."""
 
     label: str
     selector: str
@@ -36,6 +37,7 @@ class Phase:
     eval_every: int
     patience: Optional[int]
     regularization: float = 0.0  # L2 pull toward the previous phase's encoder while this one trains
+    evaluate: bool = True  # False: no dev evaluation, the phase keeps its last weights
     tasks: list[str] = field(init=False)
 
     def __post_init__(self) -> None:

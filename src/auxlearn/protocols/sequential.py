@@ -1,7 +1,8 @@
 """``sequential``: intermediate-task training (STILTs, Phang et al. 2018), then the primary alone.
 
 Phase 1 trains the auxiliaries alone, at their ratios, for the auxiliary batches of the budget, and keeps its
-last weights (the primary has no head trained yet, so there is no dev score to choose a checkpoint by). Phase 2
+last weights without a dev evaluation (the primary has no head trained yet, so no dev score can choose a
+checkpoint). Phase 2
 fine-tunes on the primary with the baseline's recipe from that encoder, optionally pulled toward it by
 ``regularization`` * ||theta - theta_phase1||^2 (successive regularisation, HMTL/JMT, methods.md 3.4).
 """
@@ -27,5 +28,5 @@ class Sequential(Protocol):
     def phases(self, arm: Arm, plan: Plan) -> list[Phase]:
         first, *rest = arm.auxiliary
         intermediate = Phase("auxiliary", first, rest, without(arm.sampler, arm.primary), plan.auxiliary_steps,
-                             eval_every=plan.auxiliary_steps, patience=None)
+                             eval_every=arm.eval_every, patience=None, evaluate=False)  # losses recorded
         return [intermediate, arm.primary_phase(plan.primary_steps, arm.regularization)]

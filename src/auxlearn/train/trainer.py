@@ -51,10 +51,12 @@ class Trainer:
     def __init__(self, model, data: Mapping[str, TaskData], primary: str, config: TrainConfig, *,
                  sampler: TaskSampler, pad_id: int, seed: int, out_dir: Optional[Path] = None,
                  eval_tasks: tuple[str, ...] = (), pad_to: Optional[int] = None, group_by_length: bool = True,
-                 anchor: Optional[Anchor] = None):
-        """``anchor``: a pull toward earlier weights added to every step's gradient (successive regularisation)."""
+                 anchor: Optional[Anchor] = None, evaluate: bool = True):
+        """``anchor``: a pull toward earlier weights added to every step's gradient (successive regularisation).
+        ``evaluate=False``: no dev evaluation, the last weights are kept (an intermediate phase that has no
+        head of the primary to score yet)."""
         self.model, self.data, self.primary, self.config = model, dict(data), primary, config
-        self.anchor = anchor
+        self.anchor, self.evaluate = anchor, evaluate
         self.sampler, self.pad_id, self.out_dir = sampler, pad_id, out_dir
         self.eval_tasks = (primary, *[t for t in eval_tasks if t != primary])
         self.device = pick_device(config.device)
@@ -135,11 +137,8 @@ class Trainer:
                 if (self.step + 1) % config.eval_every and self.step + 1 != config.steps:
                     continue
                 eval_started = time.perf_counter()
-                dev = self.dev_scores()
+                dev = self.dev_scores() if self.evaluate else {}
                 eval_seconds += time.perf_counter() - eval_started
-                score = self._signed(dev[self.primary]["main"])
-                last_dev = dev[self.primary]["main"]
-                self.sampler.update(self.step, score)
                 record = {
                     "step": self.step + 1,
                     "seconds": round(time.perf_counter() - started, 3),
@@ -153,6 +152,11 @@ class Trainer:
                 if self.out_dir is not None:
                     append_jsonl(self.out_dir / "metrics.jsonl", record)
                 losses = {}
+                if not self.evaluate:  # the training losses are recorded; the last weights are kept
+                    continue
+                score = self._signed(dev[self.primary]["main"])
+                last_dev = dev[self.primary]["main"]
+                self.sampler.update(self.step, score)
                 if score > best_score:
                     best_score, best_step, best_dev = score, self.step + 1, dev
                     best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
@@ -169,6 +173,8 @@ class Trainer:
             bar.close()
             if best_state is not None:
                 model.load_state_dict(best_state)
+            if not self.evaluate:
+                best_step = self.step + 1
             examples, tokens = (now - before for now, before in zip(self._drawn(), drawn_before))
             self.outcome = TrainOutcome(best_step, best_dev, self.step + 1, time.perf_counter() - started,
                                         eval_seconds, stopped, examples, tokens, self.precision,
