@@ -307,9 +307,11 @@ def _verdict(data: RunData, gains: dict[str, Comparison], answer: str) -> str:
                          f"{fmt_gain(gain.mean)} ({_gain_stats(gain)}).")
         control = gains.get("control")
         if control is not None and answer != SAME_AS_BASELINE:
+            planned = stages["control"].get("planned_steps") or stages["final"].get("planned_steps")
             steps = _count(_runs_of(stages["control"], "steps"))
-            parts.append(f"The control, the primary alone trained for the final model's total steps ({steps} per "
-                         f"seed), scored {mean_text(stages['control']['eval'])}: final − control "
+            allowed = f" allowed the final model's {planned} steps (early stopping ended it after {steps} on average)"
+            parts.append(f"The control, the primary alone{allowed if planned else f' trained for {steps} steps'}, "
+                         f"scored {mean_text(stages['control']['eval'])}: final − control "
                          f"{fmt_gain(control.mean)} ({_gain_stats(control)}).")
             if answer == LONGER_TRAINING:
                 parts.append("The gain over the baseline is explained by longer training, so it is not credited to "
