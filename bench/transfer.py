@@ -188,7 +188,7 @@ def summarise(cells: dict[str, dict]) -> dict[str, Any]:
             if arm_name != "alone" and alone:
                 row["vs_alone"] = paired(scores, alone)
                 control = by_arm.get(f"control_{row['planned_steps']}")
-                if control:
+                if control and not arm_name.startswith("control_"):
                     row["vs_control"] = paired(scores, {s: r["eval"] for s, r in control.items()})
             rows[arm_name] = row
         pair_gains = {a.split(":", 1)[1]: rows[a]["vs_alone"]["mean"] for a in rows
