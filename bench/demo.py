@@ -9,6 +9,7 @@ Writes bench/results/demo.json (one entry per run, appended, so repeated runs sh
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 import platform
 import subprocess
 import sys
@@ -24,9 +25,8 @@ OUT = ROOT / "bench" / "results" / "demo.json"
 
 
 def comparison(reference: dict, candidate: dict) -> dict:
-    result = paired_t(reference, candidate)
-    return {"mean": result.mean, "low": result.low, "high": result.high, "p": result.p_value,
-            "improved": result.improved, "per_seed": result.per_seed}
+    """``candidate`` − ``reference`` seed by seed, with its paired t analysis."""
+    return asdict(paired_t(reference, candidate))
 
 
 def main() -> None:

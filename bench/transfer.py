@@ -21,6 +21,7 @@ rankings against the pair gains).
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 import os
 import platform
 import statistics
@@ -36,7 +37,6 @@ from auxlearn.config import Experiment, experiment_from_dict
 from auxlearn.experiment import Prepared, prepare, train_experiment
 from auxlearn.io import read_json, write_json_atomic
 from auxlearn.pipeline import run_pipeline, run_select
-from auxlearn.protocols import plan_arm
 from auxlearn.report.stats import paired_t
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +107,6 @@ def part_named(doc: dict, key: str, work: Path) -> None:
     base = base_experiment(key)
     named = PRIMARIES[key]["named"]
     prepared = prepare(base, [base.primary, named])
-    sizes = {t: len(d.train) for t, d in prepared.data.items()}
     controls = set()
     for seed in SEEDS:
         alone = base.variant(auxiliary=[], seed=seed)
@@ -116,8 +115,7 @@ def part_named(doc: dict, key: str, work: Path) -> None:
             exp = base.variant(auxiliary=[named], seed=seed,
                                sampler={"name": "round_robin", "ratios": {base.primary: 1, named: 1}})
             exp = experiment_from_dict({**exp.model_dump(), "transfer": {"protocol": protocol, "budget": budget}})
-            cell(doc, f"{key}/{named}:{name}/{seed}", lambda: arm(exp, prepared, work / name))
-            steps = plan_arm(exp, sizes).total_steps
+            steps = cell(doc, f"{key}/{named}:{name}/{seed}", lambda: arm(exp, prepared, work / name))["planned_steps"]
             if steps > base.train.steps:
                 controls.add(steps)
         for steps in sorted(controls):
@@ -159,9 +157,8 @@ def part_selectors(doc: dict, key: str, work: Path) -> None:
 
 
 def paired(a: dict[str, float], b: dict[str, float]) -> dict[str, Any]:
-    comparison = paired_t(b, a)  # a - b per seed
-    return {"n": comparison.n, "mean": comparison.mean, "low": comparison.low, "high": comparison.high,
-            "p": comparison.p_value}
+    """``a`` − ``b`` seed by seed, with its paired t analysis."""
+    return asdict(paired_t(b, a))
 
 
 def summarise(cells: dict[str, dict]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ pass the prepared data back in, so nothing is tokenized twice in a process.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -104,10 +104,10 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
         anchor = Anchor(trained.model.encoder, phase.regularization) if trained and phase.regularization else None
         trained = train_phase(variant, folder, prepared, save_model=save_model and last,
                               score_eval=score_eval and last, start=trained.model if trained else None,
-                              anchor=anchor, primary=exp.primary, evaluate=phase.evaluate)
+                              anchor=anchor, evaluate=phase.evaluate)
         phases.append({"label": phase.label, **{k: trained.results[k] for k in PHASE_KEYS}})
     results = {**trained.results, "primary": exp.primary, "tasks": exp.tasks, "config": exp.model_dump(mode="json"),
-               "protocol": arm.protocol, "protocol_rule": arm.rule, "budget": arm.plan.__dict__,
+               "protocol": arm.protocol, "protocol_rule": arm.rule, "budget": asdict(arm.plan),
                "planned_steps": arm.total_steps, "phases": phases,
                "steps": sum(p["steps"] for p in phases),
                "primary_steps": sum(p["task_steps"].get(exp.primary, 0) for p in phases),
@@ -124,9 +124,9 @@ PHASE_KEYS = ("tasks", "steps", "task_steps", "best_step", "stopped", "seconds",
 def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepared, *,
                 sampler: Optional[TaskSampler] = None, save_model: bool = True, score_eval: bool = True,
                 start: Optional[MultiTaskModel] = None, anchor: Optional[Anchor] = None,
-                primary: Optional[str] = None, evaluate: bool = True) -> Trained:
-    """One training run of the experiment's tasks: keep the best dev checkpoint, score ``primary`` (default the
-    experiment's) and any eval_tasks on eval, write ``results.json`` in ``out_dir``."""
+                evaluate: bool = True) -> Trained:
+    """One training run of the experiment's tasks: keep the best dev checkpoint, score the primary and any
+    eval_tasks on eval, write ``results.json`` in ``out_dir``."""
     started = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None
     tasks = exp.tasks
@@ -154,7 +154,7 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
     if out is not None and save_model:
         model.save(out / "model", prepared.tokenizer, metadata)
     scores, degenerate = {}, {}
-    for task in dict.fromkeys((primary or exp.primary, *exp.train.eval_tasks)) if score_eval else ():
+    for task in (exp.primary, *exp.train.eval_tasks) if score_eval else ():
         split = prepared.data[task].split("eval")
         predictions = predict(model, task, split, trainer.inference)
         scores[task] = score_predictions(model.specs[task], predictions, split)

@@ -80,10 +80,10 @@ class MultiTaskModel(nn.Module):
         weights = mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
-    def adopt_heads(self, specs: Mapping[str, TaskSpec], states: Mapping[str, Mapping[str, torch.Tensor]]) -> list[str]:
+    def adopt_heads(self, specs: Mapping[str, TaskSpec], states: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
         """Load the heads of another model (a saved folder, an earlier phase) for the tasks both have with the
-        same type, labels and input width; the other heads keep their fresh initialisation. Returns the tasks
-        whose head was taken over."""
+        same type, labels and input width; the other heads keep their fresh initialisation. ``self.adopted``
+        lists the tasks whose head was taken over."""
         adopted = []
         for task, head in self.heads.items():
             theirs, mine = specs.get(task), self.specs[task]
@@ -95,7 +95,6 @@ class MultiTaskModel(nn.Module):
             head.load_state_dict(state)
             adopted.append(task)
         self.adopted = adopted
-        return adopted
 
     def head_states(self) -> dict[str, dict[str, torch.Tensor]]:
         return {task: head.state_dict() for task, head in self.heads.items()}

@@ -1,6 +1,7 @@
 """Transfer protocols (one small module each, behind ``base.Protocol``) and step budgets.
 
-``plan_arm`` turns an experiment into the phases its arm trains; ``auxlearn.experiment.train_arm`` runs them.
+``plan_arm`` turns an experiment into the phases its arm trains; ``auxlearn.experiment.train_experiment`` runs
+them.
 """
 
 from __future__ import annotations
@@ -31,10 +32,6 @@ class ArmPlan:
     @property
     def total_steps(self) -> int:
         return sum(p.steps for p in self.phases)
-
-    def to_json(self) -> dict:
-        return {"protocol": self.protocol, "rule": self.rule, "plan": self.plan.__dict__,
-                "phases": [p.to_json() for p in self.phases], "total_steps": self.total_steps}
 
 
 def primary_share(exp: Experiment, sizes: Mapping[str, int]) -> float:

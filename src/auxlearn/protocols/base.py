@@ -1,12 +1,12 @@
 """The protocol interface: how an arm's budget of primary and auxiliary batches is split into training phases.
 
-A protocol only describes phases; ``auxlearn.experiment.train_arm`` runs them, each from the previous one's
+A protocol only describes phases; ``auxlearn.experiment.train_experiment`` runs them, each from the previous one's
 model, so no trainer or stage ever branches on a protocol.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
 
@@ -42,9 +42,6 @@ class Phase:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tasks", [self.selector, *self.auxiliary])
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
