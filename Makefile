@@ -5,7 +5,7 @@ SHARED := $(abspath ../shared/data)
 # Offline mirror beside the checkout, unless the caller set AUXLEARN_DATA_DIR.
 export AUXLEARN_DATA_DIR ?= $(if $(wildcard $(SHARED)),$(SHARED),)
 
-.PHONY: demo test install
+.PHONY: demo test install chromium
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,5 +19,11 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/auxlearn run examples/demo.yaml
 
-test: install
+# The report tests render report.html in headless Chromium (a Debian package, not a PyPI one).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "make test needs Chromium: apt-get install chromium (as root) failed" >&2; exit 1; }
+
+test: install chromium
 	$(PY) -m pytest -q

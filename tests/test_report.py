@@ -1,8 +1,8 @@
 """`auxlearn report`: a real (tiny) pipeline run, rendered in headless Chromium through the DevTools protocol.
 
 Checks that every image of report.html loads, that the headline table holds the numbers of results.json, and
-that the browser console shows no error; saves screenshots under bench/results/. Chromium is required: the
-test fails (never skips) without it.
+that the browser console shows no error; screenshots go to the test's temporary folder (the tracked ones under
+bench/results/ are not overwritten). Chromium is required: the test fails (never skips) without it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SCREENSHOT = REPO / "bench" / "results" / "report_screenshot.png"
 DEMO_RUN = REPO / "runs" / "demo"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -30,7 +29,7 @@ def _chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
         pytest.fail("chromium is not installed: the report test renders report.html in headless Chromium. "
-                    "Install it with `apt-get update && apt-get install -y chromium` (.ci/run does this).",
+                    "Install it with `apt-get update && apt-get install -y chromium` (`make test` does this).",
                     pytrace=False)
     return path
 
@@ -228,18 +227,19 @@ def test_report_renders_in_chromium(demo_run, tmp_path):
     browser = Browser(tmp_path / "profile")
     try:
         _check_page(browser, demo_run / "report.html", results)
-        browser.screenshot(SCREENSHOT)
-        browser.screenshot(SCREENSHOT.with_name("report_screenshot_full.png"), full_page=True)
+        screenshot = tmp_path / "report_screenshot.png"
+        browser.screenshot(screenshot)
+        browser.screenshot(tmp_path / "report_screenshot_full.png", full_page=True)
         # The report of a real `make demo` run, when this machine has one.
         if (DEMO_RUN / "results.json").is_file():
             from auxlearn.report import write_report
 
             demo_results = json.loads((DEMO_RUN / "results.json").read_text())
             _check_page(browser, write_report(DEMO_RUN), demo_results)
-            browser.screenshot(SCREENSHOT.with_name("report_screenshot_demo.png"))
+            browser.screenshot(tmp_path / "report_screenshot_demo.png")
     finally:
         browser.close()
-    assert SCREENSHOT.stat().st_size > 10_000
+    assert screenshot.stat().st_size > 10_000
 
 
 def _hand_t(diffs: list[float], confidence: float = 0.95) -> tuple[float, float, float]:
