@@ -191,7 +191,7 @@ def main(argv=None) -> int:
             "decay": details["decay"], "history": details["history"], "seconds": selection.seconds,
         }
         save()
-        print(f"(b) utilities: " + ", ".join(f"{t} {u:.3f}" for t, u in
+        print("(b) utilities: " + ", ".join(f"{t} {u:.3f}" for t, u in
                                               sorted(utilities.items(), key=lambda kv: -kv[1]))
               + f"; MNLI rank {report['b']['mnli_rank']} of {len(CANDIDATES)} (history-averaged: "
               f"{report['b']['mnli_rank_history_averaged']}); plays {details['plays']}", flush=True)

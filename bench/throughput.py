@@ -34,14 +34,12 @@ from pathlib import Path
 import torch
 
 from auxlearn.config import experiment_from_dict
-from auxlearn.experiment import build_model, prepare, prepared_pad_length
+from auxlearn.experiment import build_model, build_trainer, prepare
 from auxlearn.io import write_json_atomic
 from auxlearn.train.device import autocast, bf16_units, pick_device, resolve_precision
 from auxlearn.train.evaluation import Inference, evaluate
 from auxlearn.train.optim import build_optimizers, linear_warmup_decay
-from auxlearn.train.samplers import build_sampler
 from auxlearn.train.threads import usable_cores
-from auxlearn.train.trainer import Trainer
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -76,11 +74,7 @@ def make_trainer(exp, prepared, fused: bool = True, compiled: bool = False):
     # Evaluate on a tiny dev slice: the benchmark times training, and the final evaluation is excluded anyway.
     for task_data in data.values():
         task_data.dev = task_data.dev.select(range(8))
-    sampler = build_sampler("proportional", {}, exp.tasks, {t: len(d.train) for t, d in data.items()},
-                            total_steps=exp.train.steps, seed=exp.seed)
-    trainer = Trainer(model, data, exp.primary, exp.train, sampler=sampler, pad_id=prepared.tokenizer.pad_token_id,
-                      seed=exp.seed, pad_to=prepared_pad_length(exp, prepared),
-                      group_by_length=exp.data.group_by_length)
+    trainer = build_trainer(exp.variant(sampler={"name": "proportional"}), prepared, model, data=data)
     if not fused:
         config = exp.train
         trainer.optimizers = build_optimizers(

@@ -16,10 +16,8 @@ from auxlearn.data.encode import IGNORE_INDEX, encode_split
 from auxlearn.data.loading import load_split
 from auxlearn.data.task_data import build_task_data, dev_count
 from auxlearn.errors import AuxlearnError, MissingSplitError
-from auxlearn.experiment import build_model, prepare, prepared_pad_length
+from auxlearn.experiment import build_model, build_trainer, prepare
 from auxlearn.tasks import builtin_tasks
-from auxlearn.train.samplers import build_sampler
-from auxlearn.train.trainer import Trainer
 from conftest import experiment_dict
 
 TASKS = builtin_tasks()
@@ -80,9 +78,7 @@ def test_padding_max_length_pads_every_training_batch_to_max_length(tiny_model_d
     prepared = prepare(fixed)
     shorter = 0
     for exp in (fixed, dynamic):
-        trainer = Trainer(build_model(exp, prepared, exp.tasks), prepared.data, exp.primary, exp.train,
-                          sampler=build_sampler("uniform", {}, exp.tasks, {"rte": 1}, total_steps=1, seed=0),
-                          pad_id=prepared.tokenizer.pad_token_id, seed=0, pad_to=prepared_pad_length(exp, prepared))
+        trainer = build_trainer(exp, prepared, build_model(exp, prepared, exp.tasks))
         for _ in range(8):
             batch = next(trainer.iterators["rte"])
             longest = int(batch["attention_mask"].sum(1).max())

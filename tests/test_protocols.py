@@ -12,7 +12,7 @@ from torch import nn
 from auxlearn.cli import main
 from auxlearn.config import experiment_from_dict, load_experiment
 from auxlearn.errors import AuxlearnError
-from auxlearn.experiment import prepare, train_experiment
+from auxlearn.experiment import train_experiment
 from auxlearn.protocols import plan_arm, plan_budget
 from auxlearn.train.anchor import Anchor
 from conftest import experiment_dict, write_yaml

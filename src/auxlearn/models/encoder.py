@@ -6,9 +6,9 @@ import warnings
 
 from transformers import AutoModel, AutoTokenizer
 
+from auxlearn.config import DEFAULT_MODEL
 from auxlearn.errors import AuxlearnError
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _DEFAULT_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 

@@ -3,7 +3,7 @@
 Phase 1 trains the auxiliaries alone, at their ratios, for the auxiliary batches of the budget, and keeps its
 last weights without a dev evaluation (the primary has no head trained yet, so no dev score can choose a
 checkpoint). Phase 2 fine-tunes on the primary with the baseline's recipe from that encoder, optionally pulled
-toward it by ``regularization`` * ||theta - theta_phase1||^2 (successive regularisation, HMTL/JMT, methods.md 3.4).
+toward it by ``regularization`` * ||theta - theta_phase1||^2 (successive regularisation, JMT/HMTL).
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from auxlearn.tasks.metrics import LOWER_IS_BETTER, check_metric
 TASK_TYPES = ("classification", "regression", "tagging")
 # How a task with two texts is read: as one sequence (cross) or each text alone, then compared (siamese).
 PairEncoding = Literal["cross", "siamese"]
-SPLITS = ("train", "eval", "test")
 
 
 class DataSource(BaseModel):
@@ -73,6 +72,10 @@ class TaskSpec(BaseModel):
     @property
     def higher_is_better(self) -> bool:
         return self.direction == "maximize"
+
+    def signed(self, score: float) -> float:
+        """``score`` as 'higher is better', whatever the main metric's direction: the one place of that rule."""
+        return score if self.higher_is_better else -score
 
     def siamese(self, pair_encoding: PairEncoding) -> bool:
         """Whether the task's texts are encoded apart: only a pair task (two texts, not tagging) under siamese."""

@@ -1,4 +1,4 @@
-"""Successive regularisation (JMT, Hashimoto et al. 2017; HMTL's description, methods.md 3.4): while a later
+"""Successive regularisation (JMT, Hashimoto et al. 2017, as HMTL, Sanh et al. 2019, describes it): while a later
 phase trains, the loss gains ``delta * ||theta - theta_previous||^2`` over the encoder's parameters, pulling them
 toward the weights the previous phase ended with so that what it learned is not simply overwritten.
 

@@ -79,7 +79,7 @@ class Trainer:
 
     def _signed(self, score: float) -> float:
         """Scores as 'higher is better', whatever the primary metric's direction."""
-        return score if self.data[self.primary].spec.higher_is_better else -score
+        return self.data[self.primary].spec.signed(score)
 
     def _drawn(self) -> tuple[int, int]:
         """Training examples and tokens handed out so far, over all tasks."""

@@ -58,14 +58,12 @@ import numpy as np
 
 from auxlearn.data.batching import eval_batches
 from auxlearn.data.encode import EncodedSplit, default_cache_dir
-from auxlearn.experiment import build_model, prepared_pad_length
+from auxlearn.experiment import build_model, build_trainer, prepared_pad_length
+from auxlearn.identity import config_identity
 from auxlearn.io import write_json_atomic
 from auxlearn.models.encoder import resolve_model_name
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.rules import select_by_utility
-from auxlearn.train.device import config_precision
-from auxlearn.train.samplers import build_sampler
-from auxlearn.train.trainer import Trainer
 
 from .correlation import instance_taus, rank_candidates
 from .importance import NORMALIZATIONS, HeadImportance, head_importance, reference_importance
@@ -76,7 +74,7 @@ log = logging.getLogger(__name__)
 
 MODES = ("threshold", "top_k", "trial")
 PARITIES = ("none", "reference")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 FINETUNE_DEV_EXAMPLES = 64  # the fine-tune's one dev evaluation (a diagnostic only) uses this many examples
 
 
@@ -209,18 +207,14 @@ class GradTSSelector(Selector):
         exp, prepared = stage.exp, stage.prepared
         tune_split, imp_split = self._subsample(stage, task, whole_split)
         steps = self.finetune_steps or max(1, -(-len(tune_split) // self.finetune_batch_size))
+        variant = self._finetune_variant(exp, task, steps)
         key_material = {
             "version": CACHE_VERSION,
             "model": _model_fingerprint(exp.model),
-            "pooling": exp.pooling, "pair_encoding": exp.pair_encoding, "head_dropout": exp.head_dropout,
-            "seed": exp.seed,
             "spec": prepared.data[task].spec.model_dump(mode="json"),
-            "finetune": {"data": _split_fingerprint(tune_split), "steps": steps,
-                         "batch_size": self.finetune_batch_size, "lr": self.finetune_lr or exp.train.lr,
-                         "weight_decay": exp.train.weight_decay, "warmup": exp.train.warmup,
-                         "max_grad_norm": exp.train.max_grad_norm, "group_by_length": exp.data.group_by_length,
-                         "pad_to": prepared_pad_length(exp, prepared),
-                         "precision": config_precision(exp.train.precision, exp.train.device)},
+            # The examples are fingerprinted below, so their caps and task files do not count twice.
+            "finetune": {"config": config_identity(variant, exclude=("model", "task_files", "data.max_train_examples")),
+                         "data": _split_fingerprint(tune_split), "pad_to": prepared_pad_length(exp, prepared)},
             "importance": {"data": _split_fingerprint(imp_split), "normalization": self.normalization,
                            "statistic": "reference" if self.parity == "reference" else "head_mask"},
         }
@@ -261,21 +255,21 @@ class GradTSSelector(Selector):
             write_json_atomic(cache_file.with_suffix(".json"), cost)
         return result, {**cost, "cached": False, "cache_key": key}
 
+    def _finetune_variant(self, exp, task: str, steps: int):
+        """The experiment as GradTS fine-tunes ``task`` alone before measuring its head importance."""
+        return exp.variant(primary=task, auxiliary=[], sampler={"name": "uniform"}, steps=steps,
+                           batch_size=self.finetune_batch_size, lr=self.finetune_lr or exp.train.lr, grad_accum=1,
+                           eval_every=steps, patience=None, eval_tasks=[], progress=False)
+
     def _finetune(self, stage, task: str, tune_split: EncodedSplit, steps: int):
         """A fresh model (encoder + ``task``'s head) trained ``steps`` steps on ``tune_split``."""
         exp, prepared = stage.exp, stage.prepared
         source = prepared.data[task]
         dev = source.dev.select(range(min(FINETUNE_DEV_EXAMPLES, len(source.dev))))
+        variant = self._finetune_variant(exp, task, steps)
+        model = build_model(variant, prepared, [task])
         data = {task: replace(source, train=tune_split, dev=dev)}
-        config = exp.train.model_copy(update={
-            "steps": steps, "batch_size": self.finetune_batch_size, "lr": self.finetune_lr or exp.train.lr,
-            "grad_accum": 1, "eval_every": steps, "patience": None, "eval_tasks": [], "progress": False})
-        model = build_model(exp, prepared, [task])
-        sampler = build_sampler("uniform", {}, [task], {task: len(tune_split)}, total_steps=steps, seed=exp.seed)
-        trainer = Trainer(model, data, task, config, sampler=sampler, pad_id=prepared.tokenizer.pad_token_id,
-                          seed=exp.seed, pad_to=prepared_pad_length(exp, prepared),
-                          group_by_length=exp.data.group_by_length)
-        outcome = trainer.train()
+        outcome = build_trainer(variant, prepared, model, data=data).train()
         return model, outcome.best_dev.get(task, {}).get("main")
 
 
