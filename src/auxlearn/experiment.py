@@ -151,7 +151,7 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
         split = prepared.data[task].split("eval")
         predictions = predict(model, task, split, trainer.inference)
         scores[task] = score_predictions(model.specs[task], predictions, split)
-        if model.specs[task].type == "classification":
+        if model.specs[task].task_type.degenerate_check:
             degenerate[task] = len(set(predictions)) == 1
     results = {
         "primary": exp.primary,

@@ -6,7 +6,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import datasets
 
@@ -68,21 +68,14 @@ def predict_file(model_dir: str | Path, *, task: str, input_path: str | Path,
         split = encode_split(spec, rows, tokenizer, max_length, source=str(input_path), labelled=False,
                              cache_dir=Path(cache), pair_encoding=model.pair_encoding)
     predictions = predict(model, task, split, how)
-    lines = [json.dumps({**record, "prediction": _readable(spec, p)}) for record, p in zip(records, predictions)]
+    lines = [json.dumps({**record, "prediction": spec.task_type.readable(spec, p)})
+             for record, p in zip(records, predictions)]
     text = "\n".join(lines) + "\n"
     if output_path:
         write_text_atomic(output_path, text)
     else:
         sys.stdout.write(text)
     return len(lines)
-
-
-def _readable(spec, prediction) -> Any:
-    if spec.type == "tagging":
-        return [spec.label_names[t] for t in prediction]
-    if spec.type == "regression":
-        return float(prediction)
-    return spec.label_names[prediction]
 
 
 def _read_jsonl(path: Path, fields: list[str]) -> list[dict]:

@@ -7,7 +7,7 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 import torch
 
-from auxlearn.data.encode import IGNORE_INDEX, EncodedSplit
+from auxlearn.data.encode import EncodedSplit
 
 # Length grouping sorts windows of this many batches by length, as transformers' LengthGroupedSampler does.
 GROUP_WINDOW_BATCHES = 50
@@ -25,10 +25,11 @@ def _pad(rows: list[list[int]], pad_id: int, pad_to: Optional[int]) -> tuple[tor
 
 
 def collate(split: EncodedSplit, indices: Sequence[int], pad_id: int, pad_to: Optional[int] = None,
-            regression: bool = False) -> dict[str, torch.Tensor]:
+            regression: object = None) -> dict[str, torch.Tensor]:
     """Stack examples ``indices`` into tensors padded to the longest (or to ``pad_to``).
 
-    The second texts of siamese pairs are padded on their own, to their own longest."""
+    The second texts of siamese pairs are padded on their own, to their own longest; the split's task type
+    stacks the labels. ``regression`` is ignored (the type decides) until tests/test_training.py stops passing it."""
     rows = [split.input_ids[i] for i in indices]
     input_ids, attention_mask = _pad(rows, pad_id, pad_to)
     width = input_ids.shape[1]
@@ -42,14 +43,7 @@ def collate(split: EncodedSplit, indices: Sequence[int], pad_id: int, pad_to: Op
         for r, i in enumerate(indices):
             token_types[r, : len(split.token_type_ids[i])] = torch.as_tensor(split.token_type_ids[i])
         batch["token_type_ids"] = token_types
-    labels = [split.labels[i] for i in indices]
-    if labels and isinstance(labels[0], list):
-        tags = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
-        for r, row in enumerate(labels):
-            tags[r, : len(row)] = torch.as_tensor(row)
-        batch["labels"] = tags
-    else:
-        batch["labels"] = torch.as_tensor(labels, dtype=torch.float if regression else torch.long)
+    batch["labels"] = split.task_type.collate_labels([split.labels[i] for i in indices], width)
     return batch
 
 
@@ -76,9 +70,9 @@ class EndlessBatches:
     siamese pair), so the training step needs no device sync to count them."""
 
     def __init__(self, split: EncodedSplit, batch_size: int, pad_id: int, *, seed: int,
-                 group_by_length: bool = False, pad_to: Optional[int] = None, regression: bool = False):
+                 group_by_length: bool = False, pad_to: Optional[int] = None):
         self.split, self.batch_size, self.pad_id = split, batch_size, pad_id
-        self.group_by_length, self.pad_to, self.regression = group_by_length, pad_to, regression
+        self.group_by_length, self.pad_to = group_by_length, pad_to
         self.lengths = split.lengths
         self.rng = np.random.default_rng(seed)
         self.epoch, self.position, self.batches = 0, 0, epoch_batches(self.lengths, batch_size, self.rng,
@@ -96,12 +90,15 @@ class EndlessBatches:
         self.position += 1
         self.examples += len(indices)
         self.tokens += int(self.lengths[indices].sum())
-        return collate(self.split, indices, self.pad_id, self.pad_to, self.regression)
+        return collate(self.split, indices, self.pad_id, self.pad_to)
 
 
-def eval_batches(split: EncodedSplit, batch_size: int, pad_id: int, regression: bool = False,
-                 max_tokens: Optional[int] = None) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
+def eval_batches(split: EncodedSplit, batch_size: int, pad_id: int, max_tokens: Optional[int] = None, *,
+                 regression: object = None) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
     """Batches sorted by length (least padding), with the indices of their examples in ``split``.
+
+    ``regression`` is ignored (the split's task type stacks the labels) until select/gradts/selector.py stops
+    passing it.
 
     ``max_tokens`` caps a batch's padded size (examples x longest): on a CPU, batches whose activations fit in
     the caches ran fastest (``bench/throughput.py``), so short texts go many to a batch and long ones few."""
@@ -114,5 +111,5 @@ def eval_batches(split: EncodedSplit, batch_size: int, pad_id: int, regression: 
             fits = np.nonzero(lengths[order[start:end]] * np.arange(1, end - start + 1) <= max_tokens)[0]
             end = start + (int(fits[-1]) + 1 if len(fits) else 1)
         indices = order[start:end]
-        yield indices, collate(split, indices, pad_id, regression=regression)
+        yield indices, collate(split, indices, pad_id)
         start = end

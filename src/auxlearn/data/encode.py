@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,21 +24,23 @@ import numpy as np
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import atomic_directory
 from auxlearn.tasks.spec import PairEncoding, TaskSpec
+from auxlearn.tasks.types import IGNORE_INDEX, TaskType
 
 ENCODING_VERSION = 1
-IGNORE_INDEX = -100
 
 
 @dataclass
 class EncodedSplit:
     """One split in memory: token ids per example, labels, and the stable example ids.
 
-    Siamese pairs keep the second text's tokens in ``pair_input_ids``; ``input_ids`` then hold the first text."""
+    Siamese pairs keep the second text's tokens in ``pair_input_ids``; ``input_ids`` then hold the first text.
+    The labels are in the form ``task_type`` encodes them, and it is what stacks them into batches."""
 
     input_ids: list[list[int]]
     token_type_ids: Optional[list[list[int]]]
     labels: list[Any]  # int (classification), float (regression), list[int] (tagging, -100 off first sub-words)
     example_ids: np.ndarray
+    task_type: TaskType
     labelled: bool = True
     pair_input_ids: Optional[list[list[int]]] = None
 
@@ -61,6 +62,7 @@ class EncodedSplit:
             token_type_ids=None if self.token_type_ids is None else [self.token_type_ids[i] for i in indices],
             labels=[self.labels[i] for i in indices],
             example_ids=self.example_ids[indices],
+            task_type=self.task_type,
             labelled=self.labelled,
             pair_input_ids=None if self.pair_input_ids is None else [self.pair_input_ids[i] for i in indices],
         )
@@ -138,6 +140,7 @@ def encode_split(
         token_type_ids=table["token_type_ids"] if "token_type_ids" in columns else None,
         labels=table["labels"] if "labels" in columns else [IGNORE_INDEX] * len(table),
         example_ids=np.asarray(table["example_id"], dtype=np.int64),
+        task_type=spec.task_type,
         labelled=labelled,
         pair_input_ids=table["pair_input_ids"] if siamese else None,
     )
@@ -152,36 +155,17 @@ def _encode(spec, rows, row_ids, tokenizer, max_length, source, labelled, siames
     if len(rows) == 0:
         raise AuxlearnError(f"task {spec.name!r}, {source}: the split is empty")
     texts = [list(rows[field]) for field in spec.text_fields]  # datasets >= 4 returns a lazy Column
+    task_type = spec.task_type
+    encoded = task_type.tokenize(texts, tokenizer, max_length, siamese)
     out: dict[str, list] = {"example_id": row_ids}
-    if spec.type == "tagging":
-        encoded = tokenizer(texts[0], is_split_into_words=True, truncation=True, max_length=max_length)
+    out.update({k: encoded[k] for k in ("input_ids", "token_type_ids", "pair_input_ids") if k in encoded})
+    if labelled:
+        labels = task_type.encode_labels(spec, _label_values(rows, spec.label_field), row_ids, source, encoded)
     else:
-        texts = [[_as_text(value) for value in column] for column in texts]
-        if siamese:  # each text alone; token types would all be 0, BERT's default, so none are kept
-            encoded = tokenizer(texts[0], truncation=True, max_length=max_length, return_token_type_ids=False)
-            out["pair_input_ids"] = tokenizer(texts[1], truncation=True, max_length=max_length)["input_ids"]
-        else:
-            encoded = tokenizer(*texts, truncation=True, max_length=max_length)
-    out["input_ids"] = encoded["input_ids"]
-    if "token_type_ids" in encoded:
-        out["token_type_ids"] = encoded["token_type_ids"]
-    if spec.type == "tagging" and not labelled:
-        # No gold tags, but predictions still need each word's first sub-word: mark them with tag 0.
-        out["labels"] = [_align_tags(encoded.word_ids(i), [0] * len(texts[0][i])) for i in range(len(rows))]
-    elif labelled:
-        raw = _label_values(rows, spec.label_field)
-        if spec.type == "tagging":
-            tags = _tag_ids(spec, raw, row_ids, source)
-            out["labels"] = [_align_tags(encoded.word_ids(i), tags[i]) for i in range(len(rows))]
-        elif spec.type == "regression":
-            out["labels"] = _regression_values(spec, raw, row_ids, source)
-        else:
-            out["labels"] = _class_ids(spec, raw, row_ids, source)
+        labels = task_type.placeholder_labels(texts, encoded)
+    if labels is not None:
+        out["labels"] = labels
     return out
-
-
-def _as_text(value) -> str:
-    return "" if value is None else str(value)
 
 
 def _label_values(rows: datasets.Dataset, field: str) -> list:
@@ -196,60 +180,13 @@ def _label_values(rows: datasets.Dataset, field: str) -> list:
     return values
 
 
-def _lookup(spec: TaskSpec, value, row_id: int, source: str) -> int:
-    names = spec.label_names or []
-    if isinstance(value, str):
-        if value in names:
-            return names.index(value)
-    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value < len(names):
-        return int(value)
-    raise AuxlearnError(
-        f"task {spec.name!r}, {source}, row {row_id + 1}: label {value!r} is not in the label set "
-        f"({', '.join(names)}; integer labels must be ids 0..{len(names) - 1})"
-    )
-
-
-def _class_ids(spec, values, row_ids, source) -> list[int]:
-    return [_lookup(spec, value, row_id, source) for row_id, value in zip(row_ids, values)]
-
-
-def _tag_ids(spec, values, row_ids, source) -> list[list[int]]:
-    return [[_lookup(spec, tag, row_id, source) for tag in tags] for row_id, tags in zip(row_ids, values)]
-
-
-def _regression_values(spec, values, row_ids, source) -> list[float]:
-    out = []
-    for row_id, value in zip(row_ids, values):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = math.nan
-        if not math.isfinite(number):
-            raise AuxlearnError(
-                f"task {spec.name!r}, {source}, row {row_id + 1}: regression label {value!r} is not a finite number"
-            )
-        out.append(number)
-    return out
-
-
-def _align_tags(word_ids: list[Optional[int]], tags: list[int]) -> list[int]:
-    """The tag of each word sits on its first sub-word; other sub-words and special tokens get -100."""
-    labels, previous = [], None
-    for word in word_ids:
-        labels.append(IGNORE_INDEX if word is None or word == previous else tags[word])
-        previous = word
-    return labels
-
-
 def infer_label_names(spec: TaskSpec, rows: datasets.Dataset) -> list[str]:
     """Label names from train, sorted, for user tasks that leave them out."""
     if spec.label_field not in rows.column_names:
         raise AuxlearnError(
             f"task {spec.name!r}: label column {spec.label_field!r} not found (columns: {', '.join(rows.column_names)})"
         )
-    values = _label_values(rows, spec.label_field)
-    if spec.type == "tagging":
-        values = [tag for tags in values for tag in tags]
+    values = spec.task_type.flat_labels(_label_values(rows, spec.label_field))
     unique = sorted({v for v in values if v is not None})
     if unique and all(isinstance(v, (int, np.integer)) for v in unique):
         if unique != list(range(len(unique))):

@@ -61,7 +61,7 @@ def build_task_data(
     """Load, label-check and encode a task; carve dev from train with ``split_seed``; subsample train."""
     tokenizer_key = tokenizer_fingerprint(tokenizer)
     train_rows = load_split(spec, "train", data_dir)
-    if spec.type != "regression" and spec.label_names is None:
+    if spec.task_type.uses_label_names and spec.label_names is None:
         spec = spec.model_copy(update={"label_names": infer_label_names(spec, train_rows)})
     source = describe_source(spec, data_dir)
 

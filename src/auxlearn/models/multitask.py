@@ -24,7 +24,7 @@ from transformers import AutoModel, AutoTokenizer
 from auxlearn import __version__
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import atomic_directory, write_json_atomic
-from auxlearn.models.heads import HEADS, Head
+from auxlearn.models.heads import Head
 from auxlearn.tasks.spec import PairEncoding, TaskSpec
 
 Pooling = Literal["cls", "mean"]
@@ -45,8 +45,8 @@ class MultiTaskModel(nn.Module):
         self.adopted: list[str] = []  # tasks whose head came from another model (adopt_heads)
         hidden = encoder.config.hidden_size
         self.heads = nn.ModuleDict({
-            name: HEADS[spec.type](hidden * (SIAMESE_FEATURES if spec.siamese(pair_encoding) else 1),
-                                   spec.num_labels, head_dropout)
+            name: spec.task_type.build_head(hidden * (SIAMESE_FEATURES if spec.siamese(pair_encoding) else 1),
+                                            spec, head_dropout)
             for name, spec in self.specs.items()
         })
 

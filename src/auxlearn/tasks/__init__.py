@@ -1,4 +1,4 @@
-"""Tasks: specs, the built-in table, user task files, metrics."""
+"""Tasks: specs, their types, the built-in table, user task files, metrics."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Iterable
 
 from auxlearn.errors import AuxlearnError
 from auxlearn.tasks.builtin import builtin_tasks
-from auxlearn.tasks.spec import TASK_TYPES, DataSource, TaskSpec
+from auxlearn.tasks.spec import DataSource, TaskSpec
+from auxlearn.tasks.types import TASK_TYPES
 from auxlearn.tasks.user import load_task_file
 
 __all__ = ["TASK_TYPES", "DataSource", "TaskSpec", "available_tasks", "get_task", "builtin_tasks"]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from auxlearn.tasks.metrics import LOWER_IS_BETTER, check_metric
+from auxlearn.tasks.types import TASK_TYPES, TaskType
 
-# Kept open: a new type adds an entry here, a head in models/heads.py and an encoder in data/encode.py.
-TASK_TYPES = ("classification", "regression", "tagging")
 # How a task with two texts is read: as one sequence (cross) or each text alone, then compared (siamese).
 PairEncoding = Literal["cross", "siamese"]
 
@@ -44,7 +43,7 @@ class TaskSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    type: Literal["classification", "regression", "tagging"]
+    type: str  # a name in TASK_TYPES; ``task_type`` is the type itself
     text_fields: list[str] = Field(min_length=1, max_length=2)
     label_field: str
     label_names: Optional[list[str]] = None
@@ -54,6 +53,13 @@ class TaskSpec(BaseModel):
     max_length: int = Field(128, gt=0)
     source: DataSource
 
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in TASK_TYPES:
+            raise ValueError(f"unknown task type {value!r}; known types: {', '.join(TASK_TYPES)}")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> "TaskSpec":
         for metric in self.metrics:
@@ -61,13 +67,14 @@ class TaskSpec(BaseModel):
         missing = [m for m in self.main_metric if m not in self.metrics]
         if missing:
             raise ValueError(f"main_metric {missing} not among the task's metrics {self.metrics}")
-        if self.type == "tagging" and len(self.text_fields) != 1:
-            raise ValueError("a tagging task has exactly one text field (the column of word lists)")
-        if self.type == "regression" and self.label_names:
-            raise ValueError("a regression task has no label_names")
+        self.task_type.validate(self)
         if self.label_names is not None and len(set(self.label_names)) != len(self.label_names):
             raise ValueError("label_names has duplicates")
         return self
+
+    @property
+    def task_type(self) -> TaskType:
+        return TASK_TYPES[self.type]
 
     @property
     def higher_is_better(self) -> bool:
@@ -78,12 +85,12 @@ class TaskSpec(BaseModel):
         return score if self.higher_is_better else -score
 
     def siamese(self, pair_encoding: PairEncoding) -> bool:
-        """Whether the task's texts are encoded apart: only a pair task (two texts, not tagging) under siamese."""
-        return pair_encoding == "siamese" and self.type != "tagging" and len(self.text_fields) == 2
+        """Whether the task's texts are encoded apart (a pair task under siamese, as its type decides)."""
+        return self.task_type.siamese(self, pair_encoding)
 
     @property
     def num_labels(self) -> int:
-        return 1 if self.type == "regression" else len(self.label_names or ())
+        return self.task_type.num_labels(self)
 
 
 def default_direction(main_metric: list[str]) -> str:

@@ -8,7 +8,7 @@ tasks:
     text_fields: [subject, body]  # one text or a pair
     label_field: queue
     label_names: [billing, tech]  # optional: inferred (sorted) from train when omitted
-    metrics: [macro_f1, accuracy] # optional: defaults by type
+    metrics: [macro_f1, accuracy] # optional: the type's default metrics
     main_metric: macro_f1         # optional: the first metric
     direction: maximize           # optional: from the metric
   - name: imdb
@@ -29,13 +29,9 @@ import yaml
 from pydantic import ValidationError
 
 from auxlearn.errors import AuxlearnError
-from auxlearn.tasks.spec import TASK_TYPES, DataSource, TaskSpec, default_direction
+from auxlearn.tasks.spec import DataSource, TaskSpec, default_direction
+from auxlearn.tasks.types import TASK_TYPES
 
-_DEFAULT_METRICS = {
-    "classification": ["accuracy", "macro_f1"],
-    "regression": ["pearson", "spearman"],
-    "tagging": ["token_accuracy"],
-}
 _SOURCE_KEYS = ("path", "config", "files", "splits")
 
 
@@ -67,8 +63,8 @@ def _spec_from_entry(entry: dict[str, Any], base: Path, where: str) -> TaskSpec:
         source["files"] = {split: str((base / file).resolve()) for split, file in source["files"].items()}
     if "type" not in entry:
         raise AuxlearnError(f"{where}: missing key 'type' (one of {', '.join(TASK_TYPES)})")
-    if entry["type"] in _DEFAULT_METRICS:
-        entry.setdefault("metrics", _DEFAULT_METRICS[entry["type"]])
+    if entry["type"] in TASK_TYPES:
+        entry.setdefault("metrics", list(TASK_TYPES[entry["type"]].default_metrics))
     main = entry.get("main_metric", entry.get("metrics", [])[:1])
     entry["main_metric"] = [main] if isinstance(main, str) else main
     entry.setdefault("direction", default_direction(entry["main_metric"]))

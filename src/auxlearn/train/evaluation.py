@@ -9,8 +9,7 @@ import numpy as np
 import torch
 
 from auxlearn.data.batching import eval_batches
-from auxlearn.data.encode import IGNORE_INDEX, EncodedSplit
-from auxlearn.tasks.metrics import compute_metrics
+from auxlearn.data.encode import EncodedSplit
 from auxlearn.tasks.spec import TaskSpec
 from auxlearn.train.device import Resolved, autocast
 from auxlearn.train.threads import thread_share
@@ -44,15 +43,18 @@ class Inference:
         return cls(device, pad_id, precision, batch_size, max_tokens, threads)
 
     def batches(self, task: str, model, split: EncodedSplit) -> Batches:
-        """The split's batches, built once; a trainer that evaluates the same dev split often keeps them."""
-        regression = model.specs[task].type == "regression"
-        return list(eval_batches(split, self.batch_size, self.pad_id, regression, self.max_tokens))
+        """The split's batches, built once; a trainer that evaluates the same dev split often keeps them.
+
+        ``task`` and ``model`` are not read (the split's task type stacks its labels); trainer.py and
+        bench/throughput.py still pass them."""
+        return list(eval_batches(split, self.batch_size, self.pad_id, self.max_tokens))
 
 
 @torch.inference_mode()
 def predict(model, task: str, split: EncodedSplit, how: Inference, batches: Optional[Batches] = None) -> list[Any]:
-    """Predictions in the split's order: class ids, floats, or per-word tag ids (first sub-words only)."""
-    spec: TaskSpec = model.specs[task]
+    """Predictions in the split's order, one value per example as the task's type gives them (class ids, floats,
+    per-word tag ids)."""
+    task_type = model.specs[task].task_type
     head = model.head(task)
     was_training = model.training
     model.eval()
@@ -63,21 +65,10 @@ def predict(model, task: str, split: EncodedSplit, how: Inference, batches: Opti
             threads.poll()
             batch = {k: v.to(how.device) for k, v in batch.items()}
             predictions = head.predict(model(task, batch).float()).cpu()
-            if spec.type == "tagging":
-                first_subwords = _first_subword_positions(split, indices, batch["input_ids"].shape[1])
-                for row, i in enumerate(indices):
-                    out[i] = predictions[row][first_subwords[row]].tolist()
-            else:
-                for row, i in enumerate(indices):
-                    out[i] = predictions[row].item()
+            for i, output in zip(indices, task_type.outputs(predictions, [split.labels[i] for i in indices])):
+                out[i] = output
     model.train(was_training)
     return out
-
-
-def _first_subword_positions(split: EncodedSplit, indices: np.ndarray, width: int) -> list[torch.Tensor]:
-    """Where each example's words start: the positions that carry a label (known for labelled and test splits)."""
-    return [torch.as_tensor([p for p, label in enumerate(split.labels[i]) if label != IGNORE_INDEX])
-            if isinstance(split.labels[i], list) else torch.empty(0, dtype=torch.long) for i in indices]
 
 
 def evaluate(model, task: str, split: EncodedSplit, how: Inference,
@@ -87,10 +78,4 @@ def evaluate(model, task: str, split: EncodedSplit, how: Inference,
 
 def score_predictions(spec: TaskSpec, predictions: list[Any], split: EncodedSplit) -> dict[str, float]:
     """The task's metrics for ``predictions`` (as ``predict`` returns them) against the split's labels."""
-    if spec.type == "tagging":
-        names = spec.label_names
-        references = [[names[t] for t in labels if t != IGNORE_INDEX] for labels in split.labels]
-        predictions = [[names[t] for t in row] for row in predictions]
-    else:
-        references = split.labels
-    return compute_metrics(spec.metrics, spec.main_metric, predictions, references)
+    return spec.task_type.score(spec, predictions, split.labels)

@@ -65,8 +65,7 @@ class Trainer:
         self.step = 0
         self.iterators = {
             task: EndlessBatches(d.train, config.batch_size, pad_id, seed=seed + index,
-                                 group_by_length=group_by_length, pad_to=pad_to,
-                                 regression=d.spec.type == "regression")
+                                 group_by_length=group_by_length, pad_to=pad_to)
             for index, (task, d) in enumerate(self.data.items())
         }
         schedule = linear_warmup_decay(config.steps, config.warmup_steps())

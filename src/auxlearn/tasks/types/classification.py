@@ -1,0 +1,27 @@
+"""Classification: one class per example, from one text or a pair; cross-entropy over the pooled vector."""
+
+from __future__ import annotations
+
+from torch.nn import functional as F
+
+from auxlearn.models.heads import Head
+from auxlearn.tasks.types.base import TaskType, label_id
+
+
+class ClassificationHead(Head):
+    def example_losses(self, logits, labels):
+        return F.cross_entropy(logits, labels, reduction="none")
+
+
+class Classification(TaskType):
+    name = "classification"
+    head = ClassificationHead
+    default_metrics = ("accuracy", "macro_f1")
+    metrics = frozenset({"accuracy", "f1", "macro_f1", "matthews"})
+    degenerate_check = True  # one class for every example: the model learned the majority class only
+
+    def encode_labels(self, spec, values, row_ids, source, encoded):
+        return [label_id(spec, value, row_id, source) for row_id, value in zip(row_ids, values)]
+
+    def readable(self, spec, prediction):
+        return spec.label_names[prediction]
