@@ -72,7 +72,7 @@ def part_cost(big_cap: int, options: dict, baseline_steps: int | None) -> dict:
     print(f"baseline: {k} steps in {baseline_measured:.0f}s -> {full_steps} steps ~ {baseline_seconds:.0f}s",
           flush=True)
 
-    selector = GradTSSelector(mode="top_k", top_k=len(CANDIDATES), cache=False, **options)
+    selector = GradTSSelector(GradTSSelector.Options(mode="top_k", top_k=len(CANDIDATES), cache=False, **options))
     t0, c0 = time.perf_counter(), time.process_time()
     selection = selector.select(Stage(exp, prepared, out / "select"))
     importance_seconds, importance_cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -81,7 +81,7 @@ def part_cost(big_cap: int, options: dict, baseline_steps: int | None) -> dict:
     return {
         "primary": "rte",
         "candidates": CANDIDATES,
-        "settings": selection.details["settings"],
+        "settings": selection.options,
         "prepare_seconds_excluded": round(prepare_seconds, 1),
         "importance_seconds_total": round(importance_seconds, 1),
         "per_task": costs,

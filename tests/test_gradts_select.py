@@ -1,4 +1,5 @@
-"""`select: {method: gradts}` end to end on a tiny random BERT and real slices of RTE, MRPC and STS-B."""
+"""`select: {method: gradts}` end to end on a tiny random BERT and real slices of RTE, MRPC and STS-B (the trial
+rule alone: test_gradts_trial.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from auxlearn.config import experiment_from_dict
 from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import prepare
 from auxlearn.select import SELECTORS, build_selector
-from auxlearn.select.gradts import HeadImportance, filter_instances, gradts_trial, instance_taus, kendall_tau
+from auxlearn.select.gradts import HeadImportance, filter_instances, instance_taus, kendall_tau
+from auxlearn.select.gradts import measure
 from auxlearn.select.gradts import selector as gradts_selector
 from auxlearn.select.gradts.selector import GradTSSelector
 from auxlearn.stage import Stage
 
 from conftest import experiment_dict, save_tiny_bert
 
+pytestmark = pytest.mark.data
 FAST = {"finetune_examples": 32, "finetune_batch_size": 8, "importance_examples": 32,
         "importance_batch_size": 16}
 
@@ -40,22 +43,26 @@ def prepared(exp):
     return prepare(exp)
 
 
+def gradts(**options) -> GradTSSelector:
+    return GradTSSelector(GradTSSelector.Options(**options))
+
+
 @pytest.fixture()
 def counted(monkeypatch):
     """Count fine-tunes and importance passes of the selector."""
     calls = {"finetune": 0, "importance": 0}
-    finetune, importance = GradTSSelector._finetune, gradts_selector.head_importance
+    finetune, importance = measure.finetune, measure.head_importance
 
-    def counting_finetune(self, *args, **kwargs):
+    def counting_finetune(*args, **kwargs):
         calls["finetune"] += 1
-        return finetune(self, *args, **kwargs)
+        return finetune(*args, **kwargs)
 
     def counting_importance(*args, **kwargs):
         calls["importance"] += 1
         return importance(*args, **kwargs)
 
-    monkeypatch.setattr(GradTSSelector, "_finetune", counting_finetune)
-    monkeypatch.setattr(gradts_selector, "head_importance", counting_importance)
+    monkeypatch.setattr(measure, "finetune", counting_finetune)
+    monkeypatch.setattr(measure, "head_importance", counting_importance)
     return calls
 
 
@@ -63,19 +70,23 @@ def counted(monkeypatch):
 def first_run(exp, prepared, tmp_path_factory):
     """One top-k selection with the cache on: the matrices every later test re-reads from the cache."""
     folder = tmp_path_factory.mktemp("gradts") / "select"
-    selection = GradTSSelector(mode="top_k", top_k=1, **FAST).select(Stage(exp, prepared, folder))
+    selection = gradts(mode="top_k", top_k=1, **FAST).select(Stage(exp, prepared, folder))
     return selection, folder
 
 
 def test_registered_and_options_checked():
     assert SELECTORS["gradts"] is GradTSSelector
-    with pytest.raises(AuxlearnError, match="mode"):
+    with pytest.raises(AuxlearnError, match="select.mode: "):
         build_selector("gradts", {"mode": "best"})
-    with pytest.raises(AuxlearnError, match="top_k"):
+    with pytest.raises(AuxlearnError, match="select.top_k: mode top_k needs top_k >= 1"):
         build_selector("gradts", {"mode": "top_k"})
-    with pytest.raises(AuxlearnError, match="instances"):
+    with pytest.raises(AuxlearnError, match="select.instances: instances must be"):
         build_selector("gradts", {"instances": {"threshold": 0.5, "coverage": 0.5}})
-    with pytest.raises(AuxlearnError, match="unknown option"):
+    with pytest.raises(AuxlearnError, match="select.instances: instances.coverage must be in"):
+        build_selector("gradts", {"instances": {"coverage": 1.5}})
+    with pytest.raises(AuxlearnError, match="select.trial_sampler: fixed.ratios: Field required"):
+        build_selector("gradts", {"trial_sampler": "fixed"})
+    with pytest.raises(AuxlearnError, match="select.tau: unknown option of 'gradts'; allowed: mode, threshold"):
         build_selector("gradts", {"tau": 0.5})
 
 
@@ -104,7 +115,7 @@ def test_end_to_end_writes_matrices_and_taus(first_run, prepared):
 
 def test_cache_is_reused(first_run, exp, prepared, tmp_path, counted):
     selection, folder = first_run
-    again = GradTSSelector(mode="top_k", top_k=1, **FAST).select(Stage(exp, prepared, tmp_path / "select"))
+    again = gradts(mode="top_k", top_k=1, **FAST).select(Stage(exp, prepared, tmp_path / "select"))
     assert counted == {"finetune": 0, "importance": 0}
     assert again.scores == selection.scores
     assert all(c["cached"] for c in again.details["costs"].values())
@@ -113,19 +124,19 @@ def test_cache_is_reused(first_run, exp, prepared, tmp_path, counted):
     b = HeadImportance.load(tmp_path / "select" / "importance" / "mrpc.npz")
     np.testing.assert_array_equal(a.instances, b.instances)
     # a setting that changes the result is a new cache entry
-    GradTSSelector(mode="top_k", top_k=1, **{**FAST, "normalization": "l2"}).select(
+    gradts(mode="top_k", top_k=1, **{**FAST, "normalization": "l2"}).select(
         Stage(exp, prepared, tmp_path / "l2"))
     assert counted == {"finetune": 3, "importance": 3}
 
 
 def _stub_importance(monkeypatch, matrices):
     """Replace fine-tuning + importance by fixed task-level matrices."""
-    def importance(self, stage, task, *, whole_split=False):
+    def importance(stage, task, options, *, whole_split=False):
         m = np.asarray(matrices[task], dtype=np.float64)
         return HeadImportance(task=m, instances=m[None].astype(np.float32), example_ids=np.array([0]),
                               task_raw=m), {"cached": False}
 
-    monkeypatch.setattr(GradTSSelector, "importance", importance)
+    monkeypatch.setattr(gradts_selector, "task_importance", importance)
 
 
 def test_threshold_and_top_k_follow_the_taus(exp, prepared, tmp_path, monkeypatch):
@@ -138,7 +149,7 @@ def test_threshold_and_top_k_follow_the_taus(exp, prepared, tmp_path, monkeypatc
     assert taus["mrpc"] == pytest.approx(26 / 28)
 
     def run(name, **options):
-        selection = GradTSSelector(**options).select(Stage(exp, prepared, tmp_path / name))
+        selection = gradts(**options).select(Stage(exp, prepared, tmp_path / name))
         assert selection.scores == pytest.approx(taus)
         return selection.selected
 
@@ -153,13 +164,13 @@ def test_threshold_and_top_k_follow_the_taus(exp, prepared, tmp_path, monkeypatc
 def test_threshold_and_top_k_on_real_taus(first_run, exp, prepared, tmp_path):
     taus = first_run[0].scores
     ranked = sorted(taus, key=lambda t: (-taus[t], t))
-    picked = GradTSSelector(mode="threshold", threshold=min(taus.values()), **FAST).select(
+    picked = gradts(mode="threshold", threshold=min(taus.values()), **FAST).select(
         Stage(exp, prepared, tmp_path / "a"))
     assert picked.selected == ranked
-    picked = GradTSSelector(mode="threshold", threshold=max(taus.values()) + 1e-9, **FAST).select(
+    picked = gradts(mode="threshold", threshold=max(taus.values()) + 1e-9, **FAST).select(
         Stage(exp, prepared, tmp_path / "b"))
     assert picked.selected == []
-    picked = GradTSSelector(mode="top_k", top_k=5, **FAST).select(Stage(exp, prepared, tmp_path / "c"))
+    picked = gradts(mode="top_k", top_k=5, **FAST).select(Stage(exp, prepared, tmp_path / "c"))
     assert picked.selected == ranked
 
 
@@ -179,7 +190,7 @@ def test_trial_mode_decisions(first_run, exp, prepared, tmp_path, monkeypatch, s
         return {"dev_best": {"rte": {"main": scores[len(calls) - 1]}}}
 
     monkeypatch.setattr(Stage, "train", fake_train)
-    selection = GradTSSelector(mode="trial", trial_steps=7, trial_sampler="uniform", **FAST).select(
+    selection = gradts(mode="trial", trial_steps=7, trial_sampler="uniform", **FAST).select(
         Stage(exp, prepared, tmp_path / "s"))
     assert [c["auxiliary"] for c in calls] == [order[:k] for k in range(ran)]  # trial 0: the primary alone
     assert [c["name"] for c in calls] == [f"trial_{k}" for k in range(ran)]  # one folder per trial
@@ -199,7 +210,7 @@ def test_trial_mode_decisions(first_run, exp, prepared, tmp_path, monkeypatch, s
 def test_trial_mode_trains_for_real(exp, prepared, tmp_path):
     """The default trial budget is the experiment's train.steps; each trial, the primary alone (trial 0)
     included, writes its own folder with the same training settings and seed."""
-    selection = GradTSSelector(mode="trial", **FAST).select(Stage(exp, prepared, tmp_path / "select"))
+    selection = gradts(mode="trial", **FAST).select(Stage(exp, prepared, tmp_path / "select"))
     trials = selection.details["trials"]
     assert 2 <= len(trials) <= 3 and trials[0]["k"] == 0
     configs = []
@@ -215,56 +226,9 @@ def test_trial_mode_trains_for_real(exp, prepared, tmp_path):
     assert selection.selected == first_best["tasks"][1:]
 
 
-# ------------------------------------------------------------------------------- gradts_trial, unit level
-
-
-class PrefixScorer:
-    """Scores trial ``k`` (``tasks = [primary, *first k candidates]``) by ``scores[k]``; records the calls."""
-
-    def __init__(self, scores):
-        self.scores, self.calls = scores, []
-
-    def __call__(self, tasks):
-        self.calls.append(list(tasks))
-        return self.scores[len(tasks) - 1]
-
-
-@pytest.mark.parametrize("scores, selected, stopped_at, ran", [
-    ([0.7, 0.6, 0.9], [], 1, 2),                 # trial 1 falls below the primary alone: stop, select nothing
-    ([0.7, 0.7, 0.7], [], None, 3),              # ties with the primary alone: nothing strictly beats it
-    ([0.7, 0.7, 0.69], [], 2, 3),                # a tie continues, the fall after it stops
-    ([0.5, 0.6, 0.6, 0.55], ["a"], 3, 4),        # a tie between prefixes keeps the first (smaller) one
-    ([0.5, 0.6, 0.7], ["a", "b"], None, 3),      # every prefix improves: the longest wins
-    ([0.5, 0.4], [], 1, 2),
-    ([0.5, 0.6], ["a"], None, 2),
-])
-def test_gradts_trial_scores_the_primary_alone_first(scores, selected, stopped_at, ran):
-    candidates = ["a", "b", "c"][: len(scores) - 1]
-    scorer = PrefixScorer(scores)
-    res = gradts_trial("p", candidates, scorer)
-    assert scorer.calls == [["p", *candidates[:k]] for k in range(ran)]
-    assert res.trials[0] == {"k": 0, "tasks": ["p"], "score": scores[0]}
-    assert [t["k"] for t in res.trials] == list(range(ran))
-    assert [t["score"] for t in res.trials] == scores[:ran]
-    assert res.selected == selected and res.stopped_at == stopped_at
-
-
-def test_gradts_trial_without_candidates_runs_nothing():
-    scorer = PrefixScorer([0.5])
-    res = gradts_trial("p", [], scorer)
-    assert scorer.calls == [] and res.trials == [] and res.selected == [] and res.best_score is None
-
-
-def test_gradts_trial_rejects_bad_scores_from_trial_0():
-    with pytest.raises(ValueError, match="trial 0"):
-        gradts_trial("p", ["a"], PrefixScorer([float("nan"), 0.5]))
-    with pytest.raises(ValueError, match="trial 0"):
-        gradts_trial("p", ["a"], lambda tasks: "high")
-
-
 def test_fg_keeps_instances_at_or_over_the_threshold(exp, prepared, tmp_path):
     stage = Stage(exp, prepared, tmp_path / "select")
-    probe = GradTSSelector(mode="top_k", top_k=2, instances={"coverage": 1.0}, **FAST).select(stage)
+    probe = gradts(mode="top_k", top_k=2, instances={"coverage": 1.0}, **FAST).select(stage)
     primary = HeadImportance.load(tmp_path / "select" / "importance" / "rte.npz")
     for task in ("mrpc", "stsb"):
         imp = HeadImportance.load(tmp_path / "select" / "importance" / f"{task}.npz")
@@ -274,7 +238,7 @@ def test_fg_keeps_instances_at_or_over_the_threshold(exp, prepared, tmp_path):
     mrpc = HeadImportance.load(tmp_path / "select" / "importance" / "mrpc.npz")
     taus = instance_taus(primary.task, mrpc.instances)
     t = float(np.median(taus))
-    selection = GradTSSelector(mode="top_k", top_k=2, instances={"threshold": t}, **FAST).select(
+    selection = gradts(mode="top_k", top_k=2, instances={"threshold": t}, **FAST).select(
         Stage(exp, prepared, tmp_path / "select2"))
     expected = {int(i) for i, tau in zip(mrpc.example_ids, taus) if tau >= t}
     assert set(selection.instances["mrpc"]) == expected
@@ -285,7 +249,7 @@ def test_fg_keeps_instances_at_or_over_the_threshold(exp, prepared, tmp_path):
 
 
 def test_parity_reference_changes_the_statistic(first_run, exp, prepared, tmp_path):
-    GradTSSelector(mode="top_k", top_k=1, parity="reference", **FAST).select(Stage(exp, prepared, tmp_path / "s"))
+    gradts(mode="top_k", top_k=1, parity="reference", **FAST).select(Stage(exp, prepared, tmp_path / "s"))
     mask = HeadImportance.load(first_run[1] / "importance" / "rte.npz")
     ref = HeadImportance.load(tmp_path / "s" / "importance" / "rte.npz")
     assert mask.statistic == "head_mask" and ref.statistic == "reference"

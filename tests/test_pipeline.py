@@ -13,11 +13,13 @@ import pytest
 
 from auxlearn import cli
 from auxlearn.config import PRESETS, experiment_from_dict
+from auxlearn.errors import AuxlearnError
 from auxlearn.mix import build_mixer
 from auxlearn.pipeline import run_pipeline, run_select
 from auxlearn.stage import Stage
 from conftest import experiment_dict, write_yaml
 
+pytestmark = pytest.mark.data
 CANDIDATES = ["mrpc", "stsb"]
 # Every candidate is kept whatever its utility, so the mixing stage always has something to mix.
 AUTOSEM = {"method": "autosem", "rounds": 4, "round_steps": 2, "reward_dev_size": 16, "threshold": None,
@@ -185,7 +187,6 @@ def test_none_trains_the_primary_alone(tmp_path, tiny_model_dir, train_calls):
 def test_baseline_from_reuses_an_identical_baseline_and_refuses_a_different_one(tmp_path, tiny_model_dir,
                                                                                    monkeypatch):
     import auxlearn.pipeline as pipeline
-    from auxlearn.errors import AuxlearnError
 
     first = run_pipeline(experiment(tiny_model_dir, select={"method": "none"}, mix={"method": "uniform"},
                                     seeds=[0, 1]), tmp_path / "first")
@@ -216,7 +217,8 @@ def test_baseline_from_reuses_an_identical_baseline_and_refuses_a_different_one(
 
 def test_all_keeps_every_candidate_and_integer_fixed_ratios_use_round_robin(tmp_path, tiny_model_dir):
     exp = experiment(tiny_model_dir, select={"method": "all"},
-                     mix={"method": "fixed", "ratios": {"rte": 2, "mrpc": 1, "stsb": 0}}, transfer={"protocol": "joint"})
+                     mix={"method": "fixed", "ratios": {"rte": 2, "mrpc": 1, "stsb": 0}},
+                     transfer={"protocol": "joint"})
     results = run_pipeline(exp, tmp_path)
     assert results["selected"] == CANDIDATES
     assert read(tmp_path / "select" / "selection.json")["selected"] == CANDIDATES
@@ -230,11 +232,8 @@ def test_all_keeps_every_candidate_and_integer_fixed_ratios_use_round_robin(tmp_
     # equal_primary: rte keeps its 10 batches, mrpc adds 5; evaluations every 5 steps, as in the baseline.
     assert (final["steps"], final["primary_steps"]) == (15, 10)
     assert batches[0] == {"rte": 4, "mrpc": 1}  # the first 5 steps: rte rte mrpc rte rte
-
-
-def test_fixed_mixer_with_fractional_ratios_samples(tmp_path):
-    mixture = build_mixer("fixed", {"ratios": {"rte": 0.7, "mrpc": 0.3}}).mix(None, ["rte", "mrpc"])
-    assert mixture.sampler == {"name": "fixed", "ratios": {"rte": 0.7, "mrpc": 0.3}}
+    fractional = build_mixer("fixed", {"ratios": {"rte": 0.7, "mrpc": 0.3}}).mix(None, ["rte", "mrpc"])
+    assert fractional.sampler == {"name": "fixed", "ratios": {"rte": 0.7, "mrpc": 0.3}}  # sampled, not cycled
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
@@ -247,6 +246,10 @@ def test_presets_map_to_the_documented_methods(preset, tiny_model_dir):
     explicit = experiment(tiny_model_dir, preset=preset, select={"method": "exhaustive"},
                           mix={"method": "temperature"})
     assert (explicit.select.method, explicit.mix.method) == ("exhaustive", "temperature")
+    if documented[preset][0] != "autosem":  # the preset's method checks the options
+        with pytest.raises(AuxlearnError, match="select.rounds: unknown option of 'all'"):
+            experiment(tiny_model_dir, preset=preset, select={"rounds": 7})
+        return
     options = experiment(tiny_model_dir, preset=preset, select={"rounds": 7})
     assert options.select.method == documented[preset][0] and options.select.options == {"rounds": 7}
 
@@ -282,6 +285,10 @@ def test_cli_select_then_mix_reuses_the_selection_and_resumes_the_study(tmp_path
     ("mix", {"mix": {"method": "xyz"}}, "mix: unknown method 'xyz'"),
     ("mix", {"mix": {"method": "gp-bo", "xyz": 1}}, "mix.xyz: unknown option of 'gp-bo'"),
     ("run", {"mix": {"method": "gp-bo", "xyz": 1}}, "mix.xyz: unknown option of 'gp-bo'"),
+    ("run", {"select": {"method": "autosem", "threshold": None}}, "select.threshold: threshold null"),
+    ("run", {"select": {"method": "exhaustive", "top_k": -1}}, "select.top_k: Input should be greater than or equal"),
+    ("run", {"train": {"sampler": {"name": "round_robin", "ratios": {"rte": 1.5}}}},
+     "train.sampler.ratios.rte: Input should be a valid integer"),
 ])
 def test_unknown_method_or_option_exits_2_with_the_key_path(command, section, expected, tmp_path, tiny_model_dir,
                                                             train_calls, capsys):

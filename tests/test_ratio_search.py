@@ -12,7 +12,7 @@ import numpy as np
 import optuna
 import pytest
 
-from auxlearn.mix.search import search_ratios
+from auxlearn.mix.ratio_study import search_ratios
 
 TASKS = ["rte", "mnli", "qqp"]
 TARGET = np.array([0.5, 0.3, 0.2])  # best mixture: ratios proportional to (5, 3, 2)
@@ -125,7 +125,7 @@ def test_an_interrupted_study_resumes_without_repeating_trials(tmp_path, method,
 
 KILLED_RUN = """
 import pathlib, sys, time
-from auxlearn.mix.search import search_ratios
+from auxlearn.mix.ratio_study import search_ratios
 
 calls = 0
 

@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, ClassVar, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -26,32 +27,41 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SamplerConfig(BaseModel):
-    """``name`` plus the sampler's own options (checked against the sampler's signature when built)."""
-
-    model_config = ConfigDict(extra="allow")
-    name: str = "proportional"
-
-    @property
-    def options(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
-
-
 class MethodConfig(BaseModel):
-    """``method`` plus the method's own options (checked against its signature when built)."""
+    """A method (``method``; a sampler's ``name``) plus its own options, validated when the config loads against
+    the method's ``Options`` in ``registry``, each error at its key (``select.top_k: ...``).
+
+    The registry is imported then, not with this module: it imports the methods, so torch, transformers and
+    optuna. A light registry of the Options classes alone would spare that, but it would have to be kept in
+    step with the methods' own (one registration line per method)."""
 
     model_config = ConfigDict(extra="allow")
-    method: str
+    registry: ClassVar[str]  # "module:attribute"
+    chosen_by: ClassVar[str] = "method"
 
     @property
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+    @model_validator(mode="after")
+    def _valid_options(self) -> "MethodConfig":
+        from auxlearn.plugins import options_of
+
+        module, attribute = self.registry.split(":")
+        options_of(getattr(importlib.import_module(module), attribute), getattr(self, self.chosen_by), self.options)
+        return self
+
+
+class SamplerConfig(MethodConfig):
+    registry, chosen_by = "auxlearn.train.samplers:SAMPLERS", "name"
+    name: str = "proportional"
 
 
 class SelectConfig(MethodConfig):
     """Default ``exhaustive``: each candidate trained with the primary under the run's protocol and budget
     against the primary alone, on dev. It may keep nothing, which the measured runs needed (NER + POS hurts)."""
 
+    registry = "auxlearn.select:SELECTORS"
     method: str = "exhaustive"
 
 
@@ -59,6 +69,7 @@ class MixConfig(MethodConfig):
     """Default ``uniform``: the primary and each kept task alike. ``proportional`` to sizes would give a 1,000
     example primary 5 % of the batches and, under ``equal_primary``, a final model 20 times the baseline's steps."""
 
+    registry = "auxlearn.mix:MIXERS"
     method: str = "uniform"
 
 

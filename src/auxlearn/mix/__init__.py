@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from auxlearn.mix.base import Mixer, Mixture
-from auxlearn.mix.bayesian import GPBayesianMixer, RandomSearchMixer
+from auxlearn.mix.ratio_search import GPBayesianMixer, RandomSearchMixer
 from auxlearn.mix.static import FixedMixer, ProportionalMixer, TemperatureMixer, UniformMixer
-from auxlearn.plugins import instantiate
+from auxlearn.plugins import build
 
 MIXERS: dict[str, type[Mixer]] = {
     cls.name: cls for cls in (UniformMixer, ProportionalMixer, TemperatureMixer, FixedMixer, GPBayesianMixer,
@@ -16,7 +16,7 @@ MIXERS: dict[str, type[Mixer]] = {
 
 
 def build_mixer(method: str, options: Mapping[str, Any]) -> Mixer:
-    return instantiate(MIXERS, method, options, "mix")
+    return build(MIXERS, method, options, "mix")
 
 
 __all__ = ["MIXERS", "Mixer", "Mixture", "build_mixer"]

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from auxlearn.stage import Stage
+from auxlearn.plugins import Plugin
+from auxlearn.report.method import MixingReport
+
+if TYPE_CHECKING:  # the stage brings the training code, which a mixer's options and report do not need
+    from auxlearn.stage import Stage
 
 
 @dataclass
 class Mixture:
-    """The sampler that trains the final model, the ratios it implies, and method-specific evidence."""
+    """The sampler that trains the final model, the ratios it implies, and method-specific evidence; ``options``:
+    the mixer's validated options, defaults included."""
 
     method: str
     sampler: dict[str, Any]  # {"name": ..., **options}, as in train.sampler
     ratios: dict[str, float]
     details: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def tasks(self) -> list[str]:
@@ -27,9 +33,17 @@ class Mixture:
         return asdict(self)
 
 
-class Mixer:
-    name: ClassVar[str]
+class Mixer(Plugin):
+    """Subclasses set ``name``, ``Options`` and ``report`` (what the report shows of their mixing), and implement
+    ``_mix``; only the train and dev splits of the tasks may be read."""
+
+    report: ClassVar[MixingReport] = MixingReport()
 
     def mix(self, stage: Stage, tasks: list[str]) -> Mixture:
         """``tasks``: the primary first, then the selected auxiliaries."""
+        mixture = self._mix(stage, tasks)
+        mixture.options = self.options.model_dump(mode="json")
+        return mixture
+
+    def _mix(self, stage: Stage, tasks: list[str]) -> Mixture:
         raise NotImplementedError

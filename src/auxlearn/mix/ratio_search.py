@@ -1,4 +1,5 @@
-"""AutoSeM stage 2: search integer mixing ratios; each trial trains a fresh model under the round-robin schedule.
+"""AutoSeM stage 2 as mixers: search integer mixing ratios; each trial trains a fresh model under the round-robin
+schedule (the search itself, an Optuna study, is ratio_study.py).
 
 ``gp-bo`` is Gaussian-process Bayesian optimisation (Optuna's GPSampler), as the paper describes;
 ``random`` is the PyTorch reproduction's random search, kept for parity. The study lives in an Optuna
@@ -13,24 +14,40 @@ from __future__ import annotations
 import time
 from typing import Optional
 
+from pydantic import Field, StrictInt
+
 from auxlearn.errors import AuxlearnError
 from auxlearn.mix.base import Mixer, Mixture
-from auxlearn.mix.search import search_ratios
+from auxlearn.mix.ratio_search_report import RatioSearchReport
+from auxlearn.mix.ratio_study import search_ratios
+from auxlearn.plugins import MethodOptions
+
+
+class RatioSearchOptions(MethodOptions):
+    n_trials: StrictInt = Field(15, ge=1, description="scored trials over the study's whole life (a resumed "
+                                                      "study runs only the missing ones)")
+    n_startup_trials: StrictInt = Field(5, ge=1, description="gp-bo: trials proposed at random before the GP")
+    max_ratio: StrictInt = Field(10, ge=1, description="the largest integer ratio of a task")
+    steps: Optional[StrictInt] = Field(None, ge=1, description="each trial's primary-alone recipe, from which the "
+                                                               "budget counts; null: train.steps")
+    storage: Optional[str] = Field(None, description="an Optuna storage URL (postgresql://, mysql://, "
+                                                     "journal:///file.log); null: SQLite in the run folder")
+    study_name: Optional[str] = Field(None, description="the study's name in its storage; null: <name>-<method>")
 
 
 class _SearchMixer(Mixer):
-    def __init__(self, n_trials: int = 15, n_startup_trials: int = 5, max_ratio: int = 10,
-                 steps: Optional[int] = None, storage: Optional[str] = None, study_name: Optional[str] = None):
-        self.n_trials, self.n_startup_trials, self.max_ratio = n_trials, n_startup_trials, max_ratio
-        self.steps, self.storage, self.study_name = steps, storage, study_name
+    Options = RatioSearchOptions
+    report = RatioSearchReport()
 
-    def mix(self, stage, tasks):
+    def _mix(self, stage, tasks):
         if len(tasks) < 2:
             raise AuxlearnError(f"mix ({self.name}): no auxiliary task was selected, nothing to mix")
         started = time.perf_counter()
-        steps = self.steps or stage.exp.train.steps
+        options = self.options
+        steps = options.steps or stage.exp.train.steps
         stage.folder.mkdir(parents=True, exist_ok=True)
-        storage = self.storage or f"sqlite:///{(stage.folder / 'study.db').resolve()}"
+        storage = options.storage or f"sqlite:///{(stage.folder / 'study.db').resolve()}"
+
         def objective(ratios: dict[str, int]) -> float:
             active = {t: r for t, r in ratios.items() if r > 0}
             name = "trial_" + "-".join(str(ratios[t]) for t in tasks)
@@ -39,17 +56,17 @@ class _SearchMixer(Mixer):
             return stage.signed(results["dev_best"][stage.primary]["main"])
 
         try:
-            result = search_ratios(objective, tasks, method=self.name, n_trials=self.n_trials,
-                                   n_startup_trials=self.n_startup_trials, max_ratio=self.max_ratio,
+            result = search_ratios(objective, tasks, method=self.name, n_trials=options.n_trials,
+                                   n_startup_trials=options.n_startup_trials, max_ratio=options.max_ratio,
                                    seed=stage.exp.seed, storage=storage,
-                                   study_name=self.study_name or f"{stage.exp.name}-{self.name}")
+                                   study_name=options.study_name or f"{stage.exp.name}-{self.name}")
         except ValueError as error:
             raise AuxlearnError(f"mix ({self.name}): {error}") from None
         ratios = {t: int(result.best_ratios[t]) for t in tasks}
         return Mixture(self.name, {"name": "round_robin", "ratios": {t: r for t, r in ratios.items() if r > 0}},
                        {t: float(r) for t, r in ratios.items()},
                        details={"best_dev": stage.signed(result.best_score), "trials": result.trials,
-                                "steps": steps, "storage": storage, "max_ratio": self.max_ratio},
+                                "steps": steps, "storage": storage, "max_ratio": options.max_ratio},
                        seconds=time.perf_counter() - started)
 
 

@@ -1,4 +1,5 @@
-"""AutoSeM stage 2: search integer mixing ratios with Gaussian-process Bayesian optimisation (or at random).
+"""The ratio search of AutoSeM stage 2: an Optuna study over integer mixing ratios, by Gaussian-process Bayesian
+optimisation (or at random).
 
 Each trial proposes one ratio per task (primary first) and calls ``objective`` - in the pipeline, training a fresh
 model with those ratios and returning the primary's best dev score. The search runs on an Optuna study, so a

@@ -3,8 +3,9 @@
 It writes report.html (one self-contained file) and report.md.
 
 ``write_report(run_dir)`` reads the run folder (data.py), computes the statistics (stats.py), builds the
-content (content.py) with its figures (plots.py) and renders it (html.py, markdown.py); every file is
-written atomically.
+content (content.py: the verdict from verdict.py, each method's own sections through method.py) out of the
+blocks of blocks.py with figures from plots.py, and renders it (html.py, markdown.py); every file is written
+atomically.
 """
 
 from __future__ import annotations

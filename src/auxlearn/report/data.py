@@ -10,12 +10,9 @@ Files read (all optional except ``results.json``):
   ``degenerate``). Older files lack these keys: every one of them is optional here;
 - ``select/selection.json`` (``Selection.to_json``) and ``mix/mixture.json`` (``Mixture.to_json``);
 - ``metrics.jsonl`` of every trained model: ``baseline/seed_*``, ``final/seed_*``, ``select/<name>`` (the
-  bandit, exhaustive pairs ...) and ``mix/trial_*``;
-- GradTS evidence (see ``GRADTS_*`` below): head-importance matrices ``select/importance/<task>.npz`` (array
-  ``task``, layers x heads, as ``HeadImportance.save`` writes) and Kendall taus per candidate, from
-  ``select/gradts.json`` or ``select/taus.json`` (``{"taus": {task: tau}}`` or ``{task: tau}``), else
-  ``selection.details["taus"]``,
-  else ``selection.scores`` when the selection method's name starts with ``gradts``.
+  selector's own runs) and ``mix/trial_*``.
+
+A method's own files (e.g. GradTS's importance matrices) are read by its report (auxlearn/report/method.py).
 """
 
 from __future__ import annotations
@@ -26,21 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import read_json
-
-GRADTS_IMPORTANCE_DIR = Path("select") / "importance"  # <task>.npz, array "task" [layers, heads]
-# The GradTS selector's own summary ({"taus": {task: tau}, "ranking", "trials", ...}), else a plain taus file.
-GRADTS_TAUS_FILES = (Path("select") / "gradts.json", Path("select") / "taus.json")
 
 
 @dataclass
 class Curve:
     """The primary's dev main metric at each evaluation of one trained model."""
 
-    label: str  # e.g. "baseline seed 0", "final seed 1", "bandit", "trial_3-1-0"
+    label: str  # e.g. "baseline seed 0", "final seed 1", "alone", "trial_3-1-0"
     group: str  # "baseline", "final", "select", "mix" or another stage name
     steps: list[int]
     values: list[float]
@@ -54,8 +46,6 @@ class RunData:
     selection: Optional[dict[str, Any]] = None
     mixture: Optional[dict[str, Any]] = None
     curves: list[Curve] = field(default_factory=list)
-    importance: dict[str, np.ndarray] = field(default_factory=dict)
-    taus: dict[str, float] = field(default_factory=dict)
     higher_is_better: bool = True
 
     @property
@@ -69,6 +59,25 @@ class RunData:
     @property
     def selection_method(self) -> str:
         return (self.selection or {}).get("method") or self.results["stages"].get("select", {}).get("method", "?")
+
+    @property
+    def mixing_method(self) -> str:
+        return (self.mixture or {}).get("method") or self.stage("mix").get("method", "?")
+
+    @property
+    def selected(self) -> list[str]:
+        """The auxiliary tasks the run kept."""
+        return self.results.get("selected") or []
+
+    @property
+    def selection_scores(self) -> dict[str, float]:
+        """Each candidate's selection score (select/selection.json, else results.json's select stage)."""
+        return (self.selection or {}).get("scores") or self.stage("select").get("scores") or {}
+
+    @property
+    def selection_details(self) -> dict[str, Any]:
+        """The selector's method-specific evidence (``Selection.details``)."""
+        return (self.selection or {}).get("details") or {}
 
     @property
     def seeds(self) -> list[str]:
@@ -85,7 +94,8 @@ class RunData:
 
     def scored_stages(self) -> list[str]:
         """Stages with per-seed eval scores: baseline, control, the others, final last."""
-        names = [n for n, s in self.results["stages"].items() if isinstance(s, dict) and isinstance(s.get("eval"), dict)]
+        names = [n for n, s in self.results["stages"].items()
+                 if isinstance(s, dict) and isinstance(s.get("eval"), dict)]
         first = [n for n in ("baseline", "control") if n in names]
         return first + [n for n in names if n not in (*first, "final")] + [n for n in ("final",) if n in names]
 
@@ -132,48 +142,11 @@ def load_curves(run_dir: Path, primary: str, stage_names: list[str]) -> list[Cur
             if curve:
                 curves.append(curve)
     for group in ("select", "mix"):
-        for path in sorted((run_dir / group).glob("*/metrics.jsonl"), key=lambda p: (_trial_number(p), p.parent.name)):
+        for path in sorted((run_dir / group).glob("*/metrics.jsonl"), key=lambda p: p.parent.name):
             curve = _curve(path, primary, path.parent.name, group)
             if curve:
                 curves.append(curve)
     return curves
-
-
-def _trial_number(path: Path) -> int:
-    return 0 if path.parent.name == "bandit" else 1
-
-
-def load_importance(run_dir: Path) -> dict[str, np.ndarray]:
-    """GradTS head-importance matrices by task (``select/importance/<task>.npz``, array ``task``)."""
-    folder = run_dir / GRADTS_IMPORTANCE_DIR
-    matrices: dict[str, np.ndarray] = {}
-    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                matrix = np.asarray(data["task"] if "task" in data.files else data[data.files[0]], dtype=float)
-        except (OSError, ValueError, KeyError, IndexError):
-            continue
-        if matrix.ndim == 2 and matrix.size:
-            matrices[path.stem] = matrix
-    return matrices
-
-
-def load_taus(run_dir: Path, selection: Optional[dict[str, Any]]) -> dict[str, float]:
-    for relative in GRADTS_TAUS_FILES:
-        path = run_dir / relative
-        if path.is_file():
-            data = read_json(path)
-            data = data.get("taus", data) if isinstance(data, dict) else {}
-            taus = {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float))}
-            if taus:
-                return taus
-    if selection:
-        details = selection.get("details") or {}
-        if isinstance(details.get("taus"), dict):
-            return {str(k): float(v) for k, v in details["taus"].items()}
-        if str(selection.get("method", "")).lower().startswith("gradts"):
-            return {str(k): float(v) for k, v in (selection.get("scores") or {}).items()}
-    return {}
 
 
 def _higher_is_better(results: dict[str, Any]) -> bool:
@@ -201,7 +174,5 @@ def load_run(run_dir: str | os.PathLike) -> RunData:
     mixture = read_json(mixture_path) if mixture_path.is_file() else None
     data = RunData(run_dir, results, selection, mixture)
     data.curves = load_curves(run_dir, data.primary, data.scored_stages())
-    data.importance = load_importance(run_dir)
-    data.taus = load_taus(run_dir, selection)
     data.higher_is_better = _higher_is_better(results)
     return data

@@ -1,12 +1,12 @@
 """The report's figures: matplotlib (Agg), Okabe-Ito colours, each function returns PNG bytes.
 
-Every function takes plain data (no file reading) and returns ``None`` when there is nothing to draw.
+Every function takes plain data (no file reading) and returns ``None`` when there is nothing to draw. A method's
+own figures live in its report module and draw with the helpers here (``png``, ``bars``, the colours).
 """
 
 from __future__ import annotations
 
 import io
-import math
 from typing import Any, Optional, Sequence
 
 import matplotlib
@@ -37,43 +37,17 @@ def task_colours(tasks: Sequence[str]) -> dict[str, str]:
     return {task: colour(i) for i, task in enumerate(tasks)}
 
 
-def _png(fig) -> bytes:
+def png(fig, tight: bool = True) -> bytes:
+    """The figure as PNG bytes, closed; ``tight=False`` for a figure with its own layout engine."""
     buffer = io.BytesIO()
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=DPI)
     plt.close(fig)
     return buffer.getvalue()
 
 
-def bandit_utilities(history: list[dict[str, Any]], tasks: Sequence[str], primary: str,
-                     threshold: Optional[float] = None) -> Optional[bytes]:
-    """Posterior mean utility alpha / (alpha + beta) of each arm after every round, one line per task."""
-    rounds = [r for r in history if isinstance(r.get("alpha"), dict) and isinstance(r.get("beta"), dict)]
-    if not rounds:
-        return None
-    colours = task_colours(tasks)
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    x = [int(r.get("round", i)) for i, r in enumerate(rounds)]
-    for i, task in enumerate(tasks):
-        y = [r["alpha"][task] / (r["alpha"][task] + r["beta"][task]) for r in rounds]
-        ax.plot(x, y, color=colours[task], linestyle=LINESTYLES[i % 4], marker="o",
-                markersize=3, linewidth=2.2 if task == primary else 1.5,
-                label=f"{task} (primary)" if task == primary else task)
-        played = [xi for xi, r in zip(x, rounds) if r.get("arm") == task]
-        ax.plot(played, [y[x.index(p)] for p in played], linestyle="none", marker="o", markersize=7,
-                markerfacecolor="none", markeredgecolor=colours[task])
-    if threshold is not None:
-        ax.axhline(threshold, color="#555555", linestyle=":", linewidth=1, label=f"threshold {threshold:g}")
-    ax.set_xlabel("bandit round (one round = one block of training steps on the played task)")
-    ax.set_ylabel("utility (posterior mean, 0–1)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_title("AutoSeM bandit: task utility after each round (ring = task played that round)")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    return _png(fig)
-
-
-def _bars(tasks: Sequence[str], values: Sequence[float], colours: Sequence[str], labels: Sequence[str], *,
+def bars(tasks: Sequence[str], values: Sequence[float], colours: Sequence[str], labels: Sequence[str], *,
           width: float, xlabel: str, title: str):
     """One horizontal bar per task, top to bottom in the given order, each with its label at the bar's end."""
     fig, ax = plt.subplots(figsize=(width, 0.45 * len(tasks) + 1.2))
@@ -87,65 +61,18 @@ def _bars(tasks: Sequence[str], values: Sequence[float], colours: Sequence[str],
     return fig, ax
 
 
-def plays_bars(plays: dict[str, int], selected: Sequence[str], primary: str) -> Optional[bytes]:
-    if not plays:
-        return None
-    tasks = list(plays)
-    colours = [STAGE_COLOURS["final"] if t in selected else (STAGE_COLOURS["baseline"] if t == primary else "#999999")
-               for t in tasks]
-    fig, ax = _bars(tasks, [plays[t] for t in tasks], colours, [f" {plays[t]}" for t in tasks], width=6,
-                    xlabel="rounds played (count)",
-                    title="Plays per arm (blue: selected, orange: primary, grey: not selected)")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    return _png(fig)
-
-
 def score_bars(scores: dict[str, float], selected: Sequence[str], *, xlabel: str, title: str) -> Optional[bytes]:
     """Horizontal bars of one number per candidate (GradTS tau, exhaustive pair gain), best first."""
     if not scores:
         return None
     tasks = sorted(scores, key=lambda t: -scores[t])
     values = [scores[t] for t in tasks]
-    fig, ax = _bars(tasks, values, [STAGE_COLOURS["final"] if t in selected else "#999999" for t in tasks],
+    fig, ax = bars(tasks, values, [STAGE_COLOURS["final"] if t in selected else "#999999" for t in tasks],
                     [f" {v:+.3f} " for v in values], width=6.5, xlabel=xlabel, title=title)
     ax.axvline(0, color="#333333", linewidth=0.8)
     span = max(abs(v) for v in values) or 1.0
     ax.set_xlim(min(0, min(values)) - 0.25 * span, max(0, max(values)) + 0.25 * span)
-    return _png(fig)
-
-
-def importance_heatmaps(matrices: dict[str, np.ndarray], order: Sequence[str],
-                        taus: dict[str, float]) -> Optional[bytes]:
-    """One layers x heads heatmap per task (primary first), on one shared colour scale."""
-    tasks = [t for t in order if t in matrices]
-    if not tasks:
-        return None
-    shape = matrices[tasks[0]].shape
-    cols = min(len(tasks), 2 if shape[1] > 8 else 4)
-    rows = math.ceil(len(tasks) / cols)
-    width = max(2.6, 0.28 * shape[1] + 1.2)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols + 1.2, (0.3 * shape[0] + 2.4) * rows),
-                             squeeze=False, layout="constrained")
-    vmax = max(float(np.max(matrices[t])) for t in tasks) or 1.0
-    image = None
-    for ax, task in zip(axes.flat, tasks):
-        m = matrices[task]
-        image = ax.imshow(m, cmap="viridis", vmin=0, vmax=vmax, aspect="auto", interpolation="nearest")
-        title = f"{task} (primary)" if task == order[0] else f"{task}, τ = {taus[task]:+.2f}" if task in taus else task
-        ax.set_title(title)
-        ax.set_xlabel("head")
-        ax.set_ylabel("layer")
-        ax.set_xticks(range(m.shape[1]))
-        ax.set_yticks(range(m.shape[0]))
-        ax.grid(False)
-    for ax in list(axes.flat)[len(tasks):]:
-        ax.axis("off")
-    fig.colorbar(image, ax=axes, label="head importance (normalised)", shrink=0.9)
-    fig.suptitle("GradTS head importance (layers × heads)")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)
-    plt.close(fig)
-    return buffer.getvalue()
+    return png(fig)
 
 
 def task_matrix(rows: Sequence[str], columns: Sequence[str], scores: Sequence[dict[str, float]],
@@ -175,7 +102,7 @@ def task_matrix(rows: Sequence[str], columns: Sequence[str], scores: Sequence[di
     ax.grid(False)
     ax.set_title(title)
     fig.colorbar(image, ax=ax, label=colour_label, shrink=0.9)
-    return _png(fig)
+    return png(fig)
 
 
 def ratio_bars(ratios: dict[str, float], primary: str) -> Optional[bytes]:
@@ -183,40 +110,13 @@ def ratio_bars(ratios: dict[str, float], primary: str) -> Optional[bytes]:
         return None
     tasks = list(ratios)
     total = sum(ratios.values()) or 1.0
-    fig, ax = _bars(tasks, [ratios[t] for t in tasks],
+    fig, ax = bars(tasks, [ratios[t] for t in tasks],
                     [STAGE_COLOURS["baseline"] if t == primary else STAGE_COLOURS["final"] for t in tasks],
                     [f" {ratios[t]:g} ({100 * ratios[t] / total:.0f} % of batches)" for t in tasks], width=6,
                     xlabel="mixing ratio (batches per round-robin cycle)",
                     title="Chosen mixing ratios (orange: primary)")
     ax.set_xlim(0, max(ratios.values()) * 1.6 or 1)
-    return _png(fig)
-
-
-def bo_trials(trials: list[dict[str, Any]], metric: str, method: str) -> Optional[bytes]:
-    """Score per trial and best so far (the layout of optuna's plot_optimization_history).
-
-    Drawn from mixture.json rather than the Optuna study: proposals without an active auxiliary are told to
-    the study with the worst score seen (they were never trained), and optuna's plot would count them as trials.
-    """
-    scored = [t for t in trials if t.get("score") is not None]
-    if not scored:
-        return None
-    numbers = [int(t["number"]) for t in scored]
-    scores = [float(t["score"]) for t in scored]
-    best = list(np.maximum.accumulate(scores))
-    fig, ax = plt.subplots(figsize=(7, 3.4))
-    ax.plot(numbers, scores, linestyle="none", marker="o", color=STAGE_COLOURS["final"], label="trial (dev score)")
-    ax.step(numbers, best, where="post", color=STAGE_COLOURS["mix"], linewidth=2, label="best so far")
-    infeasible = [int(t["number"]) for t in trials if t.get("state") == "INFEASIBLE"]
-    if infeasible:
-        ax.plot(infeasible, [min(scores)] * len(infeasible), linestyle="none", marker="x", color="#999999",
-                label="no auxiliary (not trained)")
-    ax.set_xlabel("trial number")
-    ax.set_ylabel(f"primary dev {metric} (best over training)")
-    ax.set_title(f"Mixing-ratio search ({method}): score per trial and best so far")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(frameon=False, loc="lower right")
-    return _png(fig)
+    return png(fig)
 
 
 def learning_curves(curves: list[Any], metric: str, primary: str) -> Optional[bytes]:
@@ -240,7 +140,7 @@ def learning_curves(curves: list[Any], metric: str, primary: str) -> Optional[by
         arms = " vs ".join(dict.fromkeys(c.group for c in main))
         ax.set_title(f"{arms}, per seed" if group is main else "selection and mixing runs")
         ax.legend(frameon=False, fontsize=8, ncol=1 if len(group) <= 8 else 2)
-    return _png(fig)
+    return png(fig)
 
 
 def costs(seconds: dict[str, float]) -> Optional[bytes]:
@@ -260,7 +160,7 @@ def costs(seconds: dict[str, float]) -> Optional[bytes]:
     total = seconds.get("total")
     ax.set_title("Cost per stage" + (f" (total {format_seconds(total)})" if total is not None else ""))
     ax.grid(axis="y", visible=False)
-    return _png(fig)
+    return png(fig)
 
 
 def format_seconds(seconds: float) -> str:

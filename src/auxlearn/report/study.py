@@ -16,14 +16,11 @@ from pathlib import Path
 
 from auxlearn.io import read_json
 from auxlearn.report import plots
-from auxlearn.report.content import (Paragraph, Report, Section, Table, add_figure, fmt_gain, fmt_level, fmt_p,
-                                     interval_text, mean_text, outcome, run_gains)
+from auxlearn.report.blocks import Paragraph, Report, Section, Table, add_figure, fmt_gain
 from auxlearn.report.data import RunData
+from auxlearn.report.method import selection_report
 from auxlearn.report.stats import CONFIDENCE
-
-SCORE_NAMES = {"autosem": "bandit utility", "exhaustive": "dev gain of the pair", "gradts": "Kendall τ"}
-# The colour scale's neutral value: a bandit utility of 0.5 is the prior's (no evidence), other scores 0.
-NEUTRAL = {"autosem": 0.5}
+from auxlearn.report.verdict import fmt_level, fmt_p, interval_text, mean_text, outcome, run_gains
 
 
 def is_run(folder: Path) -> bool:
@@ -41,10 +38,6 @@ def find_runs(folder: str | os.PathLike) -> list[Path]:
     for child in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
         runs += [child] if is_run(child) else find_runs(child)
     return runs
-
-
-def _score_name(method: str) -> str:
-    return SCORE_NAMES.get(method.split("-")[0], "selection score")
 
 
 def _row_label(data: RunData, study_dir: Path, duplicated: set[str]) -> str:
@@ -88,7 +81,8 @@ def matrix_section(runs: list[RunData], study_dir: Path) -> Section:
         candidates = sorted({t for d in group for t in d.selection["scores"]})
         scores = [{t: float(v) for t, v in d.selection["scores"].items()} for d in group]
         selected = [set(d.selection.get("selected") or []) for d in group]
-        name = _score_name(method)
+        report = selection_report(group[0])
+        name = report.score_meaning
         table_rows = [[label, *(("–" if t not in row else f"{row[t]:+.3f}" + (" ✓" if t in chosen else ""))
                                 for t in candidates)]
                       for label, row, chosen in zip(labels, scores, selected)]
@@ -96,7 +90,7 @@ def matrix_section(runs: list[RunData], study_dir: Path) -> Section:
                                     caption=f"{method}: {name} of each candidate (✓ = selected)"))
         add_figure(section.blocks, f"matrix_{method}",
                    plots.task_matrix(labels, candidates, scores, selected, title=f"{method}: {name}",
-                                     colour_label=name, neutral=NEUTRAL.get(method, 0.0)),
+                                     colour_label=name, neutral=report.neutral_score),
                    f"Task by task matrix of {method} scores",
                    "Rows: primary tasks; columns: candidate auxiliaries; boxed cells were selected.")
     return section
@@ -106,7 +100,8 @@ def build_study_report(study_dir: Path, runs: list[RunData]) -> Report:
     primaries = sorted({d.primary for d in runs})
     lead = Paragraph(f"{len(runs)} runs over {len(primaries)} primary task(s): {', '.join(primaries)}. "
                      "Each run has its own report.html in its folder.", "verdict", "Study.")
-    top = Section("Runs: did the auxiliary tasks help each primary?", "study-headline", [lead, runs_table(runs, study_dir)])
+    top = Section("Runs: did the auxiliary tasks help each primary?", "study-headline",
+                  [lead, runs_table(runs, study_dir)])
     seconds = [[str(d.run_dir.relative_to(study_dir)), plots.format_seconds((d.results.get("seconds") or {})
                                                                              .get("total", 0.0))] for d in runs]
     costs = Section("Costs", "costs", [Table(["run", "total time"], seconds, id="study-costs")])

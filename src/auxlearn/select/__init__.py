@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from auxlearn.plugins import instantiate
+from auxlearn.plugins import build
+from auxlearn.select.all_none import AllSelector, NoneSelector
 from auxlearn.select.autosem import AutoSemSelector
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.exhaustive import ExhaustiveSelector
 from auxlearn.select.gradts.selector import GradTSSelector
-from auxlearn.select.trivial import AllSelector, NoneSelector
+from auxlearn.select.random_k import RandomKSelector
 
 SELECTORS: dict[str, type[Selector]] = {
-    cls.name: cls for cls in (NoneSelector, AllSelector, AutoSemSelector, ExhaustiveSelector, GradTSSelector)
+    cls.name: cls for cls in (NoneSelector, AllSelector, AutoSemSelector, ExhaustiveSelector, GradTSSelector,
+                              RandomKSelector)
 }
 
 
 def build_selector(method: str, options: Mapping[str, Any]) -> Selector:
-    return instantiate(SELECTORS, method, options, "select")
+    return build(SELECTORS, method, options, "select")
 
 
 __all__ = ["SELECTORS", "Selection", "Selector", "build_selector"]

@@ -22,68 +22,85 @@ needs no unit or ``min_delta``, and the whole dev split makes small changes meas
 
 from __future__ import annotations
 
-import numbers
 import time
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
+from pydantic import Field, StrictInt, field_validator, model_validator
 
 from auxlearn.errors import AuxlearnError
+from auxlearn.plugins import MethodOptions, invalid, invalid_at
+from auxlearn.select.autosem_report import AutoSemReport
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.rules import PRIMARY, select_by_utility
-from auxlearn.train.samplers.thompson import ThompsonBanditSampler
+from auxlearn.train.samplers.thompson import Reward, ThompsonBanditSampler
+
+Threshold = Union[str, int, float, None]  # an int stays an int in the results, as written
 
 
 class AutoSemSelector(Selector):
     name = "autosem"
+    report = AutoSemReport()
 
-    def __init__(self, rounds: int = 40, round_steps: int = 10, decay: float = 0.3, reward: str = "gain",
-                 min_delta: float = 0.0, reward_dev_size: Optional[int] = None,
-                 threshold: Union[str, float, None] = PRIMARY, top_k: Optional[int] = None, min_plays: int = 2):
-        if rounds < 2 or round_steps < 1:
-            raise ValueError(f"rounds must be >= 2 and round_steps >= 1, got {rounds} and {round_steps}")
-        if isinstance(min_plays, bool) or not isinstance(min_plays, int) or min_plays < 0:
-            raise ValueError(f"min_plays must be an integer >= 0, got {min_plays!r}")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-            raise ValueError(f"top_k must be None or an integer >= 1, got {top_k!r}")
-        if threshold is None:
-            if top_k is None:
-                raise ValueError("threshold None (no threshold) needs a top_k")
-        elif threshold != PRIMARY and (isinstance(threshold, bool) or not isinstance(threshold, numbers.Real)
-                                       or not 0 <= threshold <= 1):
-            raise ValueError(f"threshold must be {PRIMARY!r}, a number in [0, 1], or None with a top_k; "
-                             f"got {threshold!r}")
-        if reward_dev_size is not None and (isinstance(reward_dev_size, bool) or not isinstance(reward_dev_size, int)
-                                            or reward_dev_size < 1):
-            raise ValueError(f"reward_dev_size must be None (the whole dev split) or an integer >= 1, "
-                             f"got {reward_dev_size!r}")
-        self.rounds, self.round_steps, self.reward_dev_size = rounds, round_steps, reward_dev_size
-        self.bandit = {"decay": decay, "reward": reward, "min_delta": min_delta}
-        self.threshold, self.top_k, self.min_plays = threshold, top_k, min_plays
+    class Options(MethodOptions):
+        rounds: StrictInt = Field(40, ge=2, description="bandit rounds, at least 1 + min_plays x arms")
+        round_steps: StrictInt = Field(10, ge=1, description="training steps per round, each followed by the "
+                                                             "primary's dev evaluation that rewards it")
+        decay: float = Field(0.3, ge=0, le=1, description="how far every round pulls each arm back to the prior")
+        reward: Reward = Field("gain", description="'gain' (fractional, by the size of the dev score's change), "
+                                                   "'>=' (AutoSeM: no drop) or '>' (a rise above min_delta)")
+        min_delta: float = Field(0.0, ge=0, allow_inf_nan=False, description="the rise reward '>' requires")
+        reward_dev_size: Optional[StrictInt] = Field(
+            None, ge=1, description="dev examples the reward is measured on (a fixed seeded subsample); "
+                                    "null: the whole dev split")
+        threshold: Threshold = Field(
+            PRIMARY, description="'primary': keep candidates whose utility beats the primary arm's; a number in "
+                                 "[0, 1]: utility >= it; null: the top_k best whatever their utility")
+        top_k: Optional[StrictInt] = Field(None, ge=1, description="keep at most this many, best first")
+        min_plays: StrictInt = Field(2, ge=0, description="rounds every arm is played before Thompson sampling")
 
-    def select(self, stage):
+        @field_validator("threshold", mode="before")
+        @classmethod
+        def _threshold(cls, value: Any) -> Any:
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not (value is None or value == PRIMARY or (number and 0 <= value <= 1)):
+                raise invalid(f"threshold must be {PRIMARY!r}, a number in [0, 1], or null with a top_k; "
+                              f"got {value!r}")
+            return value
+
+        @model_validator(mode="after")
+        def _rule(self):
+            if self.threshold is None and self.top_k is None:
+                raise invalid_at("threshold", "threshold null (no threshold) needs a top_k")
+            self.bandit(explore_rounds_per_arm=0)  # the bandit's own checks (min_delta only with reward '>')
+            return self
+
+        def bandit(self, **runtime: Any) -> ThompsonBanditSampler.Options:
+            return ThompsonBanditSampler.Options(decay=self.decay, reward=self.reward, min_delta=self.min_delta,
+                                                 **runtime)
+
+    def _select(self, stage):
         started = time.perf_counter()
+        options = self.options
         tasks = [stage.primary, *stage.candidates]
-        steps = self.rounds * self.round_steps
+        steps = options.rounds * options.round_steps
         sampler = ThompsonBanditSampler(tasks, {t: len(stage.prepared.data[t].train) for t in tasks},
                                         total_steps=steps, seed=stage.exp.seed,
-                                        explore_rounds_per_arm=self.min_plays, **self.bandit)
-        if self.rounds < sampler.exploration_rounds:
+                                        options=options.bandit(explore_rounds_per_arm=options.min_plays))
+        if options.rounds < sampler.exploration_rounds:
             raise AuxlearnError(
-                f"select (autosem): rounds={self.rounds} is too few for min_plays={self.min_plays} on "
+                f"select (autosem): rounds={options.rounds} is too few for min_plays={options.min_plays} on "
                 f"{len(tasks)} arms (the primary and {len(tasks) - 1} candidates): the baseline round and "
-                f"min_plays rounds per arm need rounds >= {self.min_plays} * {len(tasks)} + 1 = "
+                f"min_plays rounds per arm need rounds >= {options.min_plays} * {len(tasks)} + 1 = "
                 f"{sampler.exploration_rounds}; raise rounds or lower min_plays")
-        with _reward_subsample(stage, self.reward_dev_size):
-            stage.train_with("bandit", sampler, steps=steps, eval_every=self.round_steps, patience=None,
+        with _reward_subsample(stage, options.reward_dev_size):
+            stage.train_with("bandit", sampler, steps=steps, eval_every=options.round_steps, patience=None,
                              eval_tasks=[])
         utilities = sampler.utilities()
-        kept = select_by_utility(utilities, stage.primary, threshold=self.threshold, top_k=self.top_k)[1:]
+        kept = select_by_utility(utilities, stage.primary, threshold=options.threshold, top_k=options.top_k)[1:]
         return Selection(self.name, kept, scores={t: utilities[t] for t in stage.candidates},
                          details={**sampler.describe(), "primary_utility": utilities[stage.primary],
-                                  "rounds": self.rounds, "round_steps": self.round_steps,
-                                  "reward_dev_size": self.reward_dev_size, "threshold": self.threshold,
-                                  "top_k": self.top_k, "min_plays": self.min_plays},
+                                  **options.model_dump()},
                          seconds=time.perf_counter() - started)
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from auxlearn.stage import Stage
+from auxlearn.plugins import Plugin
+from auxlearn.report.method import SelectionReport
+
+if TYPE_CHECKING:  # the stage brings the training code, which a selector's options and report do not need
+    from auxlearn.stage import Stage
 
 
 @dataclass
@@ -13,7 +17,8 @@ class Selection:
     """The kept auxiliaries (best first), the score each candidate got, and method-specific evidence.
 
     ``instances`` (instance-level selection, GradTS-fg) maps a kept auxiliary to the example ids of its
-    train split to keep; the mix and final stages train on those examples only.
+    train split to keep; the mix and final stages train on those examples only. ``options``: the selector's
+    validated options, defaults included.
     """
 
     method: str
@@ -22,13 +27,22 @@ class Selection:
     details: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     instances: dict[str, list[int]] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-class Selector:
-    name: ClassVar[str]
+class Selector(Plugin):
+    """Subclasses set ``name``, ``Options`` and ``report`` (what the report shows of their selection), and
+    implement ``_select``; the candidates are ``stage.candidates``, and only their train and dev splits may be read."""
+
+    report: ClassVar[SelectionReport] = SelectionReport()
 
     def select(self, stage: Stage) -> Selection:
+        selection = self._select(stage)
+        selection.options = self.options.model_dump(mode="json")
+        return selection
+
+    def _select(self, stage: Stage) -> Selection:
         raise NotImplementedError

@@ -14,10 +14,9 @@ from .importance import (
     minmax,
     normalize_layers,
     per_example_head_gradients,
-    per_example_reference_statistic,
-    reference_importance,
 )
 from .instances import filter_instances
+from .reference import per_example_reference_statistic, reference_importance
 from .trial import TrialResult, gradts_trial
 
 __all__ = [

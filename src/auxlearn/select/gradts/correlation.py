@@ -1,4 +1,4 @@
-"""Kendall tau-b between head-importance matrices (methods.md 2.3): task-level ranking and per-instance taus.
+"""Kendall tau-b between head-importance matrices (GradTS, Ma et al. 2021): task-level ranking and per-instance taus.
 
 A tau is undefined (scipy returns NaN) when one of the two matrices is constant, i.e. all its pairs are ties.
 Such a matrix (e.g. all zeros after min-max of a constant matrix) ranks no head above another, so it neither

@@ -147,13 +147,15 @@ def attention_sites(encoder: nn.Module) -> list[AttentionSite]:
         )
     model_class = type(encoder).__name__
     if not sites:
-        detail = f" (found attention modules of unsupported layout: {sorted(set(unrecognised))})" if unrecognised else ""
+        detail = (f" (found attention modules of unsupported layout: {sorted(set(unrecognised))})"
+                  if unrecognised else "")
         raise AuxlearnError(
             f"{model_class} has no recognisable attention heads{detail}; GradTS head importance supports "
             "BERT-style encoders (BERT, RoBERTa, XLM-R, ELECTRA, MiniLM), DeBERTa-v2, DistilBERT and MPNet"
         )
     if len({id(site.out_proj) for site in sites}) != len(sites):
-        raise AuxlearnError(f"{model_class}: several layers share one attention module; per-layer head masks are not supported")
+        raise AuxlearnError(f"{model_class}: several layers share one attention module; "
+                            "per-layer head masks are not supported")
     config = _find_config(encoder)
     expected = getattr(config, "num_hidden_layers", None) if config is not None else None
     if isinstance(expected, int) and expected != len(sites):

@@ -1,6 +1,6 @@
 """GradTS head importance: how much each attention head matters to a task's loss, per task and per example.
 
-Default statistic (Michel et al. 2019 head-mask sensitivity, methods.md 2.2): with a mask ``xi`` of ones on
+The statistic (Michel et al. 2019 head-mask sensitivity, as GradTS uses it): with a mask ``xi`` of ones on
 every head, ``I_{l,h}(x) = |d loss(x) / d xi_{l,h}|``, computed for all examples of a batch in ONE backward
 pass through a per-example mask ``[B, L, H]`` (see :mod:`.head_mask`), with the model in eval mode.
 
@@ -8,10 +8,9 @@ pass through a per-example mask ``[B, L, H]`` (see :mod:`.head_mask`), with the 
   its sum, as GradTS does; ``"l2"``: by its L2 norm, as Michel et al. do), then global min-max to ``[0, 1]``.
 * Instance level: the same per example: per-layer normalisation, then min-max of that example's matrix.
 
-Both levels come from the same pass over the same model (methods.md 2.8, pitfall 4).
+Both levels come from the same pass over the same model, so an example's matrix and the task's agree.
 
-``reference_importance`` reproduces the reference code's (GradTS repository) statistic, bug included, for
-parity experiments only.
+The reference GradTS code's own statistic, for parity runs only, is in reference.py.
 """
 
 from __future__ import annotations
@@ -28,17 +27,19 @@ from torch import nn
 
 from auxlearn.errors import AuxlearnError
 
-from .head_mask import HeadMask, attention_sites, head_shape
+from .head_mask import HeadMask
 
 __all__ = [
+    "Accumulator",
     "HeadImportance",
     "LossFn",
+    "batch_example_ids",
+    "check_losses",
+    "eval_mode",
     "head_importance",
     "minmax",
     "normalize_layers",
     "per_example_head_gradients",
-    "per_example_reference_statistic",
-    "reference_importance",
 ]
 
 LossFn = Callable[[Mapping[str, Any]], torch.Tensor]
@@ -47,10 +48,6 @@ for token-level tasks, each example's own mean over its labelled tokens). It mus
 are masked, and example ``b``'s loss must depend on example ``b`` only."""
 
 NORMALIZATIONS = ("sum", "l2")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# normalisation
 
 
 def normalize_layers(m: np.ndarray, kind: str = "sum") -> np.ndarray:
@@ -146,7 +143,7 @@ class HeadImportance:
             )
 
 
-class _Accumulator:
+class Accumulator:
     """Streams per-example statistics into task- and instance-level matrices (no [N, L, H] float64 copy)."""
 
     def __init__(self, normalization: str, statistic: str):
@@ -191,7 +188,7 @@ class _Accumulator:
 
 
 @contextlib.contextmanager
-def _eval_mode(module: nn.Module):
+def eval_mode(module: nn.Module):
     """Eval mode for ``module`` and all its submodules; restores every submodule's own previous mode."""
     modes = [(m, m.training) for m in module.modules()]
     module.eval()
@@ -209,7 +206,7 @@ def _dtype_device(module: nn.Module) -> tuple[torch.dtype, torch.device]:
     return torch.get_default_dtype(), torch.device("cpu")
 
 
-def _example_ids(batch: Mapping[str, Any]) -> np.ndarray:
+def batch_example_ids(batch: Mapping[str, Any]) -> np.ndarray:
     if not isinstance(batch, Mapping) or "example_id" not in batch:
         raise AuxlearnError("every batch must be a dict with an 'example_id' entry (one integer id per example)")
     ids = batch["example_id"]
@@ -217,11 +214,12 @@ def _example_ids(batch: Mapping[str, Any]) -> np.ndarray:
         ids = ids.detach().cpu().numpy()
     ids = np.asarray(ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-        raise AuxlearnError(f"batch['example_id'] must be a 1-D sequence of integers, got {ids.dtype} of shape {ids.shape}")
+        raise AuxlearnError(f"batch['example_id'] must be a 1-D sequence of integers, "
+                            f"got {ids.dtype} of shape {ids.shape}")
     return ids.astype(np.int64)
 
 
-def _check_losses(losses: Any, batch_size: int, ids: np.ndarray) -> torch.Tensor:
+def check_losses(losses: Any, batch_size: int, ids: np.ndarray) -> torch.Tensor:
     if not isinstance(losses, torch.Tensor):
         raise AuxlearnError(f"loss_fn must return a tensor of per-example losses, got {type(losses).__name__}")
     if losses.shape != (batch_size,):
@@ -248,7 +246,7 @@ def _mask_gradients(hm: HeadMask, loss_fn: LossFn, batch: Mapping[str, Any], ids
     mask = torch.ones((len(ids), *hm.shape), dtype=dtype, device=device, requires_grad=True)
     hm.set_mask(mask)
     try:
-        losses = _check_losses(loss_fn(batch), len(ids), ids)
+        losses = check_losses(loss_fn(batch), len(ids), ids)
         (grad,) = torch.autograd.grad(losses.sum(), mask, allow_unused=True)
     finally:
         hm.mask = None
@@ -265,9 +263,9 @@ def per_example_head_gradients(encoder: nn.Module, loss_fn: LossFn, batch: Mappi
     One forward and one backward pass (eval mode, previous modes restored). Gradients are taken with respect
     to the mask only (``torch.autograd.grad``): no parameter's ``.grad`` is touched.
     """
-    ids = _example_ids(batch)
+    ids = batch_example_ids(batch)
     dtype, device = _dtype_device(encoder)
-    with _eval_mode(encoder), torch.enable_grad(), HeadMask(encoder) as hm:
+    with eval_mode(encoder), torch.enable_grad(), HeadMask(encoder) as hm:
         return _mask_gradients(hm, loss_fn, batch, ids, dtype, device)
 
 
@@ -288,147 +286,13 @@ def head_importance(encoder: nn.Module, loss_fn: LossFn, batches: Iterable[Mappi
     (3.9x). (``torch.func.vmap`` cannot run through transformers' BertModel: its mask code has data-dependent
     control flow.)
     """
-    acc = _Accumulator(normalization, "head_mask")
+    acc = Accumulator(normalization, "head_mask")
     dtype, device = _dtype_device(encoder)
-    with _eval_mode(encoder), torch.enable_grad(), HeadMask(encoder) as hm:
+    with eval_mode(encoder), torch.enable_grad(), HeadMask(encoder) as hm:
         for batch in batches:
-            ids = _example_ids(batch)
+            ids = batch_example_ids(batch)
             if len(ids) == 0:
                 continue
             grad = _mask_gradients(hm, loss_fn, batch, ids, dtype, device)
             acc.add(ids, grad.abs().to(torch.float64).cpu().numpy())
-    return acc.result()
-
-
-# ---------------------------------------------------------------------------------------------------------
-# reference-parity statistic
-
-
-class _LinearTap:
-    """Records each call's input and output of a linear layer, so per-example weight gradients can be formed."""
-
-    def __init__(self, module: nn.Module, what: str):
-        self.module, self.what = module, what
-        self.inputs: list[torch.Tensor] = []
-        self.outputs: list[torch.Tensor] = []
-        self.probe: torch.Tensor | None = None
-        self.handle = module.register_forward_hook(self._hook)
-
-    def _hook(self, module, args, output):
-        if not isinstance(output, torch.Tensor):
-            raise AuxlearnError(f"{self.what} returned {type(output).__name__}, expected a tensor")
-        if not output.requires_grad:
-            # frozen weights: give the output a gradient path without cutting the graph
-            if self.probe is None:
-                self.probe = torch.zeros((), dtype=output.dtype, device=output.device, requires_grad=True)
-            output = output + self.probe
-        self.inputs.append(args[0].detach())
-        self.outputs.append(output)
-        return output
-
-    def clear(self) -> None:
-        self.inputs.clear()
-        self.outputs.clear()
-
-    def remove(self) -> None:
-        self.handle.remove()
-
-
-def _reference_batch(sites, taps, loss_fn, batch, ids) -> np.ndarray:
-    for tap in taps:
-        tap.clear()
-    try:
-        losses = _check_losses(loss_fn(batch), len(ids), ids)
-        for tap in taps:
-            if len(tap.outputs) != 1:
-                raise AuxlearnError(
-                    f"{tap.what} ran {len(tap.outputs)} times in one forward pass; the reference statistic needs "
-                    "exactly one call per layer (shared or relative-position projections are not supported)"
-                )
-        grads = torch.autograd.grad(losses.sum(), [tap.outputs[0] for tap in taps], allow_unused=True)
-        batch_size = len(ids)
-        out = np.zeros((batch_size, len(sites), sites[0].num_heads))
-        for layer, site in enumerate(sites):
-            total = None
-            for j in (2 * layer, 2 * layer + 1):  # key, value
-                tap, dy = taps[j], grads[j]
-                x = tap.inputs[0]
-                if dy is None:
-                    dy = torch.zeros_like(tap.outputs[0])
-                # per-example weight gradient of y = x W^T + b: dW_b = sum_t dy_bt x_bt^T, shape [B, out, in]
-                gw = torch.einsum("bto,bti->boi", dy.reshape(batch_size, -1, dy.shape[-1]).to(torch.float64),
-                                  x.reshape(batch_size, -1, x.shape[-1]).to(torch.float64)).abs()
-                total = gw if total is None else total + gw
-            n_out, n_in = total.shape[1:]
-            heads = site.num_heads
-            if n_in % heads:
-                raise AuxlearnError(f"layer {layer}: input size {n_in} is not divisible by {heads} heads")
-            # THE REFERENCE'S GROUPING: the INPUT (last) dimension split into H chunks, mean over each chunk
-            out[:, layer, :] = total.reshape(batch_size, n_out, heads, n_in // heads).mean(dim=(1, 3)).cpu().numpy()
-        return out
-    finally:
-        for tap in taps:
-            tap.clear()
-
-
-def _reference_taps(encoder: nn.Module):
-    sites = attention_sites(encoder)
-    head_shape(encoder)
-    taps: list[_LinearTap] = []
-    try:
-        for site in sites:
-            for what, module in (("key", site.key), ("value", site.value)):
-                if not isinstance(getattr(module, "weight", None), torch.Tensor) or module.weight.dim() != 2:
-                    raise AuxlearnError(f"layer {site.layer} {what} projection has no 2-D weight matrix")
-                taps.append(_LinearTap(module, f"layer {site.layer} {what} projection ({site.name})"))
-    except BaseException:
-        for tap in taps:
-            tap.remove()
-        raise
-    return sites, taps
-
-
-def per_example_reference_statistic(encoder: nn.Module, loss_fn: LossFn, batch: Mapping[str, Any]) -> np.ndarray:
-    """The reference code's per-example ``[B, L, H]`` statistic for one batch (see :func:`reference_importance`)."""
-    ids = _example_ids(batch)
-    sites, taps = _reference_taps(encoder)
-    try:
-        with _eval_mode(encoder), torch.enable_grad():
-            return _reference_batch(sites, taps, loss_fn, batch, ids)
-    finally:
-        for tap in taps:
-            tap.remove()
-
-
-def reference_importance(encoder: nn.Module, loss_fn: LossFn, batches: Iterable[Mapping[str, Any]], *,
-                         normalization: str = "sum") -> HeadImportance:
-    """PARITY ONLY: the reference GradTS code's statistic (``mt_dnn/model.py::update_no_grad``, ``inference.py``).
-
-    Per example: the absolute gradients of each layer's KEY and VALUE weight matrices (the QUERY weights are
-    ignored, as the reference does although its comment says Q/K/V), summed elementwise, ``A = |dL/dW_K| +
-    |dL/dW_V|`` of shape ``[out, in]``; the INPUT (last) dimension is split into ``H`` chunks of ``in / H``
-    columns and ``stat[l, h]`` is the mean of ``A[:, chunk h]``. Then the same averaging and normalisation as
-    :func:`head_importance`.
-
-    THIS GROUPING IS THE KNOWN BUG (methods.md 2.8, pitfall 1): the heads of ``W_K``/``W_V`` live along the
-    OUTPUT rows, so a column chunk of the input dimension mixes every head, and the "head" index really
-    indexes a block of input hidden units. Use :func:`head_importance` for anything but reproducing the
-    reference numbers.
-
-    Differences kept deliberately: eval mode (the reference leaves dropout on, which only adds noise), and
-    per-example weight gradients formed in batch from each projection's input and output gradient (exactly
-    what a batch-size-1 ``loss.backward()`` puts in ``.grad``; no parameter ``.grad`` is touched here).
-    """
-    acc = _Accumulator(normalization, "reference")
-    sites, taps = _reference_taps(encoder)
-    try:
-        with _eval_mode(encoder), torch.enable_grad():
-            for batch in batches:
-                ids = _example_ids(batch)
-                if len(ids) == 0:
-                    continue
-                acc.add(ids, _reference_batch(sites, taps, loss_fn, batch, ids))
-    finally:
-        for tap in taps:
-            tap.remove()
     return acc.result()

@@ -1,6 +1,6 @@
-"""GradTS-fg instance filtering (methods.md 2.5): keep an auxiliary example iff its tau is high enough.
+"""GradTS-fg instance filtering (Ma et al. 2021): keep an auxiliary example iff its tau is high enough.
 
-Examples are identified by their id, never by position in a file (methods.md 2.8, pitfall 12).
+Examples are identified by their id, never by position in a file, which changes with subsampling and order.
 """
 
 from __future__ import annotations

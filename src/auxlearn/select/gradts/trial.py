@@ -1,4 +1,4 @@
-"""GradTS-trial (methods.md 2.4 and 8.2): greedy trials over prefixes of the tau-ranked candidates.
+"""GradTS-trial (Ma et al. 2021): greedy trials over prefixes of the tau-ranked candidates.
 
 Trial ``k`` trains the primary with the first ``k`` ranked candidates and scores it by its BEST dev score over
 the trial (``score_fn`` returns that number; higher is better). Trial 0 is the primary alone: the baseline
@@ -6,7 +6,7 @@ every auxiliary set must beat. Decisions:
 
 * trials 0 and 1 always run (when there is at least one candidate; with none, no trial runs);
 * after trial ``k >= 1``, the search stops when its best score is strictly BELOW trial ``k - 1``'s best score
-  (best vs best; the reference code compares with the previous trial's LAST-epoch score, pitfall 6); an equal
+  (best vs best; the reference code compares with the previous trial's LAST-epoch score); an equal
   score continues;
 * the selection is the prefix with the highest best score, the empty prefix (trial 0) included; on a tie the
   SMALLER prefix wins (fewer auxiliary tasks for the same score: cheaper to train, and independent of

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Annotated, Any, Mapping, Sequence
 
-from auxlearn.plugins import instantiate
+from pydantic import AfterValidator, ValidationError
+
+from auxlearn.plugins import build, describe, invalid, options_of
 from auxlearn.train.samplers.annealed import AnnealedSampler
 from auxlearn.train.samplers.base import TaskSampler
 from auxlearn.train.samplers.round_robin import RoundRobinSampler
@@ -18,16 +20,21 @@ SAMPLERS: dict[str, type[TaskSampler]] = {
 }
 
 
-def register_sampler(cls: type[TaskSampler]) -> type[TaskSampler]:
-    SAMPLERS[cls.name] = cls
-    return cls
-
-
 def build_sampler(name: str, options: Mapping[str, Any], tasks: Sequence[str], sizes: Mapping[str, int], *,
                   total_steps: int, seed: int) -> TaskSampler:
     """Build sampler ``name``; unknown names or options are errors that list what is allowed."""
-    return instantiate(SAMPLERS, name, options, "train.sampler", tasks=tasks, sizes=sizes,
-                       total_steps=total_steps, seed=seed)
+    return build(SAMPLERS, name, options, "train.sampler", tasks, sizes, total_steps=total_steps, seed=seed)
 
 
-__all__ = ["SAMPLERS", "TaskSampler", "build_sampler", "register_sampler"]
+def _needs_no_options(name: str) -> str:
+    try:
+        options_of(SAMPLERS, name, {})
+    except ValidationError as error:
+        raise invalid(f"{describe(error, name)} (a sampler named alone must need no options)") from None
+    return name
+
+
+# A sampler named alone, as an option of a method (exhaustive pairs, GradTS trials): known, and needing no options.
+SamplerName = Annotated[str, AfterValidator(_needs_no_options)]
+
+__all__ = ["SAMPLERS", "SamplerName", "TaskSampler", "build_sampler"]

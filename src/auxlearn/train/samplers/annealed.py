@@ -5,6 +5,9 @@ Large tasks dominate early, and the small primary gets an equal share by the end
 
 from __future__ import annotations
 
+from pydantic import Field
+
+from auxlearn.plugins import MethodOptions
 from auxlearn.train.samplers.base import TaskSampler
 from auxlearn.train.samplers.static import normalise
 
@@ -12,17 +15,15 @@ from auxlearn.train.samplers.static import normalise
 class AnnealedSampler(TaskSampler):
     name = "annealed"
 
-    def __init__(self, tasks, sizes, *, total_steps, seed=0, start: float = 1.0, end: float = 0.0):
-        super().__init__(tasks, sizes, total_steps=total_steps, seed=seed)
-        self.start, self.end = float(start), float(end)
+    class Options(MethodOptions):
+        start: float = Field(1.0, allow_inf_nan=False,
+                             description="the exponent α at the first step (1: proportional)")
+        end: float = Field(0.0, allow_inf_nan=False, description="the exponent α at the last step (0: uniform)")
 
     def exponent(self, step: int) -> float:
         progress = min(step / max(self.total_steps - 1, 1), 1.0)
-        return self.start + (self.end - self.start) * progress
+        return self.options.start + (self.options.end - self.options.start) * progress
 
     def probabilities(self, step):
         alpha = self.exponent(step)
         return normalise({t: n**alpha for t, n in self.sizes.items()})
-
-    def describe(self):
-        return {"name": self.name, "start": self.start, "end": self.end}

@@ -9,17 +9,20 @@ checkpoint restores the sampler where it was.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
+from auxlearn.plugins import MethodOptions, Plugin
 
-class TaskSampler:
-    """Base class: subclasses set ``name`` and implement ``probabilities``."""
 
-    name: ClassVar[str]
+class TaskSampler(Plugin):
+    """Base class: subclasses set ``name`` and implement ``probabilities``; options that need no runtime value
+    (a temperature, ratios) are their ``Options``, the tasks, sizes, steps and seed are constructor arguments."""
 
-    def __init__(self, tasks: Sequence[str], sizes: Mapping[str, int], *, total_steps: int, seed: int = 0):
+    def __init__(self, tasks: Sequence[str], sizes: Mapping[str, int], *, total_steps: int, seed: int = 0,
+                 options: Optional[MethodOptions] = None):
+        super().__init__(options)
         if not tasks:
             raise ValueError("a sampler needs at least one task")
         self.tasks = list(tasks)
@@ -47,4 +50,4 @@ class TaskSampler:
 
     def describe(self) -> dict[str, Any]:
         """What the sampler learned or used, written to results.json (adaptive samplers add their history)."""
-        return {"name": self.name}
+        return {"name": self.name, **self.options.model_dump()}

@@ -5,20 +5,22 @@ Ratios (2, 1, 5) flatten to the cycle a a b c c c c c: step s trains flat[s mod 
 
 from __future__ import annotations
 
-from typing import Mapping
+from pydantic import Field, NonNegativeInt
 
 from auxlearn.train.samplers.base import TaskSampler
-from auxlearn.train.samplers.static import check_ratios, normalise
+from auxlearn.train.samplers.static import RatioOptions, check_ratios, normalise
 
 
 class RoundRobinSampler(TaskSampler):
     name = "round_robin"
 
-    def __init__(self, tasks, sizes, *, total_steps, seed=0, ratios: Mapping[str, int]):
-        super().__init__(tasks, sizes, total_steps=total_steps, seed=seed)
-        if any(int(r) != r for r in ratios.values()):
-            raise ValueError(f"round_robin ratios must be integers, got {dict(ratios)}")
-        self.ratios = {t: int(r) for t, r in check_ratios(ratios, self.tasks).items()}
+    class Options(RatioOptions):
+        ratios: dict[str, NonNegativeInt] = Field(
+            description="each task's integer number of batches per cycle (0 drops the task)")
+
+    def __init__(self, tasks, sizes, *, total_steps, seed=0, options=None):
+        super().__init__(tasks, sizes, total_steps=total_steps, seed=seed, options=options)
+        self.ratios = check_ratios(self.options.ratios, self.tasks)
         self.cycle = [task for task in self.tasks for _ in range(self.ratios[task])]
 
     def probabilities(self, step):

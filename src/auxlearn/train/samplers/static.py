@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Mapping, Optional
 
+from pydantic import Field, NonNegativeFloat, field_validator
+
+from auxlearn.plugins import MethodOptions, invalid
 from auxlearn.train.samplers.base import TaskSampler
 
 
@@ -35,30 +38,39 @@ class TemperatureSampler(TaskSampler):
 
     name = "temperature"
 
-    def __init__(self, tasks, sizes, *, total_steps, seed=0, temperature: float = 2.0, cap: Optional[int] = None):
-        super().__init__(tasks, sizes, total_steps=total_steps, seed=seed)
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        if cap is not None and cap <= 0:
-            raise ValueError(f"cap must be a positive number of examples, got {cap}")
-        self.temperature, self.cap = float(temperature), cap
+    class Options(MethodOptions):
+        temperature: float = Field(2.0, gt=0, allow_inf_nan=False,
+                                   description="T: 1 samples in proportion to size, larger T comes closer to uniform")
+        cap: Optional[int] = Field(None, gt=0, description="examples counted per task at most; null: no cap")
 
     def probabilities(self, step):
-        capped = {t: min(n, self.cap) if self.cap else n for t, n in self.sizes.items()}
-        return normalise({t: n ** (1.0 / self.temperature) for t, n in capped.items()})
+        cap = self.options.cap
+        capped = {t: min(n, cap) if cap else n for t, n in self.sizes.items()}
+        return normalise({t: n ** (1.0 / self.options.temperature) for t, n in capped.items()})
 
-    def describe(self):
-        return {"name": self.name, "temperature": self.temperature, "cap": self.cap}
+
+class RatioOptions(MethodOptions):
+    """Ratios by task name; which tasks they must name is known only when the sampler is built."""
+
+    ratios: dict[str, NonNegativeFloat] = Field(description="each task's share, any scale (0 drops the task)")
+
+    @field_validator("ratios")
+    @classmethod
+    def _some_positive(cls, ratios: dict[str, float]) -> dict[str, float]:
+        if sum(ratios.values()) <= 0:
+            raise invalid(f"ratios must not be all 0, got {ratios}")
+        return ratios
 
 
 class FixedSampler(TaskSampler):
     """Given ratios, sampled at random each step."""
 
     name = "fixed"
+    Options = RatioOptions
 
-    def __init__(self, tasks, sizes, *, total_steps, seed=0, ratios: Mapping[str, float]):
-        super().__init__(tasks, sizes, total_steps=total_steps, seed=seed)
-        self.ratios = check_ratios(ratios, self.tasks)
+    def __init__(self, tasks, sizes, *, total_steps, seed=0, options=None):
+        super().__init__(tasks, sizes, total_steps=total_steps, seed=seed, options=options)
+        self.ratios = check_ratios(self.options.ratios, self.tasks)
 
     def probabilities(self, step):
         return normalise(self.ratios)
@@ -68,10 +80,9 @@ class FixedSampler(TaskSampler):
 
 
 def check_ratios(ratios: Mapping[str, float], tasks: list[str]) -> dict[str, float]:
+    """``ratios`` in the order of ``tasks``, which they must name exactly."""
     unknown = sorted(set(ratios) - set(tasks))
     missing = [t for t in tasks if t not in ratios]
     if unknown or missing:
         raise ValueError(f"ratios must name exactly the tasks {tasks}; unknown: {unknown}, missing: {missing}")
-    if any(r < 0 for r in ratios.values()) or sum(ratios.values()) <= 0:
-        raise ValueError(f"ratios must be >= 0 and not all 0, got {dict(ratios)}")
     return {t: ratios[t] for t in tasks}

@@ -11,31 +11,20 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Mapping, Sequence
+from typing import Annotated, Any, Literal, Mapping, Optional, Sequence
 
 import numpy as np
+from pydantic import Field, StrictInt, model_validator
 
+from auxlearn.plugins import MethodOptions, invalid_at
 from auxlearn.train.samplers.base import TaskSampler
 
-REWARDS = (">=", ">", "gain")
+Reward = Literal[">=", ">", "gain"]
+Count = Annotated[float, Field(gt=0, allow_inf_nan=False)]  # a pseudo-count of the Beta prior
 
 
 class ThompsonBanditSampler(TaskSampler):
     """Trains one task per round; ``update`` (one call per dev evaluation) scores the round and picks the next.
-
-    Options:
-        decay: gamma in [0, 1]; every update moves each arm's (alpha, beta) that fraction of the way back to the
-            prior. 0 is a stationary bandit; 0.3 (AutoSeM) keeps about the last 1/gamma rounds of evidence.
-        reward: ``">="`` b = 1[r_t >= r_{t-1}] (AutoSeM); ``">"`` b = 1[r_t > r_{t-1} + min_delta], which does
-            not reward plateaus; ``"gain"`` a fractional reward in [0, 1] that grows with the size of the change
-            (see ``_reward``).
-        min_delta: the improvement ``">"`` requires; only meaningful with that reward.
-        prior: (alpha0, beta0), the Beta prior every arm starts at and decays toward.
-        explore_rounds_per_arm: E >= 0 (default 0: none). After the baseline round, the next ``E * len(tasks)``
-            rounds play the arms round-robin in task order (primary first), updating the posteriors as usual;
-            Thompson sampling picks the arms only after that. So every arm, the primary included, has at least E
-            rewarded rounds of evidence before any draw, and none keeps its prior (0.5 for Beta(1, 1)) for want
-            of being played. The whole phase takes ``E * len(tasks) + 1`` rounds (``exploration_rounds``).
 
     The first evaluation has no previous score to compare with, so it only sets the baseline: no arm is
     rewarded (the reference implementations reward it 1 or 0, biasing the primary arm either way); it trains the
@@ -46,26 +35,34 @@ class ThompsonBanditSampler(TaskSampler):
 
     name = "thompson"
 
+    class Options(MethodOptions):
+        decay: float = Field(
+            0.3, ge=0, le=1, description="gamma: every update moves each arm's (alpha, beta) that fraction of the way "
+                                         "back to the prior; 0 is stationary, 0.3 (AutoSeM) keeps about the last "
+                                         "1/gamma rounds of evidence")
+        reward: Reward = Field(
+            ">=", description="'>=': b = 1[r_t >= r_(t-1)] (AutoSeM); '>': b = 1[r_t > r_(t-1) + min_delta], no "
+                              "reward for a plateau; 'gain': a fraction in [0, 1] growing with the size of the change")
+        min_delta: float = Field(0.0, ge=0, allow_inf_nan=False,
+                                 description="the improvement reward '>' requires; only meaningful with that reward")
+        prior: tuple[Count, Count] = Field(
+            (1.0, 1.0), description="(alpha0, beta0), the Beta prior every arm starts at and decays toward")
+        explore_rounds_per_arm: StrictInt = Field(
+            0, ge=0, description="E: after the baseline round, E x arms rounds play the arms round-robin (primary "
+                                 "first) before Thompson sampling picks them, so no arm keeps its prior unplayed")
+
+        @model_validator(mode="after")
+        def _min_delta_needs_strict_reward(self):
+            if self.min_delta and self.reward != ">":
+                raise invalid_at("min_delta", f"min_delta only applies to reward '>', not to reward {self.reward!r}")
+            return self
+
     def __init__(self, tasks: Sequence[str], sizes: Mapping[str, int], *, total_steps: int, seed: int = 0,
-                 decay: float = 0.3, reward: str = ">=", min_delta: float = 0.0,
-                 prior: Sequence[float] = (1.0, 1.0), explore_rounds_per_arm: int = 0):
-        super().__init__(tasks, sizes, total_steps=total_steps, seed=seed)
-        if not 0.0 <= decay <= 1.0:
-            raise ValueError(f"decay must be in [0, 1], got {decay}")
-        if reward not in REWARDS:
-            raise ValueError(f"reward must be one of {', '.join(map(repr, REWARDS))}; got {reward!r}")
-        if not (math.isfinite(min_delta) and min_delta >= 0):
-            raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta}")
-        if min_delta and reward != ">":
-            raise ValueError(f"min_delta only applies to reward '>', not to reward {reward!r}")
-        if len(prior) != 2 or not all(math.isfinite(p) and p > 0 for p in prior):
-            raise ValueError(f"prior must be two finite numbers > 0 (alpha0, beta0), got {prior}")
-        if isinstance(explore_rounds_per_arm, bool) or not isinstance(explore_rounds_per_arm, int) \
-                or explore_rounds_per_arm < 0:
-            raise ValueError(f"explore_rounds_per_arm must be an integer >= 0, got {explore_rounds_per_arm!r}")
-        self.explore_rounds_per_arm = explore_rounds_per_arm
-        self.decay, self.reward, self.min_delta = float(decay), reward, float(min_delta)
-        self.prior = (float(prior[0]), float(prior[1]))
+                 options: Optional[MethodOptions] = None):
+        super().__init__(tasks, sizes, total_steps=total_steps, seed=seed, options=options)
+        self.explore_rounds_per_arm = self.options.explore_rounds_per_arm
+        self.decay, self.reward, self.min_delta = self.options.decay, self.options.reward, self.options.min_delta
+        self.prior = self.options.prior
         self.alpha = np.full(len(self.tasks), self.prior[0])
         self.beta = np.full(len(self.tasks), self.prior[1])
         self.plays = np.zeros(len(self.tasks), dtype=int)

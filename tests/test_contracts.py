@@ -1,0 +1,206 @@
+"""The contract every registered method keeps, checked over the registries themselves (SELECTORS, MIXERS,
+SAMPLERS), so a method is checked the moment it is registered (see CONTRIBUTING.md).
+
+Options: the defaults validate, and a bad value or an unknown key is a config error naming its key. Selectors:
+the selection is a subset of the candidates, the scores cover them, the same seed gives the same selection,
+the eval split is never read, and the report can explain the result. Mixers: the ratios cover the tasks and the
+mixture's sampler builds. Samplers: probabilities sum to 1, and ``state_dict`` -> ``load_state_dict`` continues
+the same draws.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+
+from auxlearn.config import experiment_from_dict
+from auxlearn.errors import AuxlearnError
+from auxlearn.experiment import prepare
+from auxlearn.mix import MIXERS, build_mixer
+from auxlearn.report.blocks import Code, Figure, Paragraph, Table
+from auxlearn.report.data import RunData
+from auxlearn.select import SELECTORS, build_selector
+from auxlearn.stage import Stage
+from auxlearn.train.samplers import SAMPLERS, build_sampler
+from conftest import experiment_dict
+
+CANDIDATES = ["mrpc", "stsb"]
+# The smallest settings of the methods that train; any other method runs with its defaults.
+FAST = {
+    "autosem": {"rounds": 4, "round_steps": 2, "min_plays": 0, "reward_dev_size": 8},
+    "exhaustive": {"steps": 2},
+    "gradts": {"mode": "top_k", "top_k": 1, "finetune_examples": 8, "finetune_batch_size": 8,
+               "importance_examples": 8, "importance_batch_size": 8},
+    "gp-bo": {"n_trials": 2, "n_startup_trials": 1, "steps": 2},
+    "random": {"n_trials": 2, "n_startup_trials": 1, "steps": 2},
+}
+FAMILIES = {"select": SELECTORS, "mix": MIXERS, "train.sampler": SAMPLERS}
+METHODS = [(where, name) for where, registry in FAMILIES.items() for name in registry]
+
+
+def required(options_class, tasks: list[str]) -> dict:
+    """Values for the options a method has no default for. The suite knows ``ratios`` (by task); a method with
+    another required option must teach it here."""
+    values = {}
+    for key, field in options_class.model_fields.items():
+        if field.is_required():
+            assert key == "ratios", f"{options_class.__qualname__}.{key} has no default: tell this suite a value"
+            values[key] = {task: i + 1 for i, task in enumerate(tasks)}
+    return values
+
+
+def method_config(tiny_model_dir, where: str, name: str, options: dict) -> dict:
+    """An experiment document with the method at ``where`` (select, mix or train.sampler) and its options."""
+    document = experiment_dict(tiny_model_dir, auxiliary=CANDIDATES)
+    if where == "train.sampler":
+        document["train"]["sampler"] = {"name": name, **options}
+    else:
+        document[where] = {"method": name, **options}
+    return document
+
+
+# ------------------------------------------------------------------------------------------------ options
+
+
+@pytest.mark.parametrize("where, name", METHODS)
+def test_option_defaults_validate(where, name):
+    options_class = FAMILIES[where][name].Options
+    given = required(options_class, ["rte", *CANDIDATES])
+    defaults = options_class.model_validate(given)
+    for key, field in options_class.model_fields.items():  # pydantic does not check a default unless given
+        if not field.is_required():
+            assert options_class.model_validate({**given, key: getattr(defaults, key)}) == defaults, key
+
+
+@pytest.mark.parametrize("where, name", METHODS)
+def test_a_bad_option_is_a_config_error_naming_its_key(where, name, tiny_model_dir):
+    options_class = FAMILIES[where][name].Options
+    given = required(options_class, ["rte", *CANDIDATES])
+    experiment_from_dict(method_config(tiny_model_dir, where, name, given))
+    for key in [*options_class.model_fields, "no_such_option"]:
+        with pytest.raises(AuxlearnError, match=re.escape(f"{where}.{key}: ")):
+            experiment_from_dict(method_config(tiny_model_dir, where, name, {**given, key: object()}))
+    with pytest.raises(AuxlearnError, match=re.escape(f"{where}: unknown method 'no_such_method'; known: ")):
+        experiment_from_dict(method_config(tiny_model_dir, where, "no_such_method", {}))
+
+
+# ---------------------------------------------------------------------------------------- selectors, mixers
+
+
+@pytest.fixture(scope="module")
+def exp(tiny_model_dir):
+    return experiment_from_dict(experiment_dict(
+        tiny_model_dir, auxiliary=CANDIDATES, data={"max_train_examples": 16, "dev_size": 8, "max_length": 32},
+        train={"steps": 2, "eval_every": 2}, transfer={"protocol": "joint", "budget": "equal_total"}))
+
+
+@pytest.fixture(scope="module")
+def prepared(exp):
+    return prepare(exp)
+
+
+class Unreadable:
+    """Stands in for every task's eval split: whatever touches it fails the test."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AssertionError(f"the eval split was read (.{name})")
+
+    def __len__(self):
+        raise AssertionError("the eval split was read (len)")
+
+    def __iter__(self):
+        raise AssertionError("the eval split was read (iterated)")
+
+
+@pytest.fixture
+def no_eval(prepared, monkeypatch):
+    for data in prepared.data.values():
+        monkeypatch.setattr(data, "eval", Unreadable())
+    return prepared
+
+
+def _blocks_ok(blocks) -> bool:
+    return all(isinstance(b, (Paragraph, Table, Figure, Code)) for b in blocks)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", sorted(SELECTORS))
+def test_selector_contract(name, exp, no_eval, tmp_path):
+    options = FAST.get(name, {})
+    first, again = (build_selector(name, options).select(Stage(exp, no_eval, tmp_path / f"select_{i}"))
+                    for i in range(2))
+    assert first.method == name
+    assert set(first.selected) <= set(CANDIDATES) and len(set(first.selected)) == len(first.selected)
+    assert not first.scores or set(first.scores) == set(CANDIDATES)
+    assert all(math.isfinite(s) for s in first.scores.values())
+    assert (again.selected, again.scores) == (first.selected, pytest.approx(first.scores)), "same seed, same result"
+    assert first.options == SELECTORS[name].Options(**options).model_dump(mode="json")
+    selection = json.loads(json.dumps(first.to_json()))  # what selection.json holds
+    run = RunData(tmp_path, {"primary": exp.primary, "selected": first.selected, "stages": {
+        "baseline": {"eval": {"0": 0.5}}, "select": {"method": name, "scores": first.scores}}}, selection)
+    report = SELECTORS[name].report
+    assert report.explain(run) and _blocks_ok(report.evidence(run))
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", sorted(MIXERS))
+def test_mixer_contract(name, exp, no_eval, tmp_path):
+    tasks = [exp.primary, *CANDIDATES]
+    options = {**required(MIXERS[name].Options, tasks), **FAST.get(name, {})}
+    mixture = build_mixer(name, options).mix(Stage(exp, no_eval, tmp_path / "mix"), tasks)
+    assert mixture.method == name and list(mixture.ratios) == tasks
+    assert all(r >= 0 for r in mixture.ratios.values()) and mixture.ratios[exp.primary] > 0
+    assert mixture.options == MIXERS[name].Options(**options).model_dump(mode="json")
+    sampler_options = {k: v for k, v in mixture.sampler.items() if k != "name"}
+    sampler = build_sampler(mixture.sampler["name"], sampler_options, mixture.tasks,
+                            {t: len(no_eval.data[t].train) for t in mixture.tasks}, total_steps=10, seed=0)
+    assert sum(sampler.probabilities(0).values()) == pytest.approx(1.0)
+    mixture_json = json.loads(json.dumps(mixture.to_json()))
+    run = RunData(tmp_path, {"primary": exp.primary, "metric": "accuracy", "selected": CANDIDATES,
+                             "ratios": mixture.ratios, "stages": {"baseline": {"eval": {"0": 0.5}},
+                                                                   "mix": {"method": name}}}, mixture=mixture_json)
+    report = MIXERS[name].report
+    assert isinstance(report.outcome(run), str) and _blocks_ok(report.evidence(run))
+
+
+# ------------------------------------------------------------------------------------------------- samplers
+
+
+TASKS = ["a", "b", "c"]
+SIZES = {"a": 400, "b": 90, "c": 10}
+
+
+def _drive(sampler, steps) -> list[str]:
+    """Draw a task per step; every 5th step the primary's dev score moves (adaptive samplers learn from it)."""
+    drawn = []
+    for step in steps:
+        drawn.append(sampler.next_task(step))
+        if step % 5 == 4:
+            sampler.update(step, math.sin(step))
+    return drawn
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_sampler_contract(name):
+    options = required(SAMPLERS[name].Options, TASKS)
+
+    def make(seed: int):
+        return build_sampler(name, options, TASKS, SIZES, total_steps=100, seed=seed)
+
+    sampler = make(3)
+    _drive(sampler, range(40))
+    for step in (0, 40, 99):
+        probabilities = sampler.probabilities(step)
+        assert set(probabilities) == set(TASKS) and all(p >= 0 for p in probabilities.values())
+        assert sum(probabilities.values()) == pytest.approx(1.0)
+    state = json.loads(json.dumps(sampler.state_dict()))  # a checkpoint goes through JSON
+    restored = make(99)
+    restored.load_state_dict(state)
+    assert _drive(restored, range(40, 100)) == _drive(sampler, range(40, 100))
+    assert restored.state_dict() == sampler.state_dict()
+    assert json.dumps(sampler.describe())  # results.json holds it
