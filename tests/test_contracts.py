@@ -14,6 +14,7 @@ import json
 import math
 import re
 
+import numpy as np
 import pytest
 
 from auxlearn.config import experiment_from_dict
@@ -204,3 +205,18 @@ def test_sampler_contract(name):
     assert _drive(restored, range(40, 100)) == _drive(sampler, range(40, 100))
     assert restored.state_dict() == sampler.state_dict()
     assert json.dumps(sampler.describe())  # results.json holds it
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_sampler_probabilities_are_a_distribution_for_any_sizes_and_step(name):
+    """A property over random draws: task counts, train sizes (1 to 10^6 examples), total steps and the step."""
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        tasks = [f"t{i}" for i in range(int(rng.integers(1, 6)))]
+        sizes = {t: int(rng.integers(1, 1_000_000)) for t in tasks}
+        total = int(rng.integers(1, 5000))
+        sampler = build_sampler(name, required(SAMPLERS[name].Options, tasks), tasks, sizes, total_steps=total,
+                                seed=int(rng.integers(1000)))
+        probabilities = sampler.probabilities(int(rng.integers(total)))
+        assert list(probabilities) == tasks and all(p >= 0 for p in probabilities.values())
+        assert sum(probabilities.values()) == pytest.approx(1.0)

@@ -59,7 +59,7 @@ def options_of(registry: Mapping[str, type[Plugin]], name: str, options: Mapping
                        if e["type"] == "extra_forbidden" else e["msg"], e["input"]) for e in error.errors()]) from None
 
 
-def describe(error: ValidationError, where: str) -> str:
+def format_errors(error: ValidationError, where: str) -> str:
     """``error`` as one line per problem, each led by its config path (``where`` plus the option's key)."""
     return "; ".join(f"{'.'.join([where, *map(str, e['loc'])])}: {e['msg']}" for e in error.errors())
 
@@ -71,7 +71,7 @@ def build(registry: Mapping[str, type[Plugin]], name: str, options: Mapping[str,
     try:
         validated = options_of(registry, name, options)
     except ValidationError as error:
-        raise AuxlearnError(describe(error, where)) from None
+        raise AuxlearnError(format_errors(error, where)) from None
     try:
         return registry[name](*args, options=validated, **runtime)
     except ValueError as error:

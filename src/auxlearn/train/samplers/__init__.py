@@ -6,7 +6,7 @@ from typing import Annotated, Any, Mapping, Sequence
 
 from pydantic import AfterValidator, ValidationError
 
-from auxlearn.plugins import build, describe, invalid, options_of
+from auxlearn.plugins import build, format_errors, invalid, options_of
 from auxlearn.train.samplers.annealed import AnnealedSampler
 from auxlearn.train.samplers.base import TaskSampler
 from auxlearn.train.samplers.round_robin import RoundRobinSampler
@@ -30,7 +30,7 @@ def _needs_no_options(name: str) -> str:
     try:
         options_of(SAMPLERS, name, {})
     except ValidationError as error:
-        raise invalid(f"{describe(error, name)} (a sampler named alone must need no options)") from None
+        raise invalid(f"{format_errors(error, name)} (a sampler named alone must need no options)") from None
     return name
 
 
