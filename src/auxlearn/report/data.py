@@ -12,7 +12,7 @@ Files read (all optional except ``results.json``):
 - ``metrics.jsonl`` of every trained model: ``baseline/seed_*``, ``final/seed_*``, ``select/<name>`` (the
   selector's own runs) and ``mix/trial_*``.
 
-A method's own files (e.g. GradTS's importance matrices) are read by its report (auxlearn/report/method.py).
+A selector's or mixer's own files are read by its own report (auxlearn/report/method.py).
 """
 
 from __future__ import annotations

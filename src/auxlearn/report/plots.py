@@ -62,7 +62,7 @@ def bars(tasks: Sequence[str], values: Sequence[float], colours: Sequence[str], 
 
 
 def score_bars(scores: dict[str, float], selected: Sequence[str], *, xlabel: str, title: str) -> Optional[bytes]:
-    """Horizontal bars of one number per candidate (GradTS tau, exhaustive pair gain), best first."""
+    """Horizontal bars of one number per candidate (a selector's scores), best first."""
     if not scores:
         return None
     tasks = sorted(scores, key=lambda t: -scores[t])
