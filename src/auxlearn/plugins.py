@@ -38,9 +38,9 @@ def invalid(message: str) -> PydanticCustomError:
     return PydanticCustomError("invalid_option", message)
 
 
-def invalid_at(key: str, message: str, value: Any = None) -> ValidationError:
+def invalid_at(key: str, message: str) -> ValidationError:
     """An error located at option ``key``, for a rule over several options (raised in a model validator)."""
-    return _error([((key,), message, value)])
+    return _error([((key,), message, None)])
 
 
 def options_of(registry: Mapping[str, type[Plugin]], name: str, options: Mapping[str, Any]) -> MethodOptions:
@@ -80,5 +80,5 @@ def build(registry: Mapping[str, type[Plugin]], name: str, options: Mapping[str,
 
 def _error(problems: Iterable[tuple[tuple, str, Any]]) -> ValidationError:
     return ValidationError.from_exception_data("options", [
-        InitErrorDetails(type=PydanticCustomError("invalid_option", message), loc=tuple(loc), input=value)
+        InitErrorDetails(type=invalid(message), loc=tuple(loc), input=value)
         for loc, message, value in problems])
