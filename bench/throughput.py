@@ -157,7 +157,7 @@ def evaluation(exp, prepared, repeats: int) -> dict:
     device, pad = pick_device("auto"), prepared.tokenizer.pad_token_id
     before = Inference(device, pad, "fp32", batch_size=128)
     now = Inference.for_device(device, pad, resolve_precision("auto", device), exp.train.eval_batch_size)
-    cached = {t: now.batches(t, model, prepared.data[t].dev) for t in exp.tasks}
+    cached = {t: now.batches(prepared.data[t].dev) for t in exp.tasks}
     examples = sum(len(prepared.data[t].dev) for t in exp.tasks)
     runs = {"before": [], "default": []}
     for _ in range(repeats + 1):  # the first round warms up

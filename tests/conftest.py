@@ -20,6 +20,8 @@ MIRROR = (REPO.parent / "shared" / "data").resolve()
 # Before transformers / datasets / huggingface_hub are imported anywhere: they read these at import time.
 if not os.environ.get("AUXLEARN_DATA_DIR"):  # unset or empty (make exports it empty without the mirror)
     os.environ["AUXLEARN_DATA_DIR"] = str(MIRROR)
+# Absolute: some tests run the CLI from another folder.
+os.environ["AUXLEARN_DATA_DIR"] = str(Path(os.environ["AUXLEARN_DATA_DIR"]).resolve())
 for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ[_var] = "1"
 

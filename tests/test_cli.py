@@ -53,6 +53,7 @@ def rows(path: Path) -> list[dict]:
 
 # --- tasks -----------------------------------------------------------------------------------------------------
 
+@pytest.mark.data
 def test_tasks_lists_sizes_and_missing_splits():
     code, out, err = run("tasks")
     assert code == 0 and "Traceback" not in err
@@ -81,6 +82,7 @@ def cli_run(tmp_path_factory, tiny_model_dir):
     return {"code": code, "stdout": stdout, "stderr": stderr, "out": out}
 
 
+@pytest.mark.data
 def test_train_writes_results_and_model(cli_run):
     assert cli_run["code"] == 0, cli_run["stderr"]
     out = cli_run["out"]
@@ -93,6 +95,7 @@ def test_train_writes_results_and_model(cli_run):
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
 
 
+@pytest.mark.data
 def test_evaluate_prints_json_metrics_of_the_saved_model(cli_run):
     out = cli_run["out"]
     results = json.loads((out / "results.json").read_text())
@@ -105,6 +108,7 @@ def test_evaluate_prints_json_metrics_of_the_saved_model(cli_run):
     assert json.loads(stdout) == results["eval"]
 
 
+@pytest.mark.data
 def test_predict_writes_one_line_per_input(cli_run, tmp_path):
     model_dir = cli_run["out"] / "model"
     eval_rows = rows(DATA / "glue/rte/validation-00000-of-00001.parquet")
@@ -133,6 +137,7 @@ def test_predict_writes_one_line_per_input(cli_run, tmp_path):
     assert code == 0 and [json.loads(line) for line in stdout.splitlines()] == lines
 
 
+@pytest.mark.data
 def test_predict_and_evaluate_bad_input(cli_run, tmp_path):
     model_dir = cli_run["out"] / "model"
     code, _, err = run("predict", model_dir, "--task", "mrpc", "--input", tmp_path / "x.jsonl")
@@ -171,6 +176,7 @@ def test_bad_config_keys_are_named_with_their_path(tmp_path, tiny_model_dir, doc
     assert_clean_failure(code, err, tmp_path / "out", *needles)
 
 
+@pytest.mark.data
 def test_unknown_sampler_option_is_named(tmp_path, tiny_model_dir):
     path = config(tmp_path, tiny_model_dir, train={"sampler": {"name": "temperature", "temprature": 2}})
     code, _, err = run("train", path, "--out", tmp_path / "out")
@@ -263,6 +269,7 @@ def test_csv_and_tsv_keep_na_like_strings(tmp_path, suffix, sep):
     assert list(rows["text"]) == ["null", "None", "fine"]
 
 
+@pytest.mark.data
 def test_missing_split_of_a_builtin_task(tmp_path, tiny_model_dir):
     code, _, err = run("train", config(tmp_path, tiny_model_dir, primary="qnli"), "--out", tmp_path / "out")
     assert_clean_failure(code, err, tmp_path / "out", "qnli", "'train'")
@@ -270,6 +277,7 @@ def test_missing_split_of_a_builtin_task(tmp_path, tiny_model_dir):
     assert_clean_failure(code, err, tmp_path / "out", "qqp", "'validation'")
 
 
+@pytest.mark.data
 def test_max_length_above_the_model_limit_is_clamped_with_a_warning(tmp_path, tiny_model_dir):
     path = config(tmp_path, tiny_model_dir, data={"max_length": 512}, train={"steps": 2, "eval_every": 2})
     with pytest.warns(UserWarning, match=r"max_length 512 exceeds the model's limit 128; using 128"):
@@ -280,6 +288,7 @@ def test_max_length_above_the_model_limit_is_clamped_with_a_warning(tmp_path, ti
     assert (tmp_path / "out" / "results.json").is_file()
 
 
+@pytest.mark.data
 def test_non_finite_loss_stops_names_the_task_and_keeps_the_last_good_checkpoint(tmp_path, tiny_model_dir,
                                                                                    monkeypatch):
     calls = {"n": 0}

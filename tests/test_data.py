@@ -39,6 +39,7 @@ def rte(tokenizer):
 
 # --- padding ---------------------------------------------------------------------------------------------------
 
+@pytest.mark.data
 def test_batches_are_padded_to_their_longest_sequence(rte, tokenizer):
     pad = tokenizer.pad_token_id
     rng = np.random.default_rng(0)
@@ -57,6 +58,7 @@ def test_batches_are_padded_to_their_longest_sequence(rte, tokenizer):
 
 
 @pytest.mark.parametrize("max_tokens", [None, 1, 300, 1024])
+@pytest.mark.data
 def test_eval_batches_cover_every_example_once_within_the_token_cap(rte, tokenizer, max_tokens):
     batches = list(eval_batches(rte.dev, 64, tokenizer.pad_token_id, max_tokens=max_tokens))
     seen = np.concatenate([indices for indices, _ in batches])
@@ -72,6 +74,7 @@ def test_eval_batches_cover_every_example_once_within_the_token_cap(rte, tokeniz
         assert len(batches[0][0]) > len(batches[-1][0])
 
 
+@pytest.mark.data
 def test_padding_max_length_pads_every_training_batch_to_max_length(tiny_model_dir):
     fixed = experiment_from_dict(experiment_dict(tiny_model_dir, data={"padding": "max_length", "max_length": 64}))
     dynamic = experiment_from_dict(experiment_dict(tiny_model_dir))
@@ -91,6 +94,7 @@ def _padding(lengths: np.ndarray, batches: list[np.ndarray]) -> int:
     return int(sum(len(b) * lengths[b].max() - lengths[b].sum() for b in batches))
 
 
+@pytest.mark.data
 def test_length_grouping_reduces_padding_on_a_real_split(tokenizer):
     mrpc = build("mrpc", tokenizer, max_length=128)
     lengths = mrpc.train.lengths
@@ -104,6 +108,7 @@ def test_length_grouping_reduces_padding_on_a_real_split(tokenizer):
     assert maxima != sorted(maxima, reverse=True)
 
 
+@pytest.mark.data
 def test_endless_batches_reshuffle_each_epoch(rte, tokenizer):
     batches = EndlessBatches(rte.train, 64, tokenizer.pad_token_id, seed=0, group_by_length=True)
     per_epoch = math.ceil(len(rte.train) / 64)
@@ -116,6 +121,7 @@ def test_endless_batches_reshuffle_each_epoch(rte, tokenizer):
 # --- tagging ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("task, max_length", [("conll2003_ner", 64), ("conll2003_ner", 16), ("conll2003_pos", 64)])
+@pytest.mark.data
 def test_tagging_labels_sit_on_the_first_subword_of_each_word(tokenizer, tmp_path, task, max_length):
     spec = TASKS[task]
     rows = load_split(spec, "train", data_dir())
@@ -147,6 +153,7 @@ def test_tagging_labels_sit_on_the_first_subword_of_each_word(tokenizer, tmp_pat
         assert truncated > 0  # the case really exercised truncation
 
 
+@pytest.mark.data
 def test_tagging_batches_pad_labels_with_ignore_index(tokenizer, tmp_path):
     spec = TASKS["conll2003_ner"]
     rows = load_split(spec, "train", data_dir()).select(range(40))
@@ -158,6 +165,7 @@ def test_tagging_batches_pad_labels_with_ignore_index(tokenizer, tmp_path):
 
 # --- siamese pairs ---------------------------------------------------------------------------------------------
 
+@pytest.mark.data
 def test_siamese_pairs_encode_and_pad_each_text_alone(tokenizer):
     siamese = build("rte", tokenizer, pair_encoding="siamese", max_length=32)
     rows = load_split(TASKS["rte"], "train", data_dir())
@@ -179,6 +187,7 @@ def test_siamese_pairs_encode_and_pad_each_text_alone(tokenizer):
     assert siamese.dev.select([3, 1]).pair_input_ids == [siamese.dev.pair_input_ids[i] for i in (3, 1)]
 
 
+@pytest.mark.data
 def test_siamese_leaves_single_text_and_tagging_tasks_as_they_are(tokenizer):
     for task in ("cola", "conll2003_ner"):
         cross = build(task, tokenizer, max_train_examples=50)
@@ -189,6 +198,7 @@ def test_siamese_leaves_single_text_and_tagging_tasks_as_they_are(tokenizer):
 
 # --- splits ----------------------------------------------------------------------------------------------------
 
+@pytest.mark.data
 def test_dev_is_carved_from_train_disjointly_with_the_default_size(rte, tokenizer):
     total = len(load_split(TASKS["rte"], "train", data_dir()))
     train_ids, dev_ids = set(rte.train.example_ids.tolist()), set(rte.dev.example_ids.tolist())
@@ -214,6 +224,7 @@ def test_default_dev_size_is_capped_at_1000():
         dev_count(100, 100)
 
 
+@pytest.mark.data
 def test_dev_split_is_seeded(tokenizer):
     first = build("rte", tokenizer, dev_size=64, split_seed=1)
     again = build("rte", tokenizer, dev_size=64, split_seed=1)
@@ -224,6 +235,7 @@ def test_dev_split_is_seeded(tokenizer):
     assert set(first.dev.example_ids.tolist()) != set(other.dev.example_ids.tolist())
 
 
+@pytest.mark.data
 def test_max_train_examples_subsamples_train_only(tokenizer):
     full = build("rte", tokenizer, dev_size=64, split_seed=3)
     small = build("rte", tokenizer, dev_size=64, split_seed=3, max_train_examples=100)
@@ -237,6 +249,7 @@ def test_max_train_examples_subsamples_train_only(tokenizer):
 
 # --- the encoding cache ----------------------------------------------------------------------------------------
 
+@pytest.mark.data
 def test_encoding_cache_is_reused_and_invalidated_by_max_length(tokenizer, tmp_path, monkeypatch):
     calls = []
     real = encode_module._encode
@@ -268,6 +281,7 @@ def test_tokenizer_fingerprint_ignores_the_truncation_state_a_call_leaves(tokeni
     assert tokenizer_fingerprint(tokenizer) == before
 
 
+@pytest.mark.data
 def test_a_subsample_encodes_only_its_own_rows_with_the_file_row_ids(tokenizer, tmp_path, monkeypatch):
     sizes = []
     real = encode_module._encode
@@ -306,6 +320,7 @@ def test_encoding_cache_is_invalidated_when_a_user_file_changes(tokenizer, tmp_p
 
 # --- missing splits --------------------------------------------------------------------------------------------
 
+@pytest.mark.data
 def test_missing_train_split_names_task_and_split(tokenizer):
     with pytest.raises(MissingSplitError) as error:
         build("qnli", tokenizer)
@@ -313,6 +328,7 @@ def test_missing_train_split_names_task_and_split(tokenizer):
     assert "qnli" in message and "train" in message
 
 
+@pytest.mark.data
 def test_missing_eval_split_names_task_and_split(tokenizer, monkeypatch):
     encoded = []
     real = encode_module._encode

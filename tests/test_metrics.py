@@ -153,6 +153,7 @@ def random_model(model_dir, specs):
 
 
 @pytest.mark.parametrize("task, split_name", [("rte", "eval"), ("mrpc", "dev")])
+@pytest.mark.data
 def test_evaluate_equals_sklearn_on_the_models_own_predictions(tiny_model_dir, tokenizer, task, split_name):
     model = random_model(tiny_model_dir, {task: TASKS[task]}).eval()
     data = build_task_data(TASKS[task], tokenizer, data_dir=os.environ["AUXLEARN_DATA_DIR"], max_length=64,
@@ -174,6 +175,7 @@ def test_evaluate_equals_sklearn_on_the_models_own_predictions(tiny_model_dir, t
     assert scores == pytest.approx(expected, abs=1e-12)
 
 
+@pytest.mark.data
 def test_evaluate_regression_equals_scipy(tiny_model_dir, tokenizer):
     model = random_model(tiny_model_dir, {"stsb": TASKS["stsb"]})
     data = build_task_data(TASKS["stsb"], tokenizer, data_dir=os.environ["AUXLEARN_DATA_DIR"], max_length=64)
@@ -188,6 +190,7 @@ def test_evaluate_regression_equals_scipy(tiny_model_dir, tokenizer):
     assert scores["main"] == pytest.approx((pearson + spearman) / 2, abs=1e-5)
 
 
+@pytest.mark.data
 def test_evaluate_tagging_equals_seqeval_on_the_words(tiny_model_dir, tokenizer, tmp_path):
     spec = TASKS["conll2003_ner"]
     model = random_model(tiny_model_dir, {spec.name: spec})

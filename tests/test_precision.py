@@ -64,6 +64,7 @@ def test_without_bf16_units_auto_and_bf16_fall_back_to_fp32_saying_so_once(cpu_w
     assert "\n" not in message and "no bfloat16 units" in message and "fp32" in message
 
 
+@pytest.mark.data
 def test_a_tiny_model_trains_in_bf16_with_fp32_master_weights(cpu_with_bf16, spy_forward_dtypes, tiny_model_dir,
                                                               tmp_path):
     exp = experiment_from_dict(experiment_dict(
@@ -81,6 +82,7 @@ def test_a_tiny_model_trains_in_bf16_with_fp32_master_weights(cpu_with_bf16, spy
     assert {p.dtype for p in model.parameters()} == {torch.float32}  # saved master weights stay fp32
 
 
+@pytest.mark.data
 def test_fp32_trains_without_autocast(cpu_with_bf16, spy_forward_dtypes, tiny_model_dir, tmp_path):
     exp = experiment_from_dict(experiment_dict(tiny_model_dir, train={"steps": 4, "eval_every": 2,
                                                                       "precision": "fp32"}))
@@ -89,6 +91,7 @@ def test_fp32_trains_without_autocast(cpu_with_bf16, spy_forward_dtypes, tiny_mo
     assert set(spy_forward_dtypes["train"]) | set(spy_forward_dtypes["eval"]) == {torch.float32}
 
 
+@pytest.mark.data
 def test_a_bf16_model_evaluates_and_predicts_in_bf16_and_in_fp32_where_bf16_is_missing(
         cpu_with_bf16, tiny_model_dir, tmp_path, monkeypatch):
     exp = experiment_from_dict(experiment_dict(tiny_model_dir, train={"steps": 2, "eval_every": 2}))

@@ -114,6 +114,7 @@ def test_anchor_adds_the_gradient_of_the_l2_pull():
         assert torch.allclose(p.grad, 2 * 0.5 * (p.detach() - ref))  # d/dθ δ‖θ − θ₀‖²
 
 
+@pytest.mark.data
 def test_sequential_run_trains_each_phase_on_its_tasks(tmp_path, tiny_model_dir):
     exp = experiment_from_dict(experiment_dict(
         tiny_model_dir, auxiliary=["mrpc"], transfer={"protocol": "sequential", "regularization": 0.01},
@@ -134,6 +135,7 @@ def test_sequential_run_trains_each_phase_on_its_tasks(tmp_path, tiny_model_dir)
     assert all(r["regularization"] >= 0 for r in records) and records[-1]["regularization"] > 0
 
 
+@pytest.mark.data
 def test_joint_then_finetune_continues_from_the_joint_heads(tmp_path, tiny_model_dir):
     exp = experiment_from_dict(experiment_dict(
         tiny_model_dir, auxiliary=["mrpc"], transfer={"protocol": "joint_then_finetune", "budget": "equal_total"},
@@ -145,6 +147,7 @@ def test_joint_then_finetune_continues_from_the_joint_heads(tmp_path, tiny_model
     assert results["primary_steps"] == joint["task_steps"]["rte"] + 3
 
 
+@pytest.mark.data
 def test_model_folder_is_resolved_from_the_config_and_gives_its_heads(tmp_path, tiny_model_dir, monkeypatch):
     first = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"],
                                                  transfer={"protocol": "joint", "budget": "equal_total"}))

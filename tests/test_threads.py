@@ -103,6 +103,7 @@ def test_the_previous_thread_count_comes_back_after_computing(workers):
     assert torch.get_num_threads() == 1
 
 
+@pytest.mark.data
 def test_results_record_the_threads_and_training_takes_its_share(workers, tiny_model_dir, tmp_path):
     folder, start = workers
     start()

@@ -24,6 +24,8 @@ from auxlearn.tasks import builtin_tasks
 from auxlearn.train.evaluation import Inference, evaluate, predict
 from conftest import experiment_dict, write_yaml
 
+pytestmark = pytest.mark.data
+
 CPU = torch.device("cpu")
 
 
@@ -120,7 +122,7 @@ def test_save_load_gives_identical_predictions(tiny_model_dir, tmp_path, pair_en
     pad = prepared.tokenizer.pad_token_id
     for task in exp.tasks:
         split = prepared.data[task].dev
-        batch = collate(split, list(range(32)), pad, regression=task == "stsb")
+        batch = collate(split, list(range(32)), pad)
         with torch.no_grad():
             assert torch.equal(model(task, batch), loaded(task, batch))
         how = Inference(CPU, pad, batch_size=64)

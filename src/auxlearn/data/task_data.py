@@ -15,7 +15,8 @@ import numpy as np
 from auxlearn.data.encode import EncodedSplit, encode_split, infer_label_names, tokenizer_fingerprint
 from auxlearn.data.loading import describe_source, load_split
 from auxlearn.errors import AuxlearnError, MissingSplitError
-from auxlearn.tasks.spec import PairEncoding, TaskSpec
+from auxlearn.config import PairEncoding
+from auxlearn.tasks.spec import TaskSpec
 
 
 @dataclass

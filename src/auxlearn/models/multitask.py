@@ -25,7 +25,8 @@ from auxlearn import __version__
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import atomic_directory, write_json_atomic
 from auxlearn.models.heads import Head
-from auxlearn.tasks.spec import PairEncoding, TaskSpec
+from auxlearn.config import PairEncoding
+from auxlearn.tasks.spec import TaskSpec
 
 Pooling = Literal["cls", "mean"]
 SIAMESE_FEATURES = 4  # u, v, |u - v|, u * v

@@ -6,11 +6,10 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from auxlearn.config import PairEncoding
 from auxlearn.tasks.metrics import LOWER_IS_BETTER, check_metric
 from auxlearn.tasks.types import TASK_TYPES, TaskType
 
-# How a task with two texts is read: as one sequence (cross) or each text alone, then compared (siamese).
-PairEncoding = Literal["cross", "siamese"]
 
 
 class DataSource(BaseModel):

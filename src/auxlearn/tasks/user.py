@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from auxlearn.errors import AuxlearnError
+from auxlearn.errors import AuxlearnError, format_validation_error
 from auxlearn.tasks.spec import DataSource, TaskSpec, default_direction
 from auxlearn.tasks.types import TASK_TYPES
 
@@ -74,13 +74,3 @@ def _spec_from_entry(entry: dict[str, Any], base: Path, where: str) -> TaskSpec:
         return TaskSpec(source=DataSource(**source), **entry)
     except ValidationError as error:
         raise AuxlearnError(f"{where}: {format_validation_error(error)}") from None
-
-
-def format_validation_error(error: ValidationError) -> str:
-    """pydantic's errors as one line each: the key's dotted path, then what was wrong."""
-    lines = []
-    for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
-        lines.append(f"{key}: {message}")
-    return "; ".join(lines)

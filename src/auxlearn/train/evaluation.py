@@ -42,11 +42,8 @@ class Inference:
             max_tokens = CPU_EVAL_TOKENS
         return cls(device, pad_id, precision, batch_size, max_tokens, threads)
 
-    def batches(self, task: str, model, split: EncodedSplit) -> Batches:
-        """The split's batches, built once; a trainer that evaluates the same dev split often keeps them.
-
-        ``task`` and ``model`` are not read (the split's task type stacks its labels); trainer.py and
-        bench/throughput.py still pass them."""
+    def batches(self, split: EncodedSplit) -> Batches:
+        """The split's batches, built once; a trainer that evaluates the same dev split often keeps them."""
         return list(eval_batches(split, self.batch_size, self.pad_id, self.max_tokens))
 
 
@@ -61,7 +58,7 @@ def predict(model, task: str, split: EncodedSplit, how: Inference, batches: Opti
     out: list[Any] = [None] * len(split)
     # One autocast region for all batches: it casts each weight to bfloat16 once, not once per batch.
     with thread_share(how.threads) as threads, autocast(how.device, how.precision):
-        for indices, batch in batches if batches is not None else how.batches(task, model, split):
+        for indices, batch in batches if batches is not None else how.batches(split):
             threads.poll()
             batch = {k: v.to(how.device) for k, v in batch.items()}
             predictions = head.predict(model(task, batch).float()).cpu()

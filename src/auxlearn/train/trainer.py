@@ -89,7 +89,7 @@ class Trainer:
         for task in self.eval_tasks:
             dev = self.data[task].dev
             if task not in self._dev_batches:
-                self._dev_batches[task] = self.inference.batches(task, self.model, dev)
+                self._dev_batches[task] = self.inference.batches(dev)
             scores[task] = evaluate(self.model, task, dev, self.inference, self._dev_batches[task])
         return scores
 

@@ -89,11 +89,9 @@ def task_importance(stage, task: str, options: GradTSSelector.Options, *,
     t1 = time.perf_counter()
     head = model.heads[task]
     device = next(model.parameters()).device
-    regression = prepared.data[task].spec.type == "regression"
 
     def batches():
-        for _, batch in eval_batches(imp_split, options.importance_batch_size, prepared.tokenizer.pad_token_id,
-                                     regression=regression):
+        for _, batch in eval_batches(imp_split, options.importance_batch_size, prepared.tokenizer.pad_token_id):
             yield {k: v.to(device) for k, v in batch.items()}
 
     def loss_fn(batch):

@@ -18,7 +18,8 @@ from auxlearn.models.heads import Head
 from auxlearn.tasks.metrics import compute_metrics
 
 if TYPE_CHECKING:
-    from auxlearn.tasks.spec import PairEncoding, TaskSpec
+    from auxlearn.config import PairEncoding
+    from auxlearn.tasks.spec import TaskSpec
 
 # The label of positions that neither loss nor metrics read (cross-entropy's ignore_index).
 IGNORE_INDEX = -100

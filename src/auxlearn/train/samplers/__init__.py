@@ -6,7 +6,8 @@ from typing import Annotated, Any, Mapping, Sequence
 
 from pydantic import AfterValidator, ValidationError
 
-from auxlearn.plugins import build, format_errors, invalid, options_of
+from auxlearn.errors import format_validation_error
+from auxlearn.plugins import build, invalid, options_of
 from auxlearn.train.samplers.annealed import AnnealedSampler
 from auxlearn.train.samplers.base import TaskSampler
 from auxlearn.train.samplers.round_robin import RoundRobinSampler
@@ -30,7 +31,7 @@ def _needs_no_options(name: str) -> str:
     try:
         options_of(SAMPLERS, name, {})
     except ValidationError as error:
-        raise invalid(f"{format_errors(error, name)} (a sampler named alone must need no options)") from None
+        raise invalid(f"{format_validation_error(error, name)} (a sampler named alone must need no options)") from None
     return name
 
 
