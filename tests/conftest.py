@@ -52,10 +52,9 @@ def _environment(tmp_path_factory):
         yield
 
 
-@pytest.fixture(autouse=True)
-def _mirror_for_data_tests(request):
-    """A test marked ``data`` fails loudly, before it starts, when the mirror is absent."""
-    if request.node.get_closest_marker("data"):
+def pytest_runtest_setup(item):
+    """A test marked ``data`` fails loudly, before any of its fixtures is set up, when the mirror is absent."""
+    if item.get_closest_marker("data"):
         problem = _mirror_problem()
         if problem:
             pytest.fail(problem, pytrace=False)
