@@ -2,7 +2,7 @@
 nothing else running; records the wall time, each stage's seconds, and the report's comparisons (final vs
 baseline and vs control: mean, 95 % paired t interval, p-value, seeds improved).
 
-Run: AUXLEARN_DATA_DIR=../shared/data .venv/bin/python bench/demo.py   (about 15 minutes on two cores)
+Run: AUXLEARN_DATA_DIR=../shared/data .venv/bin/python bench/demo.py   (17 to 35 minutes on two cores)
 Writes bench/results/demo.json (one entry per run, appended, so repeated runs show the spread).
 """
 

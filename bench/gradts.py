@@ -61,7 +61,7 @@ def part_cost(big_cap: int, options: dict, baseline_steps: int | None) -> dict:
     # extrapolates to 420: 420/k x (training + dev evaluation) + the final eval scoring once.
     full_steps = base.train.steps
     k = baseline_steps or full_steps
-    single = base.model_copy(update={"train": base.train.model_copy(update={"progress": False, "steps": k})})
+    single = base.variant(progress=False, steps=k)
     t0, c0 = time.perf_counter(), time.process_time()
     baseline = train_experiment(single, out / "baseline", prepared, save_model=False)
     baseline_measured, baseline_cpu_measured = time.perf_counter() - t0, time.process_time() - c0

@@ -133,7 +133,7 @@ def part_pairs(doc: dict, key: str, work: Path) -> None:
 
 
 def part_run(doc: dict, key: str, work: Path) -> None:
-    exp = base_experiment(key).model_copy(update={"seeds": SEEDS})
+    exp = experiment_from_dict({**base_experiment(key).model_dump(), "seeds": SEEDS})
 
     def run() -> dict[str, Any]:
         results = run_pipeline(exp, work / "run")
