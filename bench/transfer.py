@@ -41,6 +41,7 @@ from auxlearn.report.stats import paired_t
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "transfer.json"
+RUNS = ROOT / "bench" / "work" / "transfer_run"  # not committed (.gitignore)
 SEEDS = [0, 1, 2, 3, 4]
 PAIR_SEEDS = [0, 1, 2]
 CAP = 6000  # training examples of each big candidate: MNLI at 6,000 pairs is where the issue measured +6 on RTE
@@ -133,10 +134,12 @@ def part_pairs(doc: dict, key: str, work: Path) -> None:
 
 
 def part_run(doc: dict, key: str, work: Path) -> None:
+    """One `auxlearn run` per primary, in a folder kept between sessions: a killed run resumes where it stopped
+    (its finished seeds, trials and stages are read back), so the hours it costs are never spent twice."""
     exp = experiment_from_dict({**base_experiment(key).model_dump(), "seeds": SEEDS})
 
     def run() -> dict[str, Any]:
-        results = run_pipeline(exp, work / "run")
+        results = run_pipeline(exp, RUNS / key)
         return {"eval": results["stages"]["final"]["eval"], "baseline": results["stages"]["baseline"]["eval"],
                 "control": results["stages"].get("control", {}).get("eval"), "selected": results["selected"],
                 "ratios": results["ratios"], "protocol": results["stages"]["final"].get("protocol"),

@@ -6,6 +6,7 @@ pass the prepared data back in, so nothing is tokenized twice in a process.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,10 +17,11 @@ import transformers
 
 from auxlearn import __version__
 from auxlearn.config import Experiment
+from auxlearn.data.fingerprint import split_fingerprint
 from auxlearn.data.loading import default_data_dir
 from auxlearn.data.task_data import TaskData, build_task_data
 from auxlearn.errors import NonFiniteLossError
-from auxlearn.io import write_json_atomic
+from auxlearn.io import read_json, write_json_atomic
 from auxlearn.models.encoder import clamp_max_length, load_encoder, load_tokenizer, resolve_model_name
 from auxlearn.models.multitask import MultiTaskModel, is_model_folder, saved_heads
 from auxlearn.protocols import plan_arm
@@ -28,6 +30,8 @@ from auxlearn.train.anchor import Anchor
 from auxlearn.train.evaluation import predict, score_predictions
 from auxlearn.train.samplers import TaskSampler, build_sampler
 from auxlearn.train.trainer import Trainer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -90,11 +94,18 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
     """Train the experiment's arm (its protocol's phases over its budget) and write ``results.json`` in
     ``out_dir``: the last phase's scores, with each phase's steps and seconds and the whole arm's totals.
 
-    Selection and mixing trials pass ``score_eval=False``: what chooses never looks at eval."""
+    Selection and mixing trials pass ``score_eval=False``: what chooses never looks at eval. An arm that
+    ``out_dir`` already holds, finished, is returned as it is (see ``finished_arm``)."""
     started = time.perf_counter()
-    prepared = prepared or prepare(exp)
-    arm = plan_arm(exp, {t: len(prepared.data[t].train) for t in exp.tasks})
     out = Path(out_dir) if out_dir is not None else None
+    prepared = prepared or prepare(exp)
+    data = data_fingerprint(exp, prepared)
+    done = finished_arm(exp, out, data, save_model, score_eval)
+    if done is not None:
+        log.warning("auxlearn: %s holds this arm, finished (same config, data and versions); not trained again",
+                    out)
+        return done
+    arm = plan_arm(exp, {t: len(prepared.data[t].train) for t in exp.tasks})
     phases, trained = [], None
     for index, phase in enumerate(arm.phases):
         last = index == len(arm.phases) - 1
@@ -108,12 +119,39 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
         phases.append({"label": phase.label, **{k: trained.results[k] for k in PHASE_KEYS}})
     results = {**trained.results, "primary": exp.primary, "tasks": exp.tasks, "config": exp.model_dump(mode="json"),
                "protocol": arm.protocol, "protocol_rule": arm.rule, "budget": asdict(arm.plan),
-               "planned_steps": arm.total_steps, "phases": phases,
+               "planned_steps": arm.total_steps, "phases": phases, "data_fingerprint": data,
                "steps": sum(p["steps"] for p in phases),
                "primary_steps": sum(p["task_steps"].get(exp.primary, 0) for p in phases),
                "seconds": round(time.perf_counter() - started, 3)}
     if out is not None:
         write_json_atomic(out / "results.json", results)
+    return results
+
+
+def data_fingerprint(exp: Experiment, prepared: Prepared) -> dict[str, dict[str, str]]:
+    """Per task of the arm and split, a hash of its encoded examples (an edited task file changes it)."""
+    return {task: {name: split_fingerprint(split) for name in ("train", "dev", "eval")
+                   if (split := getattr(prepared.data[task], name)) is not None} for task in exp.tasks}
+
+
+def finished_arm(exp: Experiment, out: Optional[Path], data: dict[str, dict[str, str]], save_model: bool,
+                 score_eval: bool) -> Optional[dict]:
+    """The results of this very arm if ``out`` holds them: same config, data and versions, eval scored and the
+    model saved when asked. A run re-run into its folder after a kill thus skips every seed, trial and stage it had
+    finished (each arm's ``results.json`` is written last, in one rename) and gives the same numbers."""
+    path = out / "results.json" if out is not None else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        results = read_json(path)
+    except (OSError, ValueError):  # damaged: not a finished arm, so it is trained again and replaced
+        return None
+    if (not isinstance(results, dict) or "protocol" not in results  # a phase's results, not the arm's
+            or results.get("config") != exp.model_dump(mode="json") or results.get("data_fingerprint") != data
+            or results.get("versions") != versions()):
+        return None
+    if (score_eval and not results.get("eval")) or (save_model and not is_model_folder(out / "model")):
+        return None
     return results
 
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from auxlearn.data.batching import eval_batches
 from auxlearn.data.encode import EncodedSplit, default_cache_dir
+from auxlearn.data.fingerprint import split_fingerprint
 from auxlearn.experiment import build_model, build_trainer, prepared_pad_length
 from auxlearn.identity import config_identity
 from auxlearn.io import write_json_atomic
@@ -72,8 +73,8 @@ def task_importance(stage, task: str, options: GradTSSelector.Options, *,
         "spec": prepared.data[task].spec.model_dump(mode="json"),
         # The examples are fingerprinted below, so their caps and task files do not count twice.
         "finetune": {"config": config_identity(variant, exclude=("model", "task_files", "data.max_train_examples")),
-                     "data": _split_fingerprint(tune_split), "pad_to": prepared_pad_length(exp, prepared)},
-        "importance": {"data": _split_fingerprint(imp_split), "normalization": options.normalization,
+                     "data": split_fingerprint(tune_split), "pad_to": prepared_pad_length(exp, prepared)},
+        "importance": {"data": split_fingerprint(imp_split), "normalization": options.normalization,
                        "statistic": "reference" if options.parity == "reference" else "head_mask"},
     }
     key = hashlib.sha256(json.dumps(key_material, sort_keys=True).encode()).hexdigest()[:24]
@@ -129,20 +130,6 @@ def finetune(stage, task: str, options: GradTSSelector.Options, tune_split: Enco
     data = {task: replace(source, train=tune_split, dev=dev)}
     outcome = build_trainer(variant, prepared, model, data=data).train()
     return model, outcome.best_dev.get(task, {}).get("main")
-
-
-def _split_fingerprint(split: EncodedSplit) -> str:
-    """A hash of exactly these examples: ids, tokens (so the max length) and labels."""
-    h = hashlib.sha256()
-    h.update(np.asarray(split.example_ids, dtype=np.int64).tobytes())
-    for row in [*split.input_ids, *(split.pair_input_ids or [])]:
-        h.update(np.asarray(row, dtype=np.int32).tobytes())
-        h.update(b"|")
-    if split.token_type_ids is not None:
-        for row in split.token_type_ids:
-            h.update(np.asarray(row, dtype=np.int8).tobytes())
-    h.update(json.dumps(split.labels).encode())
-    return h.hexdigest()
 
 
 def _model_fingerprint(model: str) -> dict[str, Any]:
