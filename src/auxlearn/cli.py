@@ -53,7 +53,7 @@ def _experiment(args):
 
     overrides = list(args.set or [])
     if getattr(args, "storage", None):
-        overrides.append(f"mix.storage={args.storage}")
+        overrides.append(f"mix.storage={json.dumps(args.storage)}")  # a string, whatever YAML would make of it
     return load_experiment(args.config, overrides, data_dir=args.data_dir)
 
 

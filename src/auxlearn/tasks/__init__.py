@@ -15,10 +15,22 @@ __all__ = ["TASK_TYPES", "DataSource", "TaskSpec", "available_tasks", "get_task"
 
 
 def available_tasks(task_files: Iterable[str | Path] = ()) -> dict[str, TaskSpec]:
-    """Built-in tasks plus the tasks of the given files (a user task may replace a built-in one)."""
-    tasks = builtin_tasks()
+    """Built-in tasks plus the tasks of the given files. A user task takes a built-in task's name only with
+    ``replaces: true`` (a name clash is more often a mistake than a wish), and no two files define one name."""
+    builtin = builtin_tasks()
+    tasks, origin = dict(builtin), {}
     for path in task_files:
-        tasks.update(load_task_file(path))
+        for name, spec in load_task_file(path).items():
+            where = f"task file {path}: task {name!r}"
+            if name in origin:
+                raise AuxlearnError(f"{where} is also defined in task file {origin[name]}")
+            if name in builtin and not spec.replaces:
+                raise AuxlearnError(f"{where} takes the name of a built-in task; rename it, or add "
+                                    "`replaces: true` to replace the built-in one")
+            if spec.replaces and name not in builtin:
+                raise AuxlearnError(f"{where} replaces: true, but there is no built-in task of that name "
+                                    f"(built-in: {', '.join(sorted(builtin))})")
+            tasks[name], origin[name] = spec, path
     return tasks
 
 

@@ -51,6 +51,7 @@ class TaskSpec(BaseModel):
     direction: Literal["maximize", "minimize"] = "maximize"
     max_length: int = Field(128, gt=0)
     source: DataSource
+    replaces: bool = Field(False, description="a user task that takes a built-in task's name must say so")
 
     @field_validator("type")
     @classmethod
@@ -61,6 +62,11 @@ class TaskSpec(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "TaskSpec":
+        if len(set(self.text_fields)) != len(self.text_fields):
+            raise ValueError(f"text_fields names one column twice: {self.text_fields}")
+        if self.label_field in self.text_fields:
+            raise ValueError(f"{self.label_field!r} is both a text field and the label field: the model would "
+                             "read the answer")
         for metric in self.metrics:
             check_metric(metric, f"task {self.name!r}")
         missing = [m for m in self.main_metric if m not in self.metrics]

@@ -25,24 +25,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from auxlearn.errors import AuxlearnError, format_validation_error
 from auxlearn.tasks.spec import DataSource, TaskSpec, default_direction
 from auxlearn.tasks.types import TASK_TYPES
+from auxlearn.yaml_file import load_yaml
 
 _SOURCE_KEYS = ("path", "config", "files", "splits")
 
 
 def load_task_file(path: str | Path) -> dict[str, TaskSpec]:
     path = Path(path)
-    if not path.is_file():
-        raise AuxlearnError(f"task file {path} not found")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise AuxlearnError(f"task file {path}: not valid YAML ({error})") from None
+    document = load_yaml(path, "task file")
     if not isinstance(document, dict) or not isinstance(document.get("tasks"), list):
         raise AuxlearnError(f"task file {path}: expected a mapping with a list under 'tasks'")
     specs = {}

@@ -20,6 +20,12 @@ class Classification(TaskType):
     metrics = frozenset({"accuracy", "f1", "macro_f1", "matthews"})
     degenerate_check = True  # one class for every example: the model learned the majority class only
 
+    def validate(self, spec):
+        super().validate(spec)
+        if "f1" in spec.metrics and spec.label_names is not None and len(spec.label_names) != 2:
+            raise ValueError(f"metric 'f1' scores a task with 2 labels; this one has {len(spec.label_names)} "
+                             f"({', '.join(spec.label_names)}): use macro_f1")
+
     def encode_labels(self, spec, values, row_ids, source, encoded):
         return [label_id(spec, value, row_id, source) for row_id, value in zip(row_ids, values)]
 

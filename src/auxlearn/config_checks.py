@@ -1,0 +1,35 @@
+"""What a config can only be checked against once its tasks and this machine are known: task names, caps and
+ratios that name no task of the experiment, a GPU that is not there. Run when the config file loads, so that a
+typo fails in a second rather than after an hour of training (and not on every validated variant of it)."""
+
+from __future__ import annotations
+
+from auxlearn.config import Experiment
+from auxlearn.errors import AuxlearnError
+from auxlearn.tasks import available_tasks, get_task
+
+
+def check_experiment(exp: Experiment, where: str) -> None:
+    known = available_tasks(exp.task_files)
+    for name in exp.tasks:
+        try:
+            get_task(name, known)
+        except AuxlearnError as error:
+            raise AuxlearnError(f"{where}: {error}") from None
+    caps = exp.data.max_train_examples
+    _names_tasks(exp, "data.max_train_examples", caps if isinstance(caps, dict) else {}, where)
+    _names_tasks(exp, "train.sampler.ratios", exp.train.sampler.options.get("ratios") or {}, where)
+    if exp.train.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise AuxlearnError(f"{where}: train.device: cuda, but this machine has no GPU that PyTorch can use "
+                                "(torch.cuda.is_available() is false); use auto or cpu")
+
+
+def _names_tasks(exp: Experiment, key: str, mapping: dict, where: str) -> None:
+    """A per-task mapping whose keys are not tasks of the experiment would be silently ignored."""
+    stray = [name for name in mapping if name not in exp.tasks]
+    if stray:
+        raise AuxlearnError(f"{where}: {key} names {', '.join(map(repr, stray))}, not a task of this experiment "
+                            f"(its tasks: {', '.join(exp.tasks)})")
