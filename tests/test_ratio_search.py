@@ -6,12 +6,14 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
 import optuna
 import pytest
 
+from auxlearn.mix import ratio_study, study_storage
 from auxlearn.mix.ratio_study import search_ratios
 
 TASKS = ["rte", "mnli", "qqp"]
@@ -101,30 +103,36 @@ def test_trials_record_their_seconds():
     assert all(t["seconds"] >= 0.02 for t in result.trials if t["state"] == "COMPLETE")
 
 
+def scored_ratios(result):
+    return [t["ratios"] for t in result.trials if t["score"] is not None]
+
+
 @pytest.mark.parametrize("method", ["gp-bo", "random"])
 @pytest.mark.parametrize("backend", ["sqlite", "journal"])
-def test_an_interrupted_study_resumes_without_repeating_trials(tmp_path, method, backend):
+def test_an_interrupted_study_resumes_as_the_uninterrupted_one(tmp_path, method, backend):
     storage = f"sqlite:///{tmp_path}/mix.db" if backend == "sqlite" else f"journal://{tmp_path}/mix.log"
-    options = dict(method=method, n_trials=8, n_startup_trials=5, seed=0, storage=storage)
-    first = Recorder(fail_on=4)
+    options = dict(method=method, n_trials=8, n_startup_trials=3, seed=0)
+    uninterrupted = Recorder()
+    reference = search_ratios(uninterrupted, TASKS, **options)
+    first = Recorder(fail_on=5)  # interrupted in the fifth trial, the GP's second proposal
     with pytest.raises(KeyboardInterrupt):
-        search_ratios(first, TASKS, **options)
+        search_ratios(first, TASKS, storage=storage, **options)
     second = Recorder()
-    result = search_ratios(second, TASKS, **options)
-    assert len(second.calls) == 8 - 3  # the three finished trials are kept, the interrupted one is redone
-    assert [t["ratios"] for t in result.trials[:3]] == first.calls[:3]
-    assert [t["score"] for t in result.trials[:3]] == [mixture_score(r) for r in first.calls[:3]]
-    assert result.trials[3]["state"] == "FAIL" and result.trials[3]["ratios"] == first.calls[3]
-    assert sum(t["state"] == "COMPLETE" for t in result.trials) == 8
-    # the resumed sampler does not replay the first run's (random) proposals
-    assert second.calls[0] != first.calls[0]
+    result = search_ratios(second, TASKS, storage=storage, **options)
+    # the interrupted trial is rerun first with its own ratios, then the proposals are the uninterrupted ones
+    assert first.calls + second.calls[1:] == uninterrupted.calls
+    assert second.calls[0] == first.calls[4]
+    assert scored_ratios(result) == scored_ratios(reference)
+    assert result.trials[4]["state"] == "FAIL" and result.trials[5]["rerun_of"] == 4
+    assert result.best_ratios == reference.best_ratios
     # a finished study runs nothing more
     third = Recorder()
-    assert search_ratios(third, TASKS, **options).trials == result.trials and third.calls == []
+    assert search_ratios(third, TASKS, storage=storage, **options).trials == result.trials and third.calls == []
 
 
 KILLED_RUN = """
 import pathlib, sys, time
+from auxlearn.mix import ratio_study, study_storage
 from auxlearn.mix.ratio_study import search_ratios
 
 calls = 0
@@ -135,13 +143,13 @@ def objective(ratios):
     if calls == 3:  # hang in the third trial until killed
         pathlib.Path(sys.argv[2]).touch()
         time.sleep(600)
-    return 0.0
+    return sum(ratios.values())
 
 search_ratios(objective, ["rte", "mnli", "qqp"], method="random", n_trials=6, storage=sys.argv[1])
 """
 
 
-def test_a_trial_of_a_killed_process_is_failed_and_replaced(tmp_path):
+def test_a_trial_of_a_killed_process_is_rerun_with_its_ratios(tmp_path):
     storage, marker = f"sqlite:///{tmp_path}/mix.db", tmp_path / "busy"
     process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(KILLED_RUN), storage, str(marker)])
     try:
@@ -152,22 +160,49 @@ def test_a_trial_of_a_killed_process_is_failed_and_replaced(tmp_path):
     finally:
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
-    objective = Recorder()
+    total = lambda ratios: sum(ratios.values())  # noqa: E731 - the killed run's objective
+    reference = search_ratios(total, TASKS, method="random", n_trials=6)
+    objective = Recorder(score=total)
     result = search_ratios(objective, TASKS, method="random", n_trials=6, storage=storage)
-    assert [t["state"] for t in result.trials[:3]] == ["COMPLETE", "COMPLETE", "FAIL"]
-    assert len(objective.calls) == 4 and sum(t["state"] == "COMPLETE" for t in result.trials) == 6
+    assert [t["state"] for t in result.trials[:4]] == ["COMPLETE", "COMPLETE", "FAIL", "COMPLETE"]
+    assert result.trials[3]["rerun_of"] == 2 and objective.calls[0] == result.trials[2]["ratios"]
+    assert len(objective.calls) == 4 and scored_ratios(result) == scored_ratios(reference)
 
 
-def test_running_trials_of_live_processes_are_left_alone(tmp_path):
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_a_trial_whose_heartbeat_stopped_is_rerun_by_another_worker(tmp_path, monkeypatch):
+    monkeypatch.setattr(study_storage, "HEARTBEAT_SECONDS", 1)
+    monkeypatch.setattr(study_storage, "GRACE_SECONDS", 1)
+    storage = f"sqlite:///{tmp_path}/mix.db"
+    search_ratios(mixture_score, TASKS, method="random", n_trials=1, storage=storage)
+    # a worker on another machine proposes ratios, beats once, and is lost
+    store = study_storage.open_storage(storage)
+    study = optuna.load_study(study_name="mix", storage=store)
+    with pytest.warns(UserWarning, match="Heartbeat"):
+        lost = study.ask()
+    lost.set_user_attr("worker", ["elsewhere", 1, lost.number])
+    ratios = {task: lost.suggest_int(task, low, 10) for task, low in zip(TASKS, (1, 0, 0))}
+    store.record_heartbeat(lost._trial_id)
+    time.sleep(2.5)
+    objective = Recorder()
+    result = search_ratios(objective, TASKS, method="random", n_trials=3, storage=storage)
+    assert objective.calls[0] == ratios and len(objective.calls) == 2
+    assert result.trials[1]["state"] == "FAIL" and result.trials[2]["rerun_of"] == 1
+    assert result.trials[2]["ratios"] == ratios and result.trials[2]["state"] == "COMPLETE"
+
+
+def test_a_full_study_waits_for_the_running_trials_of_other_workers(tmp_path, monkeypatch):
+    monkeypatch.setattr(ratio_study, "POLL_SECONDS", 0.1)
     storage = f"sqlite:///{tmp_path}/mix.db"
     search_ratios(mixture_score, TASKS, method="random", n_trials=1, storage=storage)
     study = optuna.load_study(study_name="mix", storage=storage)
-    live = study.ask()
-    live.set_user_attr("host", socket.gethostname())
-    live.set_user_attr("pid", os.getpid())
-    result = search_ratios(mixture_score, TASKS, method="random", n_trials=3, storage=storage)
-    assert result.trials[1]["state"] == "RUNNING"
-    assert sum(t["state"] == "COMPLETE" for t in result.trials) == 3
+    live = study.ask()  # a live worker of this machine: its trial is neither failed nor rerun
+    live.set_user_attr("worker", [socket.gethostname(), os.getpid(), live.number])
+    threading.Timer(1.0, study.tell, (live, -0.5)).start()
+    objective = Recorder()
+    result = search_ratios(objective, TASKS, method="random", n_trials=3, storage=storage)
+    assert len(objective.calls) == 1  # the third scored trial is the live worker's
+    assert [t["state"] for t in result.trials] == ["COMPLETE"] * 3 and result.trials[1]["score"] == -0.5
 
 
 def test_a_stored_study_of_another_search_space_is_refused(tmp_path):

@@ -4,36 +4,41 @@ optimisation (or at random).
 Each trial proposes one ratio per task (primary first) and calls ``objective`` - in the pipeline, training a fresh
 model with those ratios and returning the primary's best dev score. The search runs on an Optuna study, so a
 study in a persistent storage survives an interruption: rerunning ``search_ratios`` with the same storage and
-study name keeps every scored trial and only runs the ones still missing.
+study name keeps every scored trial, reruns the interrupted one with its own ratios, then proposes what the
+uninterrupted search would have. Several workers (processes, machines) can share one study.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
+import functools
 import time
+import warnings
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import optuna
 import torch
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
+from optuna.exceptions import ExperimentalWarning
+from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from auxlearn.mix.study_storage import claim, heartbeat, interrupt, open_storage, retry_interrupted
+
 METHODS = ("gp-bo", "random")
-HOST = socket.gethostname()
+POLL_SECONDS = 2  # how often a worker whose study is full checks the other workers' running trials
 
 
 @dataclass(frozen=True)
 class RatioSearchResult:
     """The best ratios (first best on ties), their score, and every trial of the study, in order.
 
-    Each trial is ``{number, ratios, score, state, seconds}``; ``state`` is Optuna's (COMPLETE, FAIL, RUNNING)
-    or INFEASIBLE for a proposal without an active auxiliary, which was never trained; ``score`` and
-    ``seconds`` are None unless the trial was trained to the end.
+    Each trial is ``{number, ratios, score, state, seconds, rerun_of}``; ``state`` is Optuna's (COMPLETE, FAIL,
+    RUNNING, WAITING), INFEASIBLE for a proposal without an active auxiliary, which was never trained, or SURPLUS
+    for a trial a worker asked for once the study was full, which proposed nothing; ``score`` and ``seconds``
+    are None unless the trial was trained to the end; ``rerun_of``: the interrupted trial it reran, or None.
     """
 
     best_ratios: dict[str, int]
@@ -51,10 +56,11 @@ def search_ratios(objective: Callable[[dict[str, int]], float], tasks: list[str]
     or "random" (the AutoSeM reproduction's random search). ``storage``: None keeps the study in memory; an
     RDB URL (``sqlite:///run/mix.db``; an SQLite file must not be shared by several processes) or
     ``journal://`` + a file path (Optuna's journal file, safe for several processes on one machine) persists
-    it. ``n_trials`` counts scored trials over the study's whole life: a resumed search runs only the
-    missing ones (workers sharing a study may each add one past it). A trial whose process died on this
-    machine is marked FAIL and a new one takes its place; an exception in ``objective`` marks its trial FAIL
-    and propagates. Proposals are reproducible for a fixed seed (and, on resume, a fixed stored history).
+    it. ``n_trials`` counts scored trials over the study's whole life, whichever worker scored them: a resumed
+    search runs only the missing ones, and a worker whose study is full waits for the other workers' running
+    trials. A trial whose worker died (study_storage.py) or was interrupted (KeyboardInterrupt) is marked FAIL
+    and rerun with its ratios before anything new; an exception in ``objective`` marks its trial FAIL and
+    propagates. For a fixed seed, one worker's proposals are reproducible, interrupted or not.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
@@ -67,45 +73,86 @@ def search_ratios(objective: Callable[[dict[str, int]], float], tasks: list[str]
     # "some auxiliary >= 1" excludes the line (p, 0, ..., 0), which no box can, and such proposals are told to
     # the study without training (see _tell_infeasible).
     lows = [1, 1 if len(tasks) == 2 else 0, *[0] * (len(tasks) - 2)]
+    propose = functools.partial(_sampler, method, seed, n_startup_trials)
     with _quiet_optuna():
-        study = optuna.create_study(storage=_storage(storage), study_name=study_name, direction="maximize",
-                                    load_if_exists=True)
+        store = open_storage(storage)
+        study = optuna.create_study(storage=store, study_name=study_name, direction="maximize", load_if_exists=True)
         _check_or_record_space(study, tasks, max_ratio, method)
-        _fail_orphans(study)
-        # The sampler is set once the study is loaded because its seed includes the number of trials already
-        # stored: a resumed search does not replay the first run's random proposals, and it stays reproducible.
-        sampler_seed = int(np.random.SeedSequence([seed, len(study.trials)]).generate_state(1)[0])
-        study.sampler = (optuna.samplers.GPSampler(seed=sampler_seed, n_startup_trials=n_startup_trials)
-                         if method == "gp-bo" else optuna.samplers.RandomSampler(seed=sampler_seed))
-        while sum(map(_scored, study.get_trials(deepcopy=False))) < n_trials:
-            _run_trial(study, objective, tasks, lows, max_ratio)
+        while True:
+            retry_interrupted(study, store)
+            trials = study.get_trials(deepcopy=False)
+            scored, states = sum(map(_scored, trials)), Counter(t.state for t in trials)
+            if scored >= n_trials:
+                break
+            if states[TrialState.WAITING] or scored + states[TrialState.RUNNING] < n_trials:
+                _run_trial(study, store, objective, tasks, lows, max_ratio, n_trials, propose)
+            else:  # the other workers' trials fill the study: wait for their scores, or for their heartbeats to stop
+                time.sleep(POLL_SECONDS)
     trials = [_record(t, tasks) for t in study.trials]
     best = max((t for t in trials if t["score"] is not None), key=lambda t: (t["score"], -t["number"]))
     return RatioSearchResult(best["ratios"], best["score"], trials, method)
 
 
-def _run_trial(study: optuna.Study, objective: Callable[[dict[str, int]], float], tasks: list[str],
-               lows: list[int], max_ratio: int) -> None:
-    # ask() creates the trial and the sampler only runs at the first suggest, so the owner is on record before
-    # the (possibly slow) GP proposal: a process killed at any point leaves a trial _fail_orphans recognises.
+def _run_trial(study: optuna.Study, store: BaseStorage, objective: Callable[[dict[str, int]], float],
+               tasks: list[str], lows: list[int], max_ratio: int, n_trials: int,
+               propose: Callable[[int], optuna.samplers.BaseSampler]) -> None:
+    # ask() pops a queued rerun first, else creates a trial; the sampler only runs at the first suggest, so the
+    # worker is on record (and beating) before the (possibly slow) GP proposal.
     trial = study.ask()
-    trial.set_user_attr("host", HOST)
-    trial.set_user_attr("pid", os.getpid())
-    try:
-        with _one_torch_thread():
-            ratios = {task: trial.suggest_int(task, low, max_ratio) for task, low in zip(tasks, lows)}
-        if not any(ratios[task] for task in tasks[1:]):
-            _tell_infeasible(study, trial)
+    with heartbeat(store, trial):
+        claim(trial)
+        trials = study.get_trials(deepcopy=False)
+        original = trials[trial.number].system_attrs.get("failed_trial")  # set on a rerun by Optuna's callback
+        if original is None and _surplus(trials, trial.number, n_trials):
+            trial.set_user_attr("surplus", True)
+            study.tell(trial, state=TrialState.FAIL)
             return
-        start = time.perf_counter()
-        score = float(objective(ratios))
-        if not np.isfinite(score):
-            raise ValueError(f"the ratio objective returned {score} for ratios {ratios}; it must be finite")
-        trial.set_user_attr("seconds", time.perf_counter() - start)
-    except BaseException:
-        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-        raise
-    study.tell(trial, score)
+        study.sampler = propose(_proposal_index(trials, trial.number if original is None else original))
+        try:
+            with _one_torch_thread():
+                ratios = {task: trial.suggest_int(task, low, max_ratio) for task, low in zip(tasks, lows)}
+            if not any(ratios[task] for task in tasks[1:]):
+                _tell_infeasible(study, trial)
+                return
+            start = time.perf_counter()
+            score = float(objective(ratios))
+            if not np.isfinite(score):
+                raise ValueError(f"the ratio objective returned {score} for ratios {ratios}; it must be finite")
+            trial.set_user_attr("seconds", time.perf_counter() - start)
+        except Exception:
+            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            raise
+        except BaseException:  # Ctrl-C, SystemExit: an interruption, rerun with these ratios when the study resumes
+            interrupt(study, store, trial)
+            raise
+        # Finished already if another worker took this trial for dead (a lost heartbeat) and queued its rerun:
+        # the rerun's score is the one kept, so no ratios are scored twice.
+        study.tell(trial, score, skip_if_finished=True)
+
+
+def _proposal_index(trials: list[FrozenTrial], number: int) -> int:
+    """How many proposals precede trial ``number``: the trials before it that are not reruns.
+
+    The sampler of each proposal is seeded with (seed, this index) and sees the stored history, so it holds no
+    state a killed process could lose: a resumed study proposes what the uninterrupted one would have. A rerun
+    takes its original's parameters, or, when its original died before proposing any, its original's index.
+    Reruns are created after the trials they follow, so the index of a trial never changes once it exists.
+    """
+    return number - sum("failed_trial" in t.system_attrs for t in trials[:number])
+
+
+def _surplus(trials: list[FrozenTrial], number: int, n_trials: int) -> bool:
+    """Whether the trials before this one already fill the study: two workers that checked at the same moment
+    may both have asked for the last trial, and the later one must not run it."""
+    taken = sum(_scored(t) or t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials[:number])
+    return taken >= n_trials
+
+
+def _sampler(method: str, seed: int, n_startup_trials: int, index: int) -> optuna.samplers.BaseSampler:
+    sampler_seed = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+    if method == "gp-bo":
+        return optuna.samplers.GPSampler(seed=sampler_seed, n_startup_trials=n_startup_trials)
+    return optuna.samplers.RandomSampler(seed=sampler_seed)
 
 
 def _tell_infeasible(study: optuna.Study, trial: optuna.Trial) -> None:
@@ -130,27 +177,6 @@ def _scored(trial: FrozenTrial) -> bool:
     return trial.state == TrialState.COMPLETE and not trial.user_attrs.get("infeasible", False)
 
 
-def _fail_orphans(study: optuna.Study) -> None:
-    """Mark FAIL the running trials of processes on this machine that no longer exist (killed mid-trial).
-
-    Live workers sharing the study keep their trials; trials of other machines are left to their owners.
-    """
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        pid = trial.user_attrs.get("pid")
-        if trial.user_attrs.get("host") == HOST and pid is not None and not _alive(pid):
-            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        pass
-    return True
-
-
 def _check_or_record_space(study: optuna.Study, tasks: list[str], max_ratio: int, method: str) -> None:
     """A resumed study must search the same space with the same method, or its trials would mean something else."""
     space = {"tasks": list(tasks), "max_ratio": max_ratio, "method": method}
@@ -163,20 +189,16 @@ def _check_or_record_space(study: optuna.Study, tasks: list[str], max_ratio: int
                          "use another study_name or storage")
 
 
-def _storage(url: str | None) -> str | JournalStorage | None:
-    if url is not None and url.startswith("journal://"):
-        return JournalStorage(JournalFileBackend(url.removeprefix("journal://")))
-    return url
-
-
 def _record(trial: FrozenTrial, tasks: list[str]) -> dict[str, Any]:
     scored = _scored(trial)
     return {
         "number": trial.number,
         "ratios": {task: trial.params[task] for task in tasks if task in trial.params},
         "score": trial.value if scored else None,
-        "state": "INFEASIBLE" if trial.user_attrs.get("infeasible") else trial.state.name,
+        "state": next((flag.upper() for flag in ("infeasible", "surplus") if trial.user_attrs.get(flag)),
+                      trial.state.name),
         "seconds": trial.user_attrs.get("seconds") if scored else None,
+        "rerun_of": trial.system_attrs.get("failed_trial"),
     }
 
 
@@ -197,10 +219,15 @@ def _one_torch_thread() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _quiet_optuna() -> Iterator[None]:
-    """Optuna logs every trial at INFO; the pipeline reports trials itself, so only warnings get through."""
+    """Optuna logs every trial at INFO; the pipeline reports trials itself, so only warnings get through. The
+    heartbeat and rerun API is experimental, and Optuna warns that heartbeats are meant for ``optimize``: the
+    search beats itself (study_storage.heartbeat)."""
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with")
+            yield
     finally:
         optuna.logging.set_verbosity(verbosity)

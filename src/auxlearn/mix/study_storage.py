@@ -1,0 +1,105 @@
+"""Where a ratio study lives, and how a trial whose worker died is run again.
+
+A worker killed mid-trial (kill -9, a lost machine) leaves its trial RUNNING. Two signs tell that its worker is
+gone: its process on this machine no longer exists (seen at once; the only sign a journal file has), or, in an
+RDB storage, its heartbeat stopped for ``GRACE_SECONDS`` (any machine). Either way the trial is failed and a copy
+with the same parameters is queued (Optuna's ``RetryHeartbeatStaleTrialCallback``); the next ``ask`` of any
+worker runs it before anything new is proposed, so the study goes on as if the trial had not been interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import warnings
+from typing import Iterator
+
+import optuna
+from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
+from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBStorage
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial, TrialState
+
+HOST = socket.gethostname()
+# A trial records its heartbeat every HEARTBEAT_SECONDS; one silent for GRACE_SECONDS is taken as dead. The grace
+# covers a few missed beats (a loaded database, a paused machine) and bounds how long a lost trial waits.
+HEARTBEAT_SECONDS = 30
+GRACE_SECONDS = 120
+MAX_RETRIES = 3  # a trial that kills its worker every time (out of memory) is given up after this many reruns
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", ExperimentalWarning)
+    RETRY = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+
+
+def open_storage(url: str | None) -> BaseStorage:
+    """None: in memory; ``journal://`` + a path: Optuna's journal file; any other URL: an RDB with heartbeats."""
+    if url is None:
+        return InMemoryStorage()
+    if url.startswith("journal://"):
+        return JournalStorage(JournalFileBackend(url.removeprefix("journal://")))
+    return RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                      heartbeat_stale_trial_callback=RETRY)
+
+
+def claim(trial: optuna.Trial) -> None:
+    """Record this process as the trial's worker; the trial number tells a retry's copied record from its own."""
+    trial.set_user_attr("worker", [HOST, os.getpid(), trial.number])
+
+
+def retry_interrupted(study: optuna.Study, storage: BaseStorage) -> None:
+    """Fail and requeue the running trials whose worker is gone: a stale heartbeat, or a dead process here."""
+    optuna.storages.fail_stale_trials(study)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        host, pid, number = trial.user_attrs.get("worker", (None, None, None))
+        if host == HOST and number == trial.number and not _alive(pid):
+            interrupt(study, storage, trial)
+
+
+def interrupt(study: optuna.Study, storage: BaseStorage, trial: FrozenTrial | optuna.Trial) -> None:
+    """Fail the trial and queue its rerun, unless another worker finished it first (the state change is atomic,
+    so a trial is requeued once however many workers notice it)."""
+    trial_id = trial._trial_id  # noqa: SLF001 - Optuna's storage API addresses trials by id
+    try:
+        if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
+            return
+    except UpdateFinishedTrialError:
+        return
+    RETRY(study, storage.get_trial(trial_id))
+
+
+@contextlib.contextmanager
+def heartbeat(storage: BaseStorage, trial: optuna.Trial) -> Iterator[None]:
+    """Beat for the trial while it runs. Optuna does this only inside ``Study.optimize``; the search uses ask and
+    tell so that a trial has its worker on record before the (possibly slow) GP proposal."""
+    if not isinstance(storage, RDBStorage):
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            storage.record_heartbeat(trial._trial_id)  # noqa: SLF001
+            if stop.wait(HEARTBEAT_SECONDS):
+                return
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        pass
+    return True
