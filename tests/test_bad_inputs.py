@@ -136,7 +136,13 @@ class _Faults:
             self._refuse(os, "mkdir", 0, errno.EACCES)
         elif self.kind == "enospc":
             real = os.fdopen
-            self.patch.setattr(os, "fdopen", lambda fd, *a, **k: _FullDisk(real(fd, *a, **k)))
+
+            def full(fd, *args, **kwargs):
+                handle = real(fd, *args, **kwargs)
+                inside = Path(os.readlink(f"/proc/self/fd/{fd}")).is_relative_to(self.root)
+                return _FullDisk(handle) if inside else handle
+
+            self.patch.setattr(os, "fdopen", full)
         return self
 
     def _refuse(self, module, name: str, where: Any, code: int) -> None:
@@ -182,7 +188,8 @@ def test_bad_input(case, tmp_path, tiny_model_dir, saved_model):
     argv = _set_up(case, tmp_path, tiny_model_dir, saved_model)
     (tmp_path / "ro").mkdir(exist_ok=True)
     before, trained = _snapshot(tmp_path), set(tmp_path.rglob("metrics.jsonl"))
-    with _Faults(case.get("fault", ""), (tmp_path / "ro").resolve(), pytest.MonkeyPatch()):
+    root = tmp_path.resolve() if case.get("fault") == "enospc" else (tmp_path / "ro").resolve()
+    with _Faults(case.get("fault", ""), root, pytest.MonkeyPatch()):
         code, err = _run(argv)
     assert "Traceback" not in err, err
     assert code == case.get("status", 2), err

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -58,7 +59,12 @@ def _experiment(args):
 
 
 def _run_dir(args, exp) -> Path:
-    return Path(args.out or Path("runs") / exp.name)
+    """The output folder, checked writable before any work: a read-only or impossible folder fails now."""
+    from auxlearn.io import check_writable
+
+    folder = Path(args.out or Path("runs") / exp.name)
+    check_writable(folder)
+    return folder
 
 
 def cmd_select(args) -> int:
@@ -75,8 +81,12 @@ def cmd_select(args) -> int:
 def cmd_mix(args) -> int:
     from auxlearn.pipeline import run_mix
 
+    from auxlearn.run_files import check_selection_file
+
     exp = _experiment(args)
-    mixture = run_mix(exp, _run_dir(args, exp))
+    run_dir = _run_dir(args, exp)
+    check_selection_file(run_dir)  # what run_mix reads back, checked before it loads any data
+    mixture = run_mix(exp, run_dir)
     print(f"ratios ({mixture.method}): " + ", ".join(f"{t} {r:g}" for t, r in mixture.ratios.items()))
     return 0
 
@@ -85,9 +95,24 @@ def cmd_run(args) -> int:
     from auxlearn.pipeline import run_pipeline, summary_table
     from auxlearn.report import write_report
 
+    from auxlearn.run_files import check_run_results
+
     exp = _experiment(args)
     run_dir = _run_dir(args, exp)
-    results = run_pipeline(exp, run_dir, baseline_from=args.baseline_from)
+    if args.baseline_from:  # read back once the pipeline has started writing: checked before it does
+        try:
+            check_run_results(Path(args.baseline_from) / "results.json", "baseline")
+        except AuxlearnError as error:
+            raise AuxlearnError(f"--baseline-from {args.baseline_from}: {error}") from None
+    fresh = not run_dir.exists()
+    try:
+        results = run_pipeline(exp, run_dir, baseline_from=args.baseline_from)
+    except AuxlearnError:
+        # The pipeline writes config.yaml before it reads the data: a bad input found before any training
+        # leaves no folder behind (one that trained keeps its checkpoints and metrics).
+        if fresh and not any(run_dir.rglob("metrics.jsonl")):
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     print(summary_table(results))
     print(f"results in {run_dir / 'results.json'}")
     try:
@@ -115,6 +140,15 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from auxlearn.inference import predict_file
+    from auxlearn.io import check_writable
+
+    if args.output:
+        if Path(args.output).is_dir():
+            raise AuxlearnError(f"--output {args.output} is a folder; give a file name")
+        try:
+            check_writable(Path(args.output).parent)
+        except AuxlearnError as error:
+            raise AuxlearnError(f"--output {args.output}: {error}") from None
 
     count = predict_file(args.model_dir, task=args.task, input_path=args.input, output_path=args.output)
     if args.output:
@@ -192,6 +226,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         return args.func(args)
     except AuxlearnError as error:
         print(f"auxlearn: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a file-system fault outside auxlearn's own writers: still the file and the cause
+        from auxlearn.io import describe_os_error
+
+        print(f"auxlearn: error: {describe_os_error(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("auxlearn: interrupted", file=sys.stderr)

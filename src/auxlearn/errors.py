@@ -23,6 +23,12 @@ class NonFiniteLossError(AuxlearnError):
         self.task, self.step, self.value = task, step, value
 
 
+class DamagedFileError(AuxlearnError, ValueError):
+    """A file auxlearn wrote (results, a selection, a model's tasks, heads, metadata) that is not as it wrote it:
+    damaged, cut short, or another program's. A ValueError too, so that a reader that treats a damaged file as
+    absent (a finished arm is trained again) still can."""
+
+
 class MissingSplitError(AuxlearnError):
     """A task's source lacks a split (the offline mirror has no QNLI train, no QQP validation)."""
 

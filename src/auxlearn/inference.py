@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -12,11 +11,13 @@ import datasets
 
 from auxlearn.data.encode import encode_split
 from auxlearn.data.loading import default_data_dir
+from auxlearn.data.read_errors import json_objects
 from auxlearn.data.task_data import build_task_data
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import write_text_atomic
 from auxlearn.models.multitask import MultiTaskModel
 from auxlearn.train.device import pick_device, resolve_precision
+from auxlearn.tasks.types.base import as_text
 from auxlearn.train.evaluation import Inference, evaluate, predict
 
 
@@ -62,11 +63,14 @@ def predict_file(model_dir: str | Path, *, task: str, input_path: str | Path,
     _check_task(model, task)
     spec = model.specs[task]
     max_length = meta.get("data", {}).get("max_length", {}).get(task, spec.max_length)  # as in training
-    records = _read_jsonl(Path(input_path), spec.text_fields)
-    rows = datasets.Dataset.from_dict({f: [r[f] for r in records] for f in spec.text_fields})
-    with tempfile.TemporaryDirectory() as cache:
-        split = encode_split(spec, rows, tokenizer, max_length, source=str(input_path), labelled=False,
-                             cache_dir=Path(cache), pair_encoding=model.pair_encoding)
+    numbers, records = _read_jsonl(Path(input_path), spec.text_fields)
+    texts = [[r[f] for r in records] for f in spec.text_fields]
+    spec.task_type.check_rows(spec, texts, None, [n - 1 for n in numbers], f"{input_path} (row = line)")
+    # Numbers among strings are texts too; the column must be of one type for Arrow.
+    rows = datasets.Dataset.from_dict({f: [v if isinstance(v, list) else as_text(v) for v in column]
+                                       for f, column in zip(spec.text_fields, texts)})
+    split = encode_split(spec, rows, tokenizer, max_length, source=str(input_path), labelled=False,
+                         pair_encoding=model.pair_encoding, cache=False)
     predictions = predict(model, task, split, how)
     lines = [json.dumps({**record, "prediction": spec.task_type.readable(spec, p)})
              for record, p in zip(records, predictions)]
@@ -78,25 +82,21 @@ def predict_file(model_dir: str | Path, *, task: str, input_path: str | Path,
     return len(lines)
 
 
-def _read_jsonl(path: Path, fields: list[str]) -> list[dict]:
+def _read_jsonl(path: Path, fields: list[str]) -> tuple[list[int], list[dict]]:
+    """The line numbers and records of the input file's non-blank lines."""
     if not path.is_file():
         raise AuxlearnError(f"input file {path} not found")
-    records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise AuxlearnError(f"{path}, line {number}: not valid JSON ({error.msg})") from None
-            if not isinstance(record, dict):
-                raise AuxlearnError(f"{path}, line {number}: expected a JSON object")
+    numbers, records = [], []
+    try:
+        for number, record in json_objects(path):
             missing = [f for f in fields if f not in record]
             if missing:
                 raise AuxlearnError(f"{path}, line {number}: field(s) {', '.join(missing)} missing "
                                     f"(the task reads {', '.join(fields)})")
+            numbers.append(number)
             records.append(record)
+    except ValueError as error:
+        raise AuxlearnError(f"{path}, {error}") from None
     if not records:
         raise AuxlearnError(f"{path}: no input lines")
-    return records
+    return numbers, records

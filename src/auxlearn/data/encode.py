@@ -102,8 +102,10 @@ def encode_split(
     tokenizer_key: Optional[str] = None,
     indices: Optional[np.ndarray] = None,
     pair_encoding: PairEncoding = "cross",
+    cache: bool = True,
 ) -> EncodedSplit:
-    """Encode ``rows`` (cached), or only the rows at ``indices`` so that a subsample costs only its own size.
+    """Encode ``rows`` (cached unless ``cache`` is False: inputs read once, as predict's), or only the rows at
+    ``indices`` so that a subsample costs only its own size.
 
     Example ids are row indices of ``rows``, whichever subset is encoded, so ids and the row numbers in
     messages refer to the user's file. ``labelled=False`` (test splits) keeps no labels.
@@ -128,13 +130,14 @@ def encode_split(
     )
     key = _digest(key_material.encode(), 24)
     folder = (cache_dir or default_cache_dir()) / "encoded" / f"{spec.name}-{key}"
-    if folder.is_dir():
+    if cache and folder.is_dir():
         table = datasets.load_from_disk(str(folder))
     else:
         table = datasets.Dataset.from_dict(_encode(spec, rows, row_ids.tolist(), tokenizer, max_length, source,
                                                    labelled, siamese))
-        with atomic_directory(folder) as tmp:
-            table.save_to_disk(str(tmp))
+        if cache:
+            with atomic_directory(folder) as tmp:
+                table.save_to_disk(str(tmp))
     columns = table.column_names
     return EncodedSplit(
         input_ids=table["input_ids"],
@@ -149,19 +152,18 @@ def encode_split(
 
 def _encode(spec, rows, row_ids, tokenizer, max_length, source, labelled, siamese) -> dict[str, list]:
     for column in [*spec.text_fields, *([spec.label_field] if labelled else [])]:
-        if column not in rows.column_names:
-            raise AuxlearnError(
-                f"task {spec.name!r}, {source}: column {column!r} not found (columns: {', '.join(rows.column_names)})"
-            )
+        _check_column(spec, rows, column, source)
     if len(rows) == 0:
         raise AuxlearnError(f"task {spec.name!r}, {source}: the split is empty")
     texts = [list(rows[field]) for field in spec.text_fields]  # datasets >= 4 returns a lazy Column
     task_type = spec.task_type
+    values = _label_values(rows, spec.label_field) if labelled else None
+    task_type.check_rows(spec, texts, values, row_ids, source)
     encoded = task_type.tokenize(texts, tokenizer, max_length, siamese)
     out: dict[str, list] = {"example_id": row_ids}
     out.update({k: encoded[k] for k in ("input_ids", "token_type_ids", "pair_input_ids") if k in encoded})
     if labelled:
-        labels = task_type.encode_labels(spec, _label_values(rows, spec.label_field), row_ids, source, encoded)
+        labels = task_type.encode_labels(spec, values, row_ids, source, encoded)
     else:
         labels = task_type.placeholder_labels(texts, encoded)
     if labels is not None:
@@ -181,14 +183,32 @@ def _label_values(rows: datasets.Dataset, field: str) -> list:
     return values
 
 
-def infer_label_names(spec: TaskSpec, rows: datasets.Dataset) -> list[str]:
+def _check_column(spec: TaskSpec, rows: datasets.Dataset, column: str, source: str) -> None:
+    if column in rows.column_names:
+        return
+    hint = ""
+    if len(rows.column_names) == 1 and any(sep in rows.column_names[0] for sep in ",\t;"):
+        hint = "; the file was read as one column: is it separated as its extension (.csv, .tsv) says?"
+    raise AuxlearnError(f"task {spec.name!r}, {source}: column {column!r} not found "
+                        f"(columns: {', '.join(map(repr, rows.column_names))}){hint}")
+
+
+def infer_label_names(spec: TaskSpec, rows: datasets.Dataset, source: str) -> list[str]:
     """Label names from train, sorted, for user tasks that leave them out."""
-    if spec.label_field not in rows.column_names:
-        raise AuxlearnError(
-            f"task {spec.name!r}: label column {spec.label_field!r} not found (columns: {', '.join(rows.column_names)})"
-        )
-    values = spec.task_type.flat_labels(_label_values(rows, spec.label_field))
-    unique = sorted({v for v in values if v is not None})
+    for column in (*spec.text_fields, spec.label_field):
+        _check_column(spec, rows, column, source)
+    values = _label_values(rows, spec.label_field)
+    spec.task_type.check_rows(spec, [list(rows[f]) for f in spec.text_fields], values, range(len(rows)), source)
+    flat = spec.task_type.flat_labels(values)
+    kinds = {}  # the first row of each kind of label: names and ids cannot be mixed
+    for row, value in enumerate(flat):
+        if value is not None:
+            kinds.setdefault(isinstance(value, str), row)
+    if len(kinds) > 1:
+        raise AuxlearnError(f"task {spec.name!r}, {source}: the labels in {spec.label_field!r} mix types: a name "
+                            f"(row {kinds[True] + 1}: {flat[kinds[True]]!r}) and an id (row {kinds[False] + 1}: "
+                            f"{flat[kinds[False]]!r}); use names throughout, or ids 0..n-1 with label_names")
+    unique = sorted({v for v in flat if v is not None})
     if unique and all(isinstance(v, (int, np.integer)) for v in unique):
         if unique != list(range(len(unique))):
             raise AuxlearnError(

@@ -14,6 +14,7 @@ from typing import Optional
 
 import datasets
 
+from auxlearn.data.read_errors import read_problem
 from auxlearn.errors import AuxlearnError, MissingSplitError
 from auxlearn.tasks.spec import TaskSpec
 
@@ -43,6 +44,20 @@ def _local_folder(spec: TaskSpec, data_dir: Optional[str]) -> Optional[str]:
     return None
 
 
+def _check_data_dir(spec: TaskSpec, data_dir: str) -> None:
+    """A data dir that is given is the offline mirror: a task it lacks is an error naming the folder, not a hub
+    lookup that fails offline with a message about the hub."""
+    folder = Path(data_dir)
+    told = "data.dir, --data-dir or AUXLEARN_DATA_DIR"
+    if not folder.exists():
+        raise AuxlearnError(f"data folder {folder} ({told}) not found")
+    if not folder.is_dir():
+        raise AuxlearnError(f"data folder {folder} ({told}) is not a folder")
+    raise AuxlearnError(f"task {spec.name!r}: data folder {folder} has no {spec.source.local!r} folder (the offline "
+                        f"mirror holds {spec.source.local}/ in the hub's layout); "
+                        f"it holds: {', '.join(sorted(p.name for p in folder.iterdir())) or 'nothing'}")
+
+
 def load_split(spec: TaskSpec, split: str, data_dir: Optional[str]) -> datasets.Dataset:
     """The rows of ``split`` (train / eval / test) of a task, or an AuxlearnError saying what is missing."""
     src = spec.source
@@ -54,6 +69,8 @@ def load_split(spec: TaskSpec, split: str, data_dir: Optional[str]) -> datasets.
     if dataset_split is None:
         raise MissingSplitError(f"task {spec.name!r}: no '{split}' split is mapped in source.splits")
     location = _local_folder(spec, data_dir)
+    if location is None and data_dir and src.local:
+        _check_data_dir(spec, data_dir)
     if location is None:
         if src.path is None:
             where = f"{data_dir}/{src.local}" if data_dir else "AUXLEARN_DATA_DIR (unset)"
@@ -93,9 +110,11 @@ def _load_file(spec: TaskSpec, split: str, path: str) -> datasets.Dataset:
             f"task {spec.name!r}: {file} has an unsupported extension; expected one of {', '.join(_FILE_BUILDERS)}"
         )
     builder, options = _FILE_BUILDERS[suffix]
+    if file.stat().st_size == 0:
+        raise AuxlearnError(f"task {spec.name!r}: the {split} split is empty ({file} has no rows)")
     try:
         return datasets.load_dataset(builder, data_files={split: str(file)}, split=split, **options)
     except Exception as error:  # parser errors come from pyarrow / pandas with many types
         if "corresponds to no data" in str(error):  # how `datasets` reports a file without rows
             raise AuxlearnError(f"task {spec.name!r}: the {split} split is empty ({file} has no rows)") from None
-        raise AuxlearnError(f"task {spec.name!r}: cannot read {file}: {error}") from None
+        raise AuxlearnError(f"task {spec.name!r}: cannot read {file}: {read_problem(file, error)}") from None

@@ -62,13 +62,14 @@ def build_task_data(
     """Load, label-check and encode a task; carve dev from train with ``split_seed``; subsample train."""
     tokenizer_key = tokenizer_fingerprint(tokenizer)
     train_rows = load_split(spec, "train", data_dir)
+    source = describe_source(spec, data_dir)
     if spec.task_type.uses_label_names and spec.label_names is None:
-        spec = spec.model_copy(update={"label_names": infer_label_names(spec, train_rows)})
+        names = infer_label_names(spec, train_rows, f"train split of {source}")
+        spec = spec.model_copy(update={"label_names": names})
         try:  # what depends on the labels (a binary metric) is checked now, before any training
             spec.task_type.validate(spec)
         except ValueError as error:
             raise AuxlearnError(f"task {spec.name!r} (labels inferred from its train split): {error}") from None
-    source = describe_source(spec, data_dir)
 
     def encode(rows, split, indices=None):
         return encode_split(spec, rows, tokenizer, max_length, source=f"{split} split of {source}",

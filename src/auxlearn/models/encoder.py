@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
+from safetensors import SafetensorError
 from transformers import AutoModel, AutoTokenizer
 
 from auxlearn.config import DEFAULT_MODEL
@@ -28,10 +30,18 @@ def load_encoder(name: str):
     checked by a test): its fused kernel serves evaluation; in training, attention dropout sends it down the
     unfused path, which is what ``bench/throughput.py`` measures."""
     path = resolve_model_name(name)
+    what = f"the encoder in {path} (config.json and its weights)" if Path(path).is_dir() else f"encoder {name!r}"
     try:
         return AutoModel.from_pretrained(path)
     except (OSError, ValueError) as error:
-        raise AuxlearnError(f"cannot load encoder {name!r} ({path}): {error}") from None
+        raise AuxlearnError(f"cannot load {what}: {_first_line(error)}") from None
+    except SafetensorError as error:
+        raise AuxlearnError(f"cannot load {what}: its weights (model.safetensors) are damaged ({error})") from None
+
+
+def _first_line(error: BaseException) -> str:
+    """transformers' messages run to paragraphs of advice; the first line says what is wrong."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def load_tokenizer(name: str):
@@ -39,7 +49,7 @@ def load_tokenizer(name: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError) as error:
-        raise AuxlearnError(f"cannot load tokenizer {name!r} ({path}): {error}") from None
+        raise AuxlearnError(f"cannot load tokenizer {name!r} ({path}): {_first_line(error)}") from None
     if not tokenizer.is_fast:
         raise AuxlearnError(f"tokenizer of {name!r} is not a fast tokenizer; tagging needs word ids")
     return tokenizer

@@ -12,18 +12,19 @@ as one sequence discards.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal, Mapping, get_args
 
 import torch
+from pydantic import ValidationError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import AutoModel, AutoTokenizer
 
 from auxlearn import __version__
-from auxlearn.errors import AuxlearnError
-from auxlearn.io import atomic_directory, write_json_atomic
+from auxlearn.errors import AuxlearnError, DamagedFileError, format_validation_error
+from auxlearn.io import atomic_directory, read_json_mapping, write_json_atomic
+from auxlearn.models.encoder import load_encoder, load_tokenizer
 from auxlearn.models.heads import Head
 from auxlearn.config import PairEncoding
 from auxlearn.tasks.spec import TaskSpec
@@ -122,11 +123,15 @@ class MultiTaskModel(nn.Module):
     def load(cls, folder: str | Path) -> tuple["MultiTaskModel", object, dict]:
         """The model, its tokenizer and its metadata from a folder written by ``save``."""
         specs, states, meta = saved_heads(folder)
-        model = cls(AutoModel.from_pretrained(folder), specs, pooling=meta["pooling"],
-                    pair_encoding=meta["pair_encoding"], head_dropout=meta["head_dropout"])
+        model = cls(load_encoder(str(folder)), specs, pooling=meta["pooling"], pair_encoding=meta["pair_encoding"],
+                    head_dropout=meta["head_dropout"])
         for task, head in model.heads.items():
-            head.load_state_dict(states[task])
-        return model, AutoTokenizer.from_pretrained(folder), meta
+            try:
+                head.load_state_dict(states[task])
+            except RuntimeError as error:
+                raise DamagedFileError(f"{Path(folder) / 'heads.safetensors'}: the weights of task {task!r} do not "
+                                       f"fit its head ({str(error).splitlines()[-1].strip()})") from None
+        return model, load_tokenizer(str(folder)), meta
 
 
 def is_model_folder(path: str | Path) -> bool:
@@ -135,15 +140,33 @@ def is_model_folder(path: str | Path) -> bool:
 
 
 def saved_heads(folder: str | Path) -> tuple[dict[str, TaskSpec], dict[str, dict[str, torch.Tensor]], dict]:
-    """The task specs, head weights per task and metadata of a saved model folder."""
+    """The task specs, head weights per task and metadata of a saved model folder; a damaged or foreign file is
+    a DamagedFileError naming it."""
     folder = Path(folder)
-    for name in ("tasks.json", "auxlearn.json", "heads.safetensors", "config.json"):
+    for name in ("auxlearn.json", "tasks.json", "heads.safetensors", "config.json"):
         if not (folder / name).is_file():
             raise AuxlearnError(f"{folder} is not an auxlearn model folder: {name} is missing")
-    specs = {n: TaskSpec(**s) for n, s in json.loads((folder / "tasks.json").read_text()).items()}
-    meta = json.loads((folder / "auxlearn.json").read_text())
+    meta = read_json_mapping(folder / "auxlearn.json", "pooling", "pair_encoding", "head_dropout")
+    for key, allowed in (("pooling", get_args(Pooling)), ("pair_encoding", get_args(PairEncoding))):
+        if meta[key] not in allowed:
+            raise DamagedFileError(f"{folder / 'auxlearn.json'}: {key} {meta[key]!r} is not one of {allowed}")
+    specs = {}
+    for name, spec in read_json_mapping(folder / "tasks.json").items():
+        try:
+            specs[name] = TaskSpec.model_validate(spec)
+        except ValidationError as error:
+            problem = format_validation_error(error)
+            raise DamagedFileError(f"{folder / 'tasks.json'}: task {name!r}: {problem}") from None
+    try:
+        tensors = load_file(str(folder / "heads.safetensors"))
+    except (SafetensorError, OSError) as error:
+        raise DamagedFileError(f"{folder / 'heads.safetensors'}: cannot read the head weights ({error})") from None
     states: dict[str, dict[str, torch.Tensor]] = {task: {} for task in specs}
-    for key, tensor in load_file(str(folder / "heads.safetensors")).items():
+    for key, tensor in tensors.items():
         task, _, name = key.partition(".")
         states.setdefault(task, {})[name] = tensor
+    headless = [task for task in specs if not states[task]]
+    if headless:
+        raise DamagedFileError(f"{folder / 'heads.safetensors'}: no weights for task(s) "
+                               f"{', '.join(map(repr, headless))} of tasks.json")
     return specs, states, meta

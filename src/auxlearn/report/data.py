@@ -25,7 +25,8 @@ from typing import Any, Optional
 
 
 from auxlearn.errors import AuxlearnError
-from auxlearn.io import read_json
+from auxlearn.io import read_json_mapping
+from auxlearn.run_files import check_run_results
 
 
 @dataclass
@@ -165,13 +166,10 @@ def load_run(run_dir: str | os.PathLike) -> RunData:
     path = run_dir / "results.json"
     if not path.is_file():
         raise AuxlearnError(f"{path} not found: `auxlearn report` needs the folder of a finished `auxlearn run`")
-    results = read_json(path)
-    if "stages" not in results:
-        raise AuxlearnError(f"{path} has no 'stages': it is the folder of one trained model (`auxlearn train`); "
-                            "`auxlearn report` needs the folder of `auxlearn run`")
+    results = check_run_results(path, "baseline final")
     selection_path, mixture_path = run_dir / "select" / "selection.json", run_dir / "mix" / "mixture.json"
-    selection = read_json(selection_path) if selection_path.is_file() else None
-    mixture = read_json(mixture_path) if mixture_path.is_file() else None
+    selection = read_json_mapping(selection_path) if selection_path.is_file() else None
+    mixture = read_json_mapping(mixture_path) if mixture_path.is_file() else None
     data = RunData(run_dir, results, selection, mixture)
     data.curves = load_curves(run_dir, data.primary, data.scored_stages())
     data.higher_is_better = _higher_is_better(results)

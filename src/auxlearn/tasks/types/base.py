@@ -56,12 +56,21 @@ class TaskType:
 
     def tokenize(self, texts: list[list], tokenizer, max_length: int, siamese: bool) -> Mapping[str, Any]:
         """Token ids of each row's texts (one text, or a pair as one sequence or, siamese, each alone)."""
-        texts = [[_as_text(value) for value in column] for column in texts]
+        texts = [[as_text(value) for value in column] for column in texts]
         if siamese:  # token types would all be 0, BERT's default, so none are kept
             first = tokenizer(texts[0], truncation=True, max_length=max_length, return_token_type_ids=False)
             second = tokenizer(texts[1], truncation=True, max_length=max_length)
             return {"input_ids": first["input_ids"], "pair_input_ids": second["input_ids"]}
         return tokenizer(*texts, truncation=True, max_length=max_length)
+
+    def check_rows(self, spec: TaskSpec, texts: list[list], labels: Optional[Sequence], row_ids: Sequence[int],
+                   source: str) -> None:
+        """Raise an AuxlearnError naming the row and field of a value this type cannot read (before tokenizing,
+        whose own errors name neither); ``labels`` is None for an unlabelled split."""
+        for field, column in zip(spec.text_fields, texts):
+            check_each(spec, field, column, row_ids, source, _is_text, "a string")
+        if labels is not None:
+            check_each(spec, spec.label_field, labels, row_ids, source, _is_scalar, "a label name, an id or a number")
 
     def encode_labels(self, spec: TaskSpec, values: Sequence, row_ids: Sequence[int], source: str,
                       encoded: Mapping[str, Any]) -> list:
@@ -105,7 +114,28 @@ class TaskType:
         raise NotImplementedError
 
 
-def _as_text(value) -> str:
+def _is_text(value) -> bool:
+    return not isinstance(value, (list, dict))
+
+
+def _is_scalar(value) -> bool:
+    return value is None or isinstance(value, (str, int, float, np.integer, np.floating))
+
+
+def check_each(spec: TaskSpec, field: str, values: Sequence, row_ids: Sequence[int], source: str, ok, expected: str):
+    """The first row of ``values`` that is not ``ok`` is an error naming its row, field and what was expected."""
+    for row_id, value in zip(row_ids, values):
+        if not ok(value):
+            raise AuxlearnError(f"task {spec.name!r}, {source}, row {row_id + 1}: field {field!r} holds "
+                                f"{_shown(value)}; expected {expected}")
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def as_text(value) -> str:
     return "" if value is None else str(value)
 
 

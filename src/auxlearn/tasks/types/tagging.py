@@ -12,7 +12,8 @@ import torch
 from torch.nn import functional as F
 
 from auxlearn.models.heads import Head
-from auxlearn.tasks.types.base import IGNORE_INDEX, TaskType, label_id
+from auxlearn.errors import AuxlearnError
+from auxlearn.tasks.types.base import IGNORE_INDEX, TaskType, check_each, label_id
 
 
 class TaggingHead(Head):
@@ -38,6 +39,18 @@ class Tagging(TaskType):
         super().validate(spec)
         if len(spec.text_fields) != 1:
             raise ValueError("a tagging task has exactly one text field (the column of word lists)")
+
+    def check_rows(self, spec, texts, labels, row_ids, source):
+        """Each row: a list of words and, when labelled, a list of as many tags."""
+        words = texts[0]
+        check_each(spec, spec.text_fields[0], words, row_ids, source, _is_list, "a list of words (pre-split tokens)")
+        if labels is None:
+            return
+        check_each(spec, spec.label_field, labels, row_ids, source, _is_list, "a list of tags, one per word")
+        for row_id, row_words, tags in zip(row_ids, words, labels):
+            if len(row_words) != len(tags):
+                raise AuxlearnError(f"task {spec.name!r}, {source}, row {row_id + 1}: {len(row_words)} tokens in "
+                                    f"{spec.text_fields[0]!r} but {len(tags)} tags in {spec.label_field!r}")
 
     def siamese(self, spec, pair_encoding):
         return False
@@ -73,6 +86,10 @@ class Tagging(TaskType):
 
     def readable(self, spec, prediction):
         return [spec.label_names[t] for t in prediction]
+
+
+def _is_list(value) -> bool:
+    return isinstance(value, (list, tuple))
 
 
 def first_subwords(labels: list[int]) -> torch.Tensor:

@@ -1,0 +1,52 @@
+"""The files of a run folder that a later command reads back (`mix` the selection, `run --baseline-from` the
+results, `report` both), checked before any work: a damaged or foreign one is a DamagedFileError naming the file
+and the key, where the pipeline would fail with a TypeError or a KeyError, possibly after training."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from auxlearn.errors import AuxlearnError, DamagedFileError
+from auxlearn.io import read_json_mapping
+
+
+def check_selection_file(run_dir: Path) -> None:
+    """``select/selection.json``, when there is one, as `auxlearn select` writes it."""
+    from auxlearn.select.base import Selection
+
+    path = run_dir / "select" / "selection.json"
+    if not path.is_file():
+        return
+    selection = read_json_mapping(path)
+    known = {f.name for f in fields(Selection)}
+    foreign = [key for key in selection if key not in known]
+    if foreign:
+        raise DamagedFileError(f"{path}: unknown key(s) {', '.join(map(repr, foreign))} (a selection has "
+                               f"{', '.join(sorted(known))})")
+    _expect(path, "method", selection.get("method"), str, "the selector's name")
+    _expect(path, "selected", selection["selected"], list, "a list of task names")
+    for key in ("scores", "details", "instances", "options"):
+        _expect(path, key, selection.get(key, {}), dict, "a mapping")
+
+
+def check_run_results(path: Path, need: str) -> dict[str, Any]:
+    """The results.json of a finished `auxlearn run`, with the stages in ``need`` ("baseline final")."""
+    if not path.is_file():
+        raise AuxlearnError(f"{path} not found (the folder of a finished `auxlearn run`)")
+    results = read_json_mapping(path)
+    if "stages" not in results and "primary" in results:
+        raise DamagedFileError(f"{path} has no 'stages': it is the folder of one trained model (`auxlearn train`), "
+                               "not of `auxlearn run`")
+    _expect(path, "primary", results.get("primary"), str, "the primary task's name")
+    _expect(path, "stages", results.get("stages"), dict, "a mapping of stage names to their results")
+    for stage in need.split():
+        _expect(path, f"stages.{stage}", results["stages"].get(stage), dict, f"the {stage} stage's results")
+    return results
+
+
+def _expect(path: Path, key: str, value: Any, kind: type, what: str) -> None:
+    if not isinstance(value, kind):
+        found = "nothing" if value is None else f"a {type(value).__name__}"
+        raise DamagedFileError(f"{path}: {key} should be {what}, found {found}; damaged, or not a file auxlearn wrote")
