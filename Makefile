@@ -5,7 +5,7 @@ SHARED := $(abspath ../shared/data)
 # Offline mirror beside the checkout, unless the caller set AUXLEARN_DATA_DIR.
 export AUXLEARN_DATA_DIR ?= $(if $(wildcard $(SHARED)),$(SHARED),)
 
-.PHONY: demo test install chromium
+.PHONY: demo test install chromium postgresql
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,5 +25,12 @@ chromium:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  { echo "make test needs Chromium: apt-get install chromium (as root) failed" >&2; exit 1; }
 
-test: install chromium
+# The worker tests start a PostgreSQL server of their own (Debian's package: initdb, pg_ctl), as PostgreSQL is
+# what several machines share a study through.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
+	  { echo "make test needs PostgreSQL: apt-get install postgresql (as root) failed" >&2; exit 1; }
+
+test: install chromium postgresql
 	$(PY) -m pytest -q

@@ -25,7 +25,7 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from auxlearn.mix.study_storage import claim, heartbeat, interrupt, open_storage, retry_interrupted
+from auxlearn.mix.study_storage import claim, heartbeat, interrupt, opened_storage, retry_interrupted
 
 METHODS = ("gp-bo", "random")
 POLL_SECONDS = 2  # how often a worker whose study is full checks the other workers' running trials
@@ -74,8 +74,7 @@ def search_ratios(objective: Callable[[dict[str, int]], float], tasks: list[str]
     # the study without training (see _tell_infeasible).
     lows = [1, 1 if len(tasks) == 2 else 0, *[0] * (len(tasks) - 2)]
     propose = functools.partial(_sampler, method, seed, n_startup_trials)
-    with _quiet_optuna():
-        store = open_storage(storage)
+    with _quiet_optuna(), opened_storage(storage) as store:
         study = optuna.create_study(storage=store, study_name=study_name, direction="maximize", load_if_exists=True)
         _check_or_record_space(study, tasks, max_ratio, method)
         while True:
@@ -88,7 +87,7 @@ def search_ratios(objective: Callable[[dict[str, int]], float], tasks: list[str]
                 _run_trial(study, store, objective, tasks, lows, max_ratio, n_trials, propose)
             else:  # the other workers' trials fill the study: wait for their scores, or for their heartbeats to stop
                 time.sleep(POLL_SECONDS)
-    trials = [_record(t, tasks) for t in study.trials]
+        trials = [_record(t, tasks) for t in study.trials]
     best = max((t for t in trials if t["score"] is not None), key=lambda t: (t["score"], -t["number"]))
     return RatioSearchResult(best["ratios"], best["score"], trials, method)
 

@@ -13,10 +13,12 @@ import contextlib
 import os
 import socket
 import threading
+import time
 import warnings
 from typing import Iterator
 
 import optuna
+import sqlalchemy
 from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
 from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBStorage
 from optuna.storages import RetryHeartbeatStaleTrialCallback
@@ -28,11 +30,24 @@ HOST = socket.gethostname()
 # covers a few missed beats (a loaded database, a paused machine) and bounds how long a lost trial waits.
 HEARTBEAT_SECONDS = 30
 GRACE_SECONDS = 120
+SCHEMA_ATTEMPTS = 3
 MAX_RETRIES = 3  # a trial that kills its worker every time (out of memory) is given up after this many reruns
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ExperimentalWarning)
     RETRY = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+
+
+@contextlib.contextmanager
+def opened_storage(url: str | None) -> Iterator[BaseStorage]:
+    """The storage at ``url``; an RDB's pooled connections are closed after use, not left to the garbage collector
+    (which makes the database driver warn)."""
+    storage = open_storage(url)
+    try:
+        yield storage
+    finally:
+        if isinstance(storage, RDBStorage):
+            storage.engine.dispose()
 
 
 def open_storage(url: str | None) -> BaseStorage:
@@ -41,6 +56,17 @@ def open_storage(url: str | None) -> BaseStorage:
         return InMemoryStorage()
     if url.startswith("journal://"):
         return JournalStorage(JournalFileBackend(url.removeprefix("journal://")))
+    # Workers started together on an empty database all create Optuna's tables, and PostgreSQL refuses one of two
+    # identical CREATEs: the worker that lost finds the tables made on its next try.
+    for attempt in range(1, SCHEMA_ATTEMPTS):
+        try:
+            return _rdb(url)
+        except sqlalchemy.exc.DBAPIError:
+            time.sleep(attempt)
+    return _rdb(url)
+
+
+def _rdb(url: str) -> RDBStorage:
     return RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
                       heartbeat_stale_trial_callback=RETRY)
 
