@@ -1,0 +1,85 @@
+"""Two `auxlearn mix` workers on one PostgreSQL study: every trial scored once, none lost, none run twice.
+
+The issue's target: two PostgreSQL workers, 20 trials: 20 distinct completed trials, no duplicate parameters
+from a lost heartbeat. A throwaway PostgreSQL server (tests/mix_workers.py: Debian's package, a unix socket in a
+temporary folder) holds the study; each worker is its own process with one thread and its own run folder, as on
+separate machines, and trains a tiny random BERT for a few steps per trial. The random method makes the check
+exact: each proposal's sampler is seeded by its index, so the workers' scored ratios must be among the first
+proposals of the same search in one process, with no parameter set scored twice.
+
+Run: .venv/bin/python bench/workers.py [--trials 20] [--workers 2] [--method random]
+Writes bench/results/workers.json and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+os.environ.setdefault("AUXLEARN_DATA_DIR", str((REPO.parent / "shared" / "data").resolve()))
+sys.path.insert(0, str(REPO / "tests"))  # the tiny model, the experiment and the server of the worker test
+
+from conftest import experiment_dict, save_tiny_bert, write_yaml  # noqa: E402
+from mix_workers import postgres_server, run_workers, study_summary  # noqa: E402
+
+TASKS = ["rte", "mrpc", "stsb"]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--trials", type=int, default=20)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--method", default="random", choices=["random", "gp-bo"])
+    p.add_argument("--steps", type=int, default=4, help="training steps of each trial")
+    args = p.parse_args(argv)
+
+    from auxlearn.mix.ratio_study import search_ratios
+    from auxlearn.models.encoder import load_tokenizer
+
+    with tempfile.TemporaryDirectory(prefix="auxlearn-workers-") as tmp:
+        folder = Path(tmp)
+        model = save_tiny_bert(folder / "tiny-bert", load_tokenizer("all-MiniLM-L6-v2"))
+        config = write_yaml(folder / "exp.yaml", experiment_dict(
+            model, auxiliary=TASKS[1:], data={"max_train_examples": 32, "dev_size": 16},
+            mix={"method": args.method, "n_trials": args.trials, "steps": args.steps, "study_name": "workers"}))
+        with postgres_server() as storage:
+            workers = run_workers(config, storage, folder / "runs", workers=args.workers, timeout=1800)
+            summary = study_summary(storage, "workers")
+
+    reference = search_ratios(lambda ratios: 0.0, TASKS, method=args.method, n_trials=args.trials + 2, seed=0)
+    proposals = [t["ratios"] for t in reference.trials]
+    checks = {
+        "workers_succeeded": all(code == 0 for code in workers["codes"]),
+        "scored_trials": summary["scored"] == args.trials,
+        "distinct_trial_numbers": summary["distinct_numbers"] == summary["trials"],
+        "no_duplicate_params": summary["duplicate_params"] == 0,
+        "every_worker_scored": len(summary["scored_by_worker"]) == args.workers,
+        "nothing_left_running": not {"RUNNING", "WAITING"} & set(summary["states"]),
+    }
+    if args.method == "random":
+        checks["one_process_proposals"] = all(params in proposals for params in summary["scored_params"])
+    results = {
+        "target": f"{args.workers} PostgreSQL workers, {args.trials} trials: {args.trials} distinct completed "
+                  "trials, no duplicate parameters from a lost heartbeat",
+        "met": all(checks.values()), "checks": checks, "seconds": round(workers["seconds"], 1),
+        "settings": {**vars(args), "tasks": TASKS, "model": "tiny random BERT (2 layers, hidden 32)",
+                     "threads_per_worker": 1},
+        "study": {k: v for k, v in summary.items() if k != "scored_params"},
+        "failed_worker_logs": workers["logs"],
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "workers.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(results, indent=2))
+    return 0 if results["met"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
