@@ -68,29 +68,37 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def run_workers(config: Path, storage: str, out: Path, workers: int = 2, timeout: float = 600) -> dict[str, Any]:
-    """Run ``workers`` `auxlearn mix` processes at once on one study, each with its own run folder (as on separate
-    machines) and one thread; their exit codes, the seconds until the last ended, and their stderr on failure."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cli = [str(Path(sys.executable).parent / "auxlearn")]  # the console script of this environment
-    started = time.perf_counter()
-    logs = [out / f"worker_{i}.log" for i in range(workers)]
+def start_worker(config: Path, storage: str, out: Path, name: str) -> subprocess.Popen:
+    """One `auxlearn mix` process with one thread and its own run folder ``out/name`` (as on its own machine);
+    its output goes to ``out/name.log``."""
     out.mkdir(parents=True, exist_ok=True)
-    processes = []
-    for i, log in enumerate(logs):
-        with open(log, "w") as stream:
-            processes.append(subprocess.Popen([*cli, "mix", str(config), "--out", str(out / f"worker_{i}"),
-                                               "--storage", storage], env=env, stdout=stream, stderr=stream))
+    cli = str(Path(sys.executable).parent / "auxlearn")  # the console script of this environment
+    with open(out / f"{name}.log", "w") as log:
+        return subprocess.Popen([cli, "mix", str(config), "--out", str(out / name), "--storage", storage],
+                                env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=log, stderr=log)
+
+
+def wait_workers(processes: list[subprocess.Popen], timeout: float = 600) -> dict[str, Any]:
+    """Their exit codes (a worker still running after ``timeout`` seconds is killed) and the output of those
+    that failed."""
+    deadline = time.monotonic() + timeout
     codes = []
     for process in processes:
         try:
-            codes.append(process.wait(timeout=max(1.0, timeout - (time.perf_counter() - started))))
+            codes.append(process.wait(timeout=max(1.0, deadline - time.monotonic())))
         except subprocess.TimeoutExpired:
             process.kill()
             codes.append(process.wait())
-    seconds = time.perf_counter() - started
-    return {"codes": codes, "seconds": seconds,
-            "logs": {str(log): log.read_text()[-3000:] for log, code in zip(logs, codes) if code}}
+    paths = [Path(f"{process.args[4]}.log") for process in processes]  # beside the run folder (start_worker)
+    return {"codes": codes, "logs": {str(log): log.read_text()[-3000:] for log, code in zip(paths, codes) if code}}
+
+
+def run_workers(config: Path, storage: str, out: Path, workers: int = 2, timeout: float = 600) -> dict[str, Any]:
+    """``workers`` processes at once on one study: their exit codes, failures' output, and the seconds until the
+    last one ended."""
+    started = time.perf_counter()
+    processes = [start_worker(config, storage, out, f"worker_{i}") for i in range(workers)]
+    return {**wait_workers(processes, timeout), "seconds": time.perf_counter() - started}
 
 
 def study_summary(storage: str, study_name: str) -> dict[str, Any]:
@@ -98,7 +106,9 @@ def study_summary(storage: str, study_name: str) -> dict[str, Any]:
     scored more than once (what a trial rerun while its worker still ran, a lost heartbeat, would leave)."""
     import optuna
 
-    trials = optuna.load_study(study_name=study_name, storage=storage).get_trials(deepcopy=False)
+    rdb = optuna.storages.RDBStorage(storage)
+    trials = optuna.load_study(study_name=study_name, storage=rdb).get_trials(deepcopy=False)
+    rdb.engine.dispose()
     scored = [t for t in trials if t.state.name == "COMPLETE" and not t.user_attrs.get("infeasible")]
     params = Counter(tuple(sorted(t.params.items())) for t in scored)
     return {
@@ -108,7 +118,9 @@ def study_summary(storage: str, study_name: str) -> dict[str, Any]:
         "scored": len(scored),
         "distinct_scored_params": len(params),
         "duplicate_params": sum(n - 1 for n in params.values()),
-        "reruns": sum("failed_trial" in t.system_attrs for t in trials),
+        "reruns": [{"number": t.number, "of": t.system_attrs["failed_trial"], "state": t.state.name,
+                    "same_params": t.params == trials[t.system_attrs["failed_trial"]].params}
+                   for t in trials if "failed_trial" in t.system_attrs],
         "surplus": sum(bool(t.user_attrs.get("surplus")) for t in trials),
         "scored_by_worker": dict(Counter(f"{t.user_attrs['worker'][0]}:{t.user_attrs['worker'][1]}" for t in scored)),
         "scored_params": [dict(t.params) for t in scored],
