@@ -205,6 +205,25 @@ def test_a_full_study_waits_for_the_running_trials_of_other_workers(tmp_path, mo
     assert [t["state"] for t in result.trials] == ["COMPLETE"] * 3 and result.trials[1]["score"] == -0.5
 
 
+def test_a_trial_asked_for_as_another_worker_took_the_last_one_is_surplus(tmp_path, monkeypatch):
+    monkeypatch.setattr(ratio_study, "POLL_SECONDS", 0.1)
+    ask = optuna.Study.ask
+
+    def racing_ask(study):
+        """Another worker of this machine asks for the last trial between our check and our ask."""
+        monkeypatch.setattr(optuna.Study, "ask", ask)
+        other = ask(study)
+        other.set_user_attr("worker", [socket.gethostname(), os.getpid(), other.number])
+        threading.Timer(0.5, study.tell, (other, 1.0)).start()
+        return ask(study)
+
+    monkeypatch.setattr(optuna.Study, "ask", racing_ask)
+    objective = Recorder()
+    result = search_ratios(objective, TASKS, method="random", n_trials=1, storage=f"sqlite:///{tmp_path}/mix.db")
+    assert objective.calls == []  # the surplus trial proposed and trained nothing
+    assert [t["state"] for t in result.trials] == ["COMPLETE", "SURPLUS"] and result.best_score == 1.0
+
+
 def test_a_stored_study_of_another_search_space_is_refused(tmp_path):
     storage = f"sqlite:///{tmp_path}/mix.db"
     search_ratios(mixture_score, TASKS, method="random", n_trials=1, storage=storage)
