@@ -11,6 +11,7 @@ tasks:
     metrics: [macro_f1, accuracy] # optional: the type's default metrics
     main_metric: macro_f1         # optional: the first metric
     direction: maximize           # optional: from the metric
+    replaces: false               # true: this task takes a built-in task's name on purpose (else an error)
   - name: imdb
     type: classification
     path: stanfordnlp/imdb        # a hub dataset id (and `config`), or a folder in the hub's layout
