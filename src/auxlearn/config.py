@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from auxlearn.errors import AuxlearnError, format_validation_error
 from auxlearn.yaml_file import load_yaml
@@ -90,20 +90,14 @@ class DataConfig(_Strict):
     split_seed: int = 0
     cache_dir: Optional[str] = None
 
-    @field_validator("max_train_examples")
+    @field_validator("max_train_examples", "dev_size")
     @classmethod
-    def _positive_caps(cls, value: Any) -> Any:
-        caps = value if isinstance(value, dict) else {} if value is None else {None: value}
-        bad = [f"{n}" + (f" ({task!r})" if task else "") for task, n in caps.items() if n < 1]
+    def _positive(cls, value: Any) -> Any:
+        """0 or less would leave a split empty; a count of 1.5 dev examples is a typo (a fraction is below 1)."""
+        values = value.items() if isinstance(value, dict) else [] if value is None else [(None, value)]
+        bad = [f"{n}" + (f" ({task!r})" if task else "") for task, n in values if n <= 0 or (n > 1 and n % 1)]
         if bad:
-            raise ValueError(f"a cap must be at least 1 example; got {', '.join(bad)}")
-        return value
-
-    @field_validator("dev_size")
-    @classmethod
-    def _positive_dev_size(cls, value: Any) -> Any:
-        if value is not None and value <= 0:
-            raise ValueError(f"must be greater than 0 (a count, or a fraction of train below 1); got {value}")
+            raise ValueError(f"must be a count above 0 (dev_size: or a fraction below 1); got {', '.join(bad)}")
         return value
 
     def train_limit(self, task: str) -> Optional[int]:
@@ -200,11 +194,11 @@ class Experiment(_Strict):
             data["mix"] = {"method": mix_method, **(data.get("mix") or {})}
         return data
 
-    @field_validator("auxiliary")
+    @field_validator("auxiliary", "seeds")
     @classmethod
-    def _no_duplicates(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError(f"auxiliary lists a task twice: {value}")
+    def _no_duplicates(cls, value: Optional[list], info: ValidationInfo) -> Optional[list]:
+        if value and len(set(value)) != len(value):
+            raise ValueError(f"{info.field_name} lists an entry twice: {value}")
         return value
 
     @model_validator(mode="after")
@@ -279,7 +273,6 @@ def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = (
         document["model"] = resolve_model_path(document["model"], path)
     exp = experiment_from_dict(document, where=f"config file {path}")
     from auxlearn.config_checks import check_experiment  # it reads the task files: tasks, so torch
-
     check_experiment(exp, where=f"config file {path}")
     return exp
 
