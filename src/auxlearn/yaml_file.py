@@ -36,12 +36,21 @@ def load_yaml(path: Path, what: str) -> Any:
         raise AuxlearnError(f"{what} {path}: cannot read it ({getattr(error, 'strerror', None) or error})") from None
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = error.problem or error.context
-        if problem and problem.startswith("duplicate key"):
-            raise AuxlearnError(f"{what} {path}{where}: {problem}") from None
-        raise AuxlearnError(f"{what} {path}{where}: not valid YAML ({problem})") from None
     except yaml.YAMLError as error:
-        raise AuxlearnError(f"{what} {path}: not valid YAML ({error})") from None
+        place, problem = _located(error)
+        kind = "" if problem.startswith("duplicate key") else "not valid YAML: "
+        raise AuxlearnError(f"{what} {path}{', ' + place if place else ''}: {kind}{problem}") from None
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error on one line: "line L, column C: problem" where the parser knows the place."""
+    place, problem = _located(error)
+    return f"{place}: {problem}" if place else problem
+
+
+def _located(error: yaml.YAMLError) -> tuple[str, str]:
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        problem = " ".join(filter(None, [error.context, error.problem]))
+        return (f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""), problem
+    return "", " ".join(str(error).split())

@@ -13,7 +13,9 @@ def read_problem(file: Path, error: BaseException) -> str:
     """The first bad line of a JSON-lines or csv / tsv file, else the innermost error's message."""
     suffix = file.suffix.lower()
     try:
-        if suffix in (".jsonl", ".json"):
+        if suffix != ".parquet" and b"\x00" in file.read_bytes()[:65536]:
+            found = "binary data (NUL bytes), not text"
+        elif suffix in (".jsonl", ".json"):
             found = _bad_json_line(file)
         elif suffix in (".csv", ".tsv"):
             found = _bad_csv_row(file, "\t" if suffix == ".tsv" else ",")
@@ -63,4 +65,5 @@ def _bad_csv_row(file: Path, delimiter: str) -> str | None:
 def _innermost(error: BaseException) -> str:
     while error.__cause__ is not None or error.__context__ is not None:
         error = error.__cause__ or error.__context__
-    return str(error) or type(error).__name__
+    lines = str(error).strip().splitlines()
+    return lines[0] + (" ..." if len(lines) > 1 else "") if lines else type(error).__name__
