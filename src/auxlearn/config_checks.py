@@ -4,18 +4,22 @@ typo fails in a second rather than after an hour of training (and not on every v
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from auxlearn.config import Experiment
+from auxlearn.data.loading import check_data_folder
 from auxlearn.errors import AuxlearnError
 from auxlearn.tasks import available_tasks, get_task
 
 
 def check_experiment(exp: Experiment, where: str) -> None:
-    known = available_tasks(exp.task_files)
-    for name in exp.tasks:
-        try:
+    with _at(where):
+        if exp.data.dir:
+            check_data_folder(exp.data.dir)
+        known = available_tasks(exp.task_files)
+        for name in exp.tasks:
             get_task(name, known)
-        except AuxlearnError as error:
-            raise AuxlearnError(f"{where}: {error}") from None
     caps = exp.data.max_train_examples
     _names_tasks(exp, "data.max_train_examples", caps if isinstance(caps, dict) else {}, where)
     _names_tasks(exp, "train.sampler.ratios", exp.train.sampler.options.get("ratios") or {}, where)
@@ -25,6 +29,15 @@ def check_experiment(exp: Experiment, where: str) -> None:
         if not torch.cuda.is_available():
             raise AuxlearnError(f"{where}: train.device: cuda, but this machine has no GPU that PyTorch can use "
                                 "(torch.cuda.is_available() is false); use auto or cpu")
+
+
+@contextmanager
+def _at(where: str) -> Iterator[None]:
+    """Errors that do not name the config file, prefixed with it (a task file's errors name their own file)."""
+    try:
+        yield
+    except AuxlearnError as error:
+        raise AuxlearnError(str(error) if str(error).startswith("task file") else f"{where}: {error}") from None
 
 
 def _names_tasks(exp: Experiment, key: str, mapping: dict, where: str) -> None:

@@ -10,7 +10,7 @@ from typing import Optional
 import datasets
 
 from auxlearn.data.encode import encode_split
-from auxlearn.data.loading import default_data_dir
+from auxlearn.data.loading import check_data_folder, default_data_dir
 from auxlearn.data.read_errors import json_objects
 from auxlearn.data.task_data import build_task_data
 from auxlearn.errors import AuxlearnError
@@ -40,6 +40,8 @@ def _check_task(model: MultiTaskModel, task: str) -> None:
 def evaluate_model(model_dir: str | Path, *, task: Optional[str] = None, split: str = "eval",
                    data_dir: Optional[str] = None) -> dict[str, dict[str, float]]:
     """Metrics per task; without ``task``, every task of the model whose split exists."""
+    if data_dir:
+        check_data_folder(data_dir)
     model, tokenizer, meta, how = _load(model_dir)
     if task is not None:
         _check_task(model, task)

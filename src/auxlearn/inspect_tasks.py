@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from auxlearn.data.loading import default_data_dir, load_split
+from auxlearn.data.loading import check_data_folder, default_data_dir, load_split
 from auxlearn.data.task_data import dev_count
 from auxlearn.errors import AuxlearnError, MissingSplitError
 from auxlearn.tasks import available_tasks
@@ -12,6 +12,8 @@ from auxlearn.tasks import available_tasks
 
 def task_table(data_dir: Optional[str] = None, task_files: list[str] = ()) -> list[dict]:
     data_dir = data_dir or default_data_dir()
+    if data_dir:
+        check_data_folder(data_dir)
     rows = []
     for name, spec in sorted(available_tasks(task_files).items()):
         sizes, notes = {}, []

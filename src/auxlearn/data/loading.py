@@ -44,15 +44,20 @@ def _local_folder(spec: TaskSpec, data_dir: Optional[str]) -> Optional[str]:
     return None
 
 
-def _check_data_dir(spec: TaskSpec, data_dir: str) -> None:
-    """A data dir that is given is the offline mirror: a task it lacks is an error naming the folder, not a hub
-    lookup that fails offline with a message about the hub."""
-    folder = Path(data_dir)
-    told = "data.dir, --data-dir or AUXLEARN_DATA_DIR"
+def check_data_folder(data_dir: str) -> None:
+    """A data folder that is named (data.dir, --data-dir, AUXLEARN_DATA_DIR) must be one."""
+    folder, told = Path(data_dir), "data.dir, --data-dir or AUXLEARN_DATA_DIR"
     if not folder.exists():
         raise AuxlearnError(f"data folder {folder} ({told}) not found")
     if not folder.is_dir():
         raise AuxlearnError(f"data folder {folder} ({told}) is not a folder")
+
+
+def _check_data_dir(spec: TaskSpec, data_dir: str) -> None:
+    """A data dir that is given is the offline mirror: a task it lacks is an error naming the folder, not a hub
+    lookup that fails offline with a message about the hub."""
+    check_data_folder(data_dir)
+    folder = Path(data_dir)
     raise AuxlearnError(f"task {spec.name!r}: data folder {folder} has no {spec.source.local!r} folder (the offline "
                         f"mirror holds {spec.source.local}/ in the hub's layout); "
                         f"it holds: {', '.join(sorted(p.name for p in folder.iterdir())) or 'nothing'}")
