@@ -272,6 +272,16 @@ def test_encoding_cache_is_reused_and_invalidated_by_max_length(tokenizer, tmp_p
     assert max(shorter.train.lengths) == 32 < max(first.train.lengths)
 
 
+@pytest.mark.data
+def test_a_damaged_encoding_cache_is_encoded_again(tokenizer, tmp_path, caplog):
+    first = build("rte", tokenizer, cache_dir=tmp_path, max_train_examples=32, dev_size=16)
+    for arrow in (tmp_path / "encoded").rglob("*.arrow"):
+        arrow.write_bytes(b"damaged")
+    again = build("rte", tokenizer, cache_dir=tmp_path, max_train_examples=32, dev_size=16)
+    assert again.train.input_ids == first.train.input_ids and again.eval.labels == first.eval.labels
+    assert "unreadable" in caplog.text
+
+
 def test_tokenizer_fingerprint_ignores_the_truncation_state_a_call_leaves(tokenizer):
     from auxlearn.data.encode import tokenizer_fingerprint
 

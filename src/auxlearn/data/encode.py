@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from auxlearn.tasks.spec import TaskSpec
 from auxlearn.tasks.types import IGNORE_INDEX, TaskType
 
 ENCODING_VERSION = 1
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -130,9 +132,8 @@ def encode_split(
     )
     key = _digest(key_material.encode(), 24)
     folder = (cache_dir or default_cache_dir()) / "encoded" / f"{spec.name}-{key}"
-    if cache and folder.is_dir():
-        table = datasets.load_from_disk(str(folder))
-    else:
+    table = _cached(folder) if cache else None
+    if table is None:
         table = datasets.Dataset.from_dict(_encode(spec, rows, row_ids.tolist(), tokenizer, max_length, source,
                                                    labelled, siamese))
         if cache:
@@ -148,6 +149,17 @@ def encode_split(
         labelled=labelled,
         pair_input_ids=table["pair_input_ids"] if siamese else None,
     )
+
+
+def _cached(folder: Path) -> Optional[datasets.Dataset]:
+    """A cached encoding, or None when there is none or it is damaged (then it is encoded again and replaced)."""
+    if not folder.is_dir():
+        return None
+    try:
+        return datasets.load_from_disk(str(folder))
+    except Exception as error:  # pyarrow and datasets raise many types for a damaged folder
+        log.warning("auxlearn: the cached encoding %s is unreadable (%s); encoding again", folder, error)
+        return None
 
 
 def _encode(spec, rows, row_ids, tokenizer, max_length, source, labelled, siamese) -> dict[str, list]:

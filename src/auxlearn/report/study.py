@@ -27,7 +27,8 @@ def is_run(folder: Path) -> bool:
     """A folder of `auxlearn run`: its results.json has stages (a trained model's results.json has none)."""
     path = folder / "results.json"
     try:
-        return path.is_file() and "stages" in read_json(path)
+        document = read_json(path) if path.is_file() else None
+        return isinstance(document, dict) and "stages" in document
     except (OSError, ValueError):
         return False
 

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +44,8 @@ from auxlearn.models.encoder import resolve_model_name
 
 from .importance import HeadImportance, head_importance
 from .reference import reference_importance
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .selector import GradTSSelector
@@ -81,9 +85,12 @@ def task_importance(stage, task: str, options: GradTSSelector.Options, *,
     cache_file = default_cache_dir() / "importance" / f"{task}-{key}.npz"
     if options.cache and cache_file.is_file():
         meta_file = cache_file.with_suffix(".json")
-        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
-        return HeadImportance.load(cache_file), {"cached": True, "finetune_seconds": 0.0,
-                                                 "importance_seconds": 0.0, "cache_key": key, "computed": meta}
+        try:  # a damaged cache entry is measured again and replaced
+            meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+            return HeadImportance.load(cache_file), {"cached": True, "finetune_seconds": 0.0,
+                                                     "importance_seconds": 0.0, "cache_key": key, "computed": meta}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            log.warning("auxlearn: the cached importance %s is unreadable (%s); measuring again", cache_file, error)
 
     t0 = time.perf_counter()
     model, dev_score = finetune(stage, task, options, tune_split, steps)
