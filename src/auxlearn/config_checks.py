@@ -10,6 +10,7 @@ from typing import Iterator
 from auxlearn.config import Experiment
 from auxlearn.data.loading import check_data_folder
 from auxlearn.errors import AuxlearnError
+from auxlearn.models.multitask import is_model_folder, saved_heads
 from auxlearn.tasks import available_tasks, get_task
 
 
@@ -17,6 +18,8 @@ def check_experiment(exp: Experiment, where: str) -> None:
     with _at(where):
         if exp.data.dir:
             check_data_folder(exp.data.dir)
+        if is_model_folder(exp.model):  # its heads are adopted once data is ready: a damaged file fails now
+            saved_heads(exp.model)
         known = available_tasks(exp.task_files)
         for name in exp.tasks:
             get_task(name, known)

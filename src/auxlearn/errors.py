@@ -39,5 +39,8 @@ def format_validation_error(error: ValidationError, where: str = "") -> str:
     for item in error.errors():
         key = ".".join([*([where] if where else []), *map(str, item["loc"])]) or "(top level)"
         message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        given = item.get("input")
+        if isinstance(given, (str, int, float)) and item["type"] != "extra_forbidden" and len(repr(given)) <= 40:
+            message += f" (got {given!r})"  # a scalar the user wrote: show it back
         lines.append(f"{key}: {message}")
     return "; ".join(lines)

@@ -22,7 +22,7 @@ from auxlearn.data.loading import default_data_dir
 from auxlearn.data.task_data import TaskData, build_task_data
 from auxlearn.errors import NonFiniteLossError
 from auxlearn.io import read_json, write_json_atomic
-from auxlearn.models.encoder import clamp_max_length, load_encoder, load_tokenizer, resolve_model_name
+from auxlearn.models.encoder import clamp_max_length, load_config, load_encoder, load_tokenizer
 from auxlearn.models.multitask import MultiTaskModel, is_model_folder, saved_heads
 from auxlearn.protocols import plan_arm
 from auxlearn.tasks import available_tasks, get_task
@@ -48,7 +48,7 @@ def prepare(exp: Experiment, tasks: Optional[list[str]] = None) -> Prepared:
     names = tasks or exp.tasks
     specs = {name: get_task(name, known) for name in names}
     tokenizer = load_tokenizer(exp.model)
-    config = transformers.AutoConfig.from_pretrained(resolve_model_name(exp.model))
+    config = load_config(exp.model)
     data_dir = exp.data.dir or default_data_dir()
     cache_dir = Path(exp.data.cache_dir) if exp.data.cache_dir else None
     data = {}

@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 
 from safetensors import SafetensorError
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from auxlearn.config import DEFAULT_MODEL
 from auxlearn.errors import AuxlearnError
@@ -42,6 +42,15 @@ def load_encoder(name: str):
 def _first_line(error: BaseException) -> str:
     """transformers' messages run to paragraphs of advice; the first line says what is wrong."""
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def load_config(name: str):
+    """The encoder's config (its position limit clamps max_length), read before any data work."""
+    path = resolve_model_name(name)
+    try:
+        return AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as error:
+        raise AuxlearnError(f"cannot load the config (config.json) of encoder {name!r}: {_first_line(error)}") from None
 
 
 def load_tokenizer(name: str):

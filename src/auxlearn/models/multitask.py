@@ -13,10 +13,10 @@ as one sequence discards.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Mapping, get_args
+from typing import Literal, Mapping, Optional, get_args
 
 import torch
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -26,11 +26,27 @@ from auxlearn.errors import AuxlearnError, DamagedFileError, format_validation_e
 from auxlearn.io import atomic_directory, read_json_mapping, write_json_atomic
 from auxlearn.models.encoder import load_encoder, load_tokenizer
 from auxlearn.models.heads import Head
-from auxlearn.config import PairEncoding
+from auxlearn.config import PairEncoding, Precision
 from auxlearn.tasks.spec import TaskSpec
 
 Pooling = Literal["cls", "mean"]
 SIAMESE_FEATURES = 4  # u, v, |u - v|, u * v
+
+
+class _SavedData(BaseModel):
+    max_length: dict[str, int] = {}
+    dev_size: Optional[float] = None
+    split_seed: int = 0
+
+
+class SavedMetadata(BaseModel):
+    """What ``auxlearn.json`` must hold for a model to load and evaluate as it was trained (other keys pass)."""
+
+    pooling: Pooling
+    pair_encoding: PairEncoding
+    head_dropout: float = Field(ge=0, lt=1)
+    precision: Precision = "fp32"
+    data: _SavedData = _SavedData()
 
 
 class MultiTaskModel(nn.Module):
@@ -146,10 +162,11 @@ def saved_heads(folder: str | Path) -> tuple[dict[str, TaskSpec], dict[str, dict
     for name in ("auxlearn.json", "tasks.json", "heads.safetensors", "config.json"):
         if not (folder / name).is_file():
             raise AuxlearnError(f"{folder} is not an auxlearn model folder: {name} is missing")
-    meta = read_json_mapping(folder / "auxlearn.json", "pooling", "pair_encoding", "head_dropout")
-    for key, allowed in (("pooling", get_args(Pooling)), ("pair_encoding", get_args(PairEncoding))):
-        if meta[key] not in allowed:
-            raise DamagedFileError(f"{folder / 'auxlearn.json'}: {key} {meta[key]!r} is not one of {allowed}")
+    meta = read_json_mapping(folder / "auxlearn.json")
+    try:
+        SavedMetadata.model_validate(meta)
+    except ValidationError as error:
+        raise DamagedFileError(f"{folder / 'auxlearn.json'}: {format_validation_error(error)}") from None
     specs = {}
     for name, spec in read_json_mapping(folder / "tasks.json").items():
         try:
