@@ -94,7 +94,6 @@ def cmd_mix(args) -> int:
 def cmd_run(args) -> int:
     from auxlearn.pipeline import run_pipeline, summary_table
     from auxlearn.report import write_report
-
     from auxlearn.run_files import check_run_results
 
     exp = _experiment(args)
