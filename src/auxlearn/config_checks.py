@@ -12,6 +12,7 @@ from auxlearn.data.loading import check_data_folder
 from auxlearn.errors import AuxlearnError
 from auxlearn.models.multitask import is_model_folder, saved_heads
 from auxlearn.tasks import available_tasks, get_task
+from auxlearn.train.device import pick_device
 
 
 def check_experiment(exp: Experiment, where: str) -> None:
@@ -23,15 +24,10 @@ def check_experiment(exp: Experiment, where: str) -> None:
         known = available_tasks(exp.task_files)
         for name in exp.tasks:
             get_task(name, known)
-    caps = exp.data.max_train_examples
-    _names_tasks(exp, "data.max_train_examples", caps if isinstance(caps, dict) else {}, where)
-    _names_tasks(exp, "train.sampler.ratios", exp.train.sampler.options.get("ratios") or {}, where)
-    if exp.train.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise AuxlearnError(f"{where}: train.device: cuda, but this machine has no GPU that PyTorch can use "
-                                "(torch.cuda.is_available() is false); use auto or cpu")
+        caps = exp.data.max_train_examples
+        _names_tasks(exp, "data.max_train_examples", caps if isinstance(caps, dict) else {})
+        _names_tasks(exp, "train.sampler.ratios", exp.train.sampler.options.get("ratios") or {})
+        pick_device(exp.train.device)
 
 
 @contextmanager
@@ -43,9 +39,9 @@ def _at(where: str) -> Iterator[None]:
         raise AuxlearnError(str(error) if str(error).startswith("task file") else f"{where}: {error}") from None
 
 
-def _names_tasks(exp: Experiment, key: str, mapping: dict, where: str) -> None:
+def _names_tasks(exp: Experiment, key: str, mapping: dict) -> None:
     """A per-task mapping whose keys are not tasks of the experiment would be silently ignored."""
     stray = [name for name in mapping if name not in exp.tasks]
     if stray:
-        raise AuxlearnError(f"{where}: {key} names {', '.join(map(repr, stray))}, not a task of this experiment "
+        raise AuxlearnError(f"{key} names {', '.join(map(repr, stray))}, not a task of this experiment "
                             f"(its tasks: {', '.join(exp.tasks)})")

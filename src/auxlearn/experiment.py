@@ -27,6 +27,7 @@ from auxlearn.models.multitask import MultiTaskModel, is_model_folder, saved_hea
 from auxlearn.protocols import plan_arm
 from auxlearn.tasks import available_tasks, get_task
 from auxlearn.train.anchor import Anchor
+from auxlearn.train.device import pick_device
 from auxlearn.train.evaluation import predict, score_predictions
 from auxlearn.train.samplers import TaskSampler, build_sampler
 from auxlearn.train.trainer import Trainer
@@ -44,6 +45,7 @@ class Prepared:
 
 def prepare(exp: Experiment, tasks: Optional[list[str]] = None) -> Prepared:
     """Load and encode ``tasks`` (default: the primary and the auxiliaries)."""
+    pick_device(exp.train.device)  # a GPU that is not there fails before the data work, not after it
     known = available_tasks(exp.task_files)
     names = tasks or exp.tasks
     specs = {name: get_task(name, known) for name in names}

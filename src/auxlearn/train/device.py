@@ -17,6 +17,7 @@ from typing import ContextManager, Literal
 import torch
 
 from auxlearn.config import Precision
+from auxlearn.errors import AuxlearnError
 
 Resolved = Literal["fp32", "bf16"]
 
@@ -27,8 +28,13 @@ log = logging.getLogger(__name__)
 
 
 def pick_device(name: str) -> torch.device:
+    """``train.device`` as a device; asking for a GPU this machine lacks is an error (checked when the config
+    loads and when data is prepared, not when training starts)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise AuxlearnError("train.device: cuda, but this machine has no GPU that PyTorch can use "
+                            "(torch.cuda.is_available() is false); use auto or cpu")
     return torch.device(name)
 
 
