@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 import re
 import resource
@@ -23,6 +24,14 @@ from conftest import experiment_dict, write_yaml
 CASES_DIR = Path(__file__).parent / "bad_inputs"
 TICKETS = "text,label\n" + "".join(f"ticket number {i} about {'money' if i % 2 else 'a crash'},"
                                    f"{'billing' if i % 2 else 'tech'}\n" for i in range(40))
+ROWS = [(f"ticket {i}", "billing" if i % 2 else "tech") for i in range(40)]
+CSV = "text,label\n" + "".join(f"{text},{label}\n" for text, label in ROWS)
+BASES = {  # the standard files a case's file can start from (README.md)
+    "tickets.csv": CSV,
+    "numbers.csv": CSV.replace("billing", "1.5").replace("tech", "2"),
+    "tickets.jsonl": "".join(json.dumps({"text": text, "label": label}) + "\n" for text, label in ROWS),
+    "tagging.jsonl": (json.dumps({"tokens": ["the", "cat", "sat"], "tags": ["O", "B-X", "O"]}) + "\n") * 30,
+}
 TASK = {"name": "tickets", "type": "classification", "files": {"train": "train.csv", "eval": "eval.csv"},
         "text_fields": ["text"], "label_field": "label"}
 
@@ -111,8 +120,23 @@ def _set_up(case: dict, folder: Path, tiny_model_dir: str, saved_model: Path) ->
     for name, text in {**{f"run/{k}": v for k, v in case.get("run", {}).items()}, **case.get("files", {})}.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_fill(text["text"] * text["repeat"] if isinstance(text, dict) else text, places))
+        path.write_text(_fill(_content(text), places))
     return _fill(case.get("argv", ["train", "{config}", "--out", "{out}"]), places)
+
+
+def _content(spec: Any) -> str:
+    """A file's text: as given, ``{repeat, text}``, or ``{base, line | insert, text}`` (a standard file with that
+    1-based line replaced, or the line inserted there)."""
+    if not isinstance(spec, dict):
+        return spec
+    if "repeat" in spec:
+        return spec["text"] * spec["repeat"]
+    lines = BASES[spec["base"]].splitlines()
+    if "line" in spec:
+        lines[spec["line"] - 1] = spec["text"]
+    if "insert" in spec:
+        lines.insert(spec["insert"] - 1, spec["text"])
+    return "\n".join(lines) + "\n"
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
