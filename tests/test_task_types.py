@@ -167,6 +167,18 @@ def test_a_bad_label_names_the_task_the_file_and_the_row(name, tokenizer, tmp_pa
 
 
 @pytest.mark.parametrize("name", TYPES)
+def test_check_rows_passes_good_rows_and_names_a_value_it_cannot_read(name):
+    spec, columns, _ = toy(name, seed=3)
+    texts = [list(columns[field]) for field in spec.text_fields]
+    spec.task_type.check_rows(spec, texts, columns["label"], range(len(texts[0])), SOURCE)
+    texts[0][BAD_ROW] = {"not": "text"}
+    with pytest.raises(AuxlearnError) as error:
+        spec.task_type.check_rows(spec, texts, columns["label"], range(len(texts[0])), SOURCE)
+    for part in (repr(spec.name), SOURCE, f"row {BAD_ROW + 1}:", repr(spec.text_fields[0])):
+        assert part in str(error.value)
+
+
+@pytest.mark.parametrize("name", TYPES)
 def test_default_metrics_apply_and_other_metrics_are_refused(name):
     task_type = TASK_TYPES[name]
     assert set(task_type.default_metrics) <= task_type.metrics <= set(METRICS)
