@@ -54,8 +54,8 @@ def check_data_folder(data_dir: str) -> None:
 
 
 def _check_data_dir(spec: TaskSpec, data_dir: str) -> None:
-    """A data dir that is given is the offline mirror: a task it lacks is an error naming the folder, not a hub
-    lookup that fails offline with a message about the hub."""
+    """Offline, a task the data dir lacks is an error naming the folder, not a hub lookup that fails with a
+    message about the hub."""
     check_data_folder(data_dir)
     folder = Path(data_dir)
     raise AuxlearnError(f"task {spec.name!r}: data folder {folder} has no {spec.source.local!r} folder (the offline "
@@ -74,8 +74,8 @@ def load_split(spec: TaskSpec, split: str, data_dir: Optional[str]) -> datasets.
     if dataset_split is None:
         raise MissingSplitError(f"task {spec.name!r}: no '{split}' split is mapped in source.splits")
     location = _local_folder(spec, data_dir)
-    if location is None and data_dir and src.local:
-        _check_data_dir(spec, data_dir)
+    if location is None and data_dir and src.local and (src.path is None or datasets.config.HF_HUB_OFFLINE):
+        _check_data_dir(spec, data_dir)  # online, a task the mirror lacks comes from the hub instead
     if location is None:
         if src.path is None:
             where = f"{data_dir}/{src.local}" if data_dir else "AUXLEARN_DATA_DIR (unset)"
