@@ -129,6 +129,18 @@ def test_cache_is_reused(first_run, exp, prepared, tmp_path, counted):
     assert counted == {"finetune": 3, "importance": 3}
 
 
+def test_a_damaged_cache_entry_is_measured_again(first_run, exp, prepared, tmp_path, counted, caplog):
+    from auxlearn.data.encode import default_cache_dir
+
+    selection, _ = first_run
+    for entry in (default_cache_dir() / "importance").glob("mrpc-*.npz"):
+        entry.write_bytes(b"damaged")
+    again = gradts(mode="top_k", top_k=1, **FAST).select(Stage(exp, prepared, tmp_path / "select"))
+    assert counted == {"finetune": 1, "importance": 1}
+    assert again.scores == pytest.approx(selection.scores)
+    assert "unreadable" in caplog.text
+
+
 def _stub_importance(monkeypatch, matrices):
     """Replace fine-tuning + importance by fixed task-level matrices."""
     def importance(stage, task, options, *, whole_split=False):
