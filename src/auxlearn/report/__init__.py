@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from auxlearn.errors import AuxlearnError
+from auxlearn.errors import AuxlearnError, DamagedFileError
 from auxlearn.io import write_bytes_atomic, write_text_atomic
 
 
@@ -29,7 +29,15 @@ def write_report(run_dir: str | os.PathLike) -> Path:
 
     run_dir = Path(run_dir)
     if (run_dir / "results.json").is_file() or not run_dir.is_dir():
-        return _write(run_dir, build_report(load_run(run_dir)))
+        data = load_run(run_dir)
+        try:
+            report = build_report(data)
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as error:
+            # load_run checked the structure it reads; the report reads much more of a run's results
+            raise DamagedFileError(f"{run_dir / 'results.json'}: cannot build the report from it "
+                                   f"({type(error).__name__}: {error}); damaged, or written by another "
+                                   "version of auxlearn") from None
+        return _write(run_dir, report)
     run_dirs = find_runs(run_dir)
     if not run_dirs:
         raise AuxlearnError(f"{run_dir} holds no results.json, neither its own (a run folder) nor below it "
