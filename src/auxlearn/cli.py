@@ -94,15 +94,12 @@ def cmd_mix(args) -> int:
 def cmd_run(args) -> int:
     from auxlearn.pipeline import run_pipeline, summary_table
     from auxlearn.report import write_report
-    from auxlearn.run_files import check_run_results
+    from auxlearn.run_files import check_baseline_source
 
     exp = _experiment(args)
     run_dir = _run_dir(args, exp)
     if args.baseline_from:  # read back once the pipeline has started writing: checked before it does
-        try:
-            check_run_results(Path(args.baseline_from) / "results.json", "baseline")
-        except AuxlearnError as error:
-            raise AuxlearnError(f"--baseline-from {args.baseline_from}: {error}") from None
+        check_baseline_source(Path(args.baseline_from))
     fresh = not run_dir.exists()
     try:
         results = run_pipeline(exp, run_dir, baseline_from=args.baseline_from)

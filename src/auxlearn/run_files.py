@@ -46,7 +46,18 @@ def check_run_results(path: Path, need: str) -> dict[str, Any]:
     return results
 
 
-def _expect(path: Path, key: str, value: Any, kind: type, what: str) -> None:
+def check_baseline_source(source: Path) -> None:
+    """The run folder of ``run --baseline-from``: its baseline stage as the pipeline reuses it."""
+    try:
+        path = source / "results.json"
+        baseline = check_run_results(path, "baseline")["stages"]["baseline"]
+        _expect(path, "stages.baseline.seconds", baseline.get("seconds"), (int, float), "the baseline's seconds")
+        _expect(path, "stages.baseline.identity", baseline.get("identity", {}), dict, "what the baseline trained")
+    except AuxlearnError as error:
+        raise AuxlearnError(f"--baseline-from {source}: {error}") from None
+
+
+def _expect(path: Path, key: str, value: Any, kind: type | tuple, what: str) -> None:
     if not isinstance(value, kind):
         found = "nothing" if value is None else f"a {type(value).__name__}"
         raise DamagedFileError(f"{path}: {key} should be {what}, found {found}; damaged, or not a file auxlearn wrote")
