@@ -32,6 +32,8 @@ def write_report(run_dir: str | os.PathLike) -> Path:
         data = load_run(run_dir)
         try:
             report = build_report(data)
+        except AuxlearnError:  # a damaged file the report reads besides results.json names itself
+            raise
         except (AttributeError, KeyError, TypeError, ValueError, IndexError) as error:
             # load_run checked the structure it reads; the report reads much more of a run's results
             raise DamagedFileError(f"{run_dir / 'results.json'}: cannot build the report from it "
