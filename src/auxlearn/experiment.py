@@ -101,7 +101,7 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
     started = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None
     prepared = prepared or prepare(exp)
-    data = data_fingerprint(exp, prepared)
+    data = data_fingerprint(exp, prepared, score_eval)
     done = finished_arm(exp, out, data, save_model, score_eval)
     if done is not None:
         log.warning("auxlearn: %s holds this arm, finished (same config, data and versions); not trained again",
@@ -130,9 +130,11 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
     return results
 
 
-def data_fingerprint(exp: Experiment, prepared: Prepared) -> dict[str, dict[str, str]]:
-    """Per task of the arm and split, a hash of its encoded examples (an edited task file changes it)."""
-    return {task: {name: split_fingerprint(split) for name in ("train", "dev", "eval")
+def data_fingerprint(exp: Experiment, prepared: Prepared, with_eval: bool) -> dict[str, dict[str, str]]:
+    """Per task of the arm and split, a hash of its encoded examples (an edited task file changes it); eval only
+    for an arm that scores it (a selection trial never reads eval)."""
+    names = ("train", "dev", "eval") if with_eval else ("train", "dev")
+    return {task: {name: split_fingerprint(split) for name in names
                    if (split := getattr(prepared.data[task], name)) is not None} for task in exp.tasks}
 
 
