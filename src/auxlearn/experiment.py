@@ -101,8 +101,8 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
     started = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None
     prepared = prepared or prepare(exp)
-    data = data_fingerprint(exp, prepared, score_eval)
-    done = finished_arm(exp, out, data, save_model, score_eval)
+    data = data_fingerprint(exp, prepared, score_eval) if out is not None else None  # only a folder resumes
+    done = finished_arm(exp, out, data, save_model, score_eval) if out is not None else None
     if done is not None:
         log.warning("auxlearn: %s holds this arm, finished (same config, data and versions); not trained again",
                     out)
@@ -138,13 +138,13 @@ def data_fingerprint(exp: Experiment, prepared: Prepared, with_eval: bool) -> di
                    if (split := getattr(prepared.data[task], name)) is not None} for task in exp.tasks}
 
 
-def finished_arm(exp: Experiment, out: Optional[Path], data: dict[str, dict[str, str]], save_model: bool,
+def finished_arm(exp: Experiment, out: Path, data: dict[str, dict[str, str]], save_model: bool,
                  score_eval: bool) -> Optional[dict]:
     """The results of this very arm if ``out`` holds them: same config, data and versions, eval scored and the
     model saved when asked. A run re-run into its folder after a kill thus skips every seed, trial and stage it had
     finished (each arm's ``results.json`` is written last, in one rename) and gives the same numbers."""
-    path = out / "results.json" if out is not None else None
-    if path is None or not path.is_file():
+    path = out / "results.json"
+    if not path.is_file():
         return None
     try:
         results = read_json(path)

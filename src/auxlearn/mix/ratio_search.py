@@ -20,7 +20,7 @@ from auxlearn.errors import AuxlearnError
 from auxlearn.mix.base import Mixer, Mixture
 from auxlearn.mix.ratio_search_report import RatioSearchReport
 from auxlearn.mix.ratio_study import search_ratios
-from auxlearn.mix.storage_check import check_sqlite_file, storage_problem
+from auxlearn.mix.study_storage import check_sqlite_file, storage_problem
 from auxlearn.plugins import MethodOptions, invalid
 
 

@@ -1,4 +1,6 @@
-"""Where a ratio study lives, and how a trial whose worker died is run again.
+"""Where a ratio study lives (its URL and file checked before a search, so that a typo or a damaged file is an
+error naming them, not a driver's traceback after selection trained), and how a trial whose worker died is run
+again.
 
 A worker killed mid-trial (kill -9, a lost machine) leaves its trial RUNNING. Two signs tell that its worker is
 gone: its process on this machine no longer exists (seen at once; the only sign a journal file has), or, in an
@@ -15,6 +17,7 @@ import socket
 import threading
 import time
 import warnings
+from pathlib import Path
 from typing import Iterator
 
 import optuna
@@ -24,6 +27,8 @@ from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBSto
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
+
+from auxlearn.errors import AuxlearnError
 
 HOST = socket.gethostname()
 # A trial records its heartbeat every HEARTBEAT_SECONDS; one silent for GRACE_SECONDS is taken as dead. The grace
@@ -129,3 +134,41 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # it exists, under another user
         pass
     return True
+
+
+_FORMS = "postgresql://user:password@host/db, mysql://..., sqlite:///file.db or journal:///file.log"
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def storage_problem(url: str) -> str | None:
+    """Why ``url`` is not a usable Optuna storage URL, or None."""
+    if url.startswith("journal://"):
+        path = url.removeprefix("journal://")
+        if not path:
+            return f"journal storage {url!r} names no file (expected journal:///path/file.log)"
+        return f"journal file {path} is a folder" if Path(path).is_dir() else None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(url).get_dialect()
+    except (ArgumentError, ValueError) as error:
+        return f"cannot parse storage URL {url!r} ({error}); expected {_FORMS}"
+    except NoSuchModuleError:
+        return f"storage URL {url!r}: unknown database kind {url.split(':', 1)[0]!r}; expected {_FORMS}"
+    return None
+
+
+def check_sqlite_file(path: Path) -> None:
+    """A study file left in the run folder must be an SQLite database (an empty file is a new one)."""
+    if path.is_dir() or (path.is_file() and path.stat().st_size and not _has_sqlite_header(path)):
+        raise AuxlearnError(f"{path} is not an SQLite database (damaged, or another file in its place); "
+                            "move it away to start the mixing study afresh")
+
+
+def _has_sqlite_header(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError as error:
+        raise AuxlearnError(f"cannot read {path}: {error.strerror}") from None
