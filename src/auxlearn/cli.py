@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -100,15 +99,7 @@ def cmd_run(args) -> int:
     run_dir = _run_dir(args, exp)
     if args.baseline_from:  # read back once the pipeline has started writing: checked before it does
         check_baseline_source(Path(args.baseline_from))
-    fresh = not run_dir.exists()
-    try:
-        results = run_pipeline(exp, run_dir, baseline_from=args.baseline_from)
-    except AuxlearnError:
-        # The pipeline writes config.yaml before it reads the data: a bad input found before any training
-        # leaves no folder behind (one that trained keeps its checkpoints and metrics).
-        if fresh and not any(run_dir.rglob("metrics.jsonl")):
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+    results = run_pipeline(exp, run_dir, baseline_from=args.baseline_from)
     print(summary_table(results))
     print(f"results in {run_dir / 'results.json'}")
     try:

@@ -120,6 +120,9 @@ class TrainConfig(_Strict):
     max_grad_norm: float = Field(1.0, gt=0)
     eval_every: int = Field(100, gt=0)
     patience: Optional[int] = Field(None, gt=0, description="evaluations without improvement; None: never stop")
+    checkpoint_every: Optional[int] = Field(
+        200, gt=0, description="steps between checkpoints of a run with an output folder, which a re-run into "
+                               "that folder resumes from; None: none")
     optimizer: Literal["shared", "per_task"] = "shared"
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     eval_tasks: list[str] = Field(default_factory=list, description="tasks evaluated besides the primary")

@@ -6,7 +6,10 @@ pass the prepared data back in, so nothing is tokenized twice in a process.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,20 +18,25 @@ from typing import Any, Mapping, Optional
 import torch
 import transformers
 
+from pydantic import ValidationError
+
 from auxlearn import __version__
 from auxlearn.config import Experiment
 from auxlearn.data.fingerprint import split_fingerprint
 from auxlearn.data.loading import default_data_dir
 from auxlearn.data.task_data import TaskData, build_task_data
 from auxlearn.errors import NonFiniteLossError
+from auxlearn.identity import config_identity
 from auxlearn.io import read_json, write_json_atomic
 from auxlearn.models.encoder import clamp_max_length, load_config, load_encoder, load_tokenizer
 from auxlearn.models.multitask import MultiTaskModel, is_model_folder, saved_heads
 from auxlearn.protocols import plan_arm
 from auxlearn.tasks import available_tasks, get_task
 from auxlearn.train.anchor import Anchor
+from auxlearn.train.checkpoint import remove_checkpoints
 from auxlearn.train.device import pick_device
 from auxlearn.train.evaluation import predict, score_predictions
+from auxlearn.train.processes import is_main_process
 from auxlearn.train.samplers import TaskSampler, build_sampler
 from auxlearn.train.trainer import Trainer
 
@@ -96,8 +104,9 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
     """Train the experiment's arm (its protocol's phases over its budget) and write ``results.json`` in
     ``out_dir``: the last phase's scores, with each phase's steps and seconds and the whole arm's totals.
 
-    Selection and mixing trials pass ``score_eval=False``: what chooses never looks at eval. An arm that
-    ``out_dir`` already holds, finished, is returned as it is (see ``finished_arm``)."""
+    Selection and mixing trials pass ``score_eval=False``: what chooses never looks at eval. With ``out_dir``, a
+    re-run goes on where a killed one stopped: an arm that the folder holds finished is returned as it is (see
+    ``finished_arm``), a finished phase is loaded, and a phase in progress resumes from its last checkpoint."""
     started = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None
     prepared = prepared or prepare(exp)
@@ -108,16 +117,19 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
                     out)
         return done
     arm = plan_arm(exp, {t: len(prepared.data[t].train) for t in exp.tasks})
+    resumable = out is not None and exp.train.checkpoint_every is not None
     phases, trained = [], None
     for index, phase in enumerate(arm.phases):
         last = index == len(arm.phases) - 1
         variant = exp.variant(primary=phase.selector, auxiliary=phase.auxiliary, sampler=phase.sampler,
                               steps=phase.steps, eval_every=phase.eval_every, patience=phase.patience)
         folder = out if out is None or last else out / f"phase{index + 1}_{phase.label}"
-        anchor = Anchor(trained.model.encoder, phase.regularization) if trained and phase.regularization else None
-        trained = train_phase(variant, folder, prepared, save_model=save_model and last,
-                              score_eval=score_eval and last, start=trained.model if trained else None,
-                              anchor=anchor, evaluate=phase.evaluate)
+        identity = training_identity(variant, data, index) if out is not None else None
+        # A resumable arm keeps each earlier phase's model until the arm ends: a re-run starts the next from it.
+        trained = (None if last or not resumable else finished_phase(folder, identity)) or train_phase(
+            variant, folder, prepared, save_model=save_model if last else resumable, score_eval=score_eval and last,
+            start=trained.model if trained else None, evaluate=phase.evaluate, identity=identity,
+            anchor=Anchor(trained.model.encoder, phase.regularization) if trained and phase.regularization else None)
         phases.append({"label": phase.label, **{k: trained.results[k] for k in PHASE_KEYS}})
     results = {**trained.results, "primary": exp.primary, "tasks": exp.tasks, "config": exp.model_dump(mode="json"),
                "protocol": arm.protocol, "protocol_rule": arm.rule, "budget": asdict(arm.plan),
@@ -125,9 +137,35 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
                "steps": sum(p["steps"] for p in phases),
                "primary_steps": sum(p["task_steps"].get(exp.primary, 0) for p in phases),
                "seconds": round(time.perf_counter() - started, 3)}
-    if out is not None:
+    if out is not None and is_main_process():
         write_json_atomic(out / "results.json", results)
+        for earlier in out.glob("phase*_*/model"):  # the arm is finished: a re-run reads its results.json
+            shutil.rmtree(earlier, ignore_errors=True)
     return results
+
+
+def training_identity(exp: Experiment, data: Optional[dict], phase: int, sampler: Any = None) -> str:
+    """A hash of what one phase trains (its settings, its data, its place in the arm, a sampler given from outside
+    as its ``describe()``): a checkpoint or a finished phase is resumed only under an equal identity."""
+    doc = {"config": config_identity(exp), "data": data, "phase": phase, "versions": versions(), "sampler": sampler}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def finished_results(folder: Path, identity: str) -> Optional[dict[str, Any]]:
+    """The results.json of a training with this identity that ``folder`` holds finished, else None."""
+    try:
+        results = read_json(folder / "results.json")
+    except (OSError, ValueError):
+        return None
+    return results if isinstance(results, dict) and results.get("identity") == identity else None
+
+
+def finished_phase(folder: Path, identity: str) -> Optional[Trained]:
+    """An earlier phase of the arm that ``folder`` holds finished, with its model, else None."""
+    results = finished_results(folder, identity)
+    if results is None or not is_model_folder(folder / "model"):
+        return None
+    return Trained(results, MultiTaskModel.load(folder / "model")[0])
 
 
 def data_fingerprint(exp: Experiment, prepared: Prepared, with_eval: bool) -> dict[str, dict[str, str]]:
@@ -151,12 +189,20 @@ def finished_arm(exp: Experiment, out: Path, data: dict[str, dict[str, str]], sa
     except (OSError, ValueError):  # damaged: not a finished arm, so it is trained again and replaced
         return None
     if (not isinstance(results, dict) or "protocol" not in results  # a phase's results, not the arm's
-            or results.get("config") != exp.model_dump(mode="json") or results.get("data_fingerprint") != data
-            or results.get("versions") != versions()):
+            or _stored_identity(results.get("config")) != config_identity(exp)
+            or results.get("data_fingerprint") != data or results.get("versions") != versions()):
         return None
     if (score_eval and not results.get("eval")) or (save_model and not is_model_folder(out / "model")):
         return None
     return results
+
+
+def _stored_identity(config: Any) -> Optional[dict[str, Any]]:
+    """The identity of a config stored in results.json (None if it no longer validates)."""
+    try:
+        return config_identity(Experiment.model_validate(config))
+    except ValidationError:
+        return None
 
 
 PHASE_KEYS = ("tasks", "steps", "task_steps", "best_step", "stopped", "seconds", "dev_best", "reused_heads",
@@ -166,27 +212,29 @@ PHASE_KEYS = ("tasks", "steps", "task_steps", "best_step", "stopped", "seconds",
 def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepared, *,
                 sampler: Optional[TaskSampler] = None, save_model: bool = True, score_eval: bool = True,
                 start: Optional[MultiTaskModel] = None, anchor: Optional[Anchor] = None,
-                evaluate: bool = True) -> Trained:
+                evaluate: bool = True, identity: Optional[str] = None) -> Trained:
     """One training run of the experiment's tasks: keep the best dev checkpoint, score the primary and any
-    eval_tasks on eval, write ``results.json`` in ``out_dir``."""
+    eval_tasks on eval, write ``results.json`` in ``out_dir``. With ``identity`` (what it trains), it checkpoints
+    into ``out_dir`` and goes on from a checkpoint of the same identity there."""
     started = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None
     tasks = exp.tasks
     model = build_model(exp, prepared, tasks, start)
-    trainer = build_trainer(exp, prepared, model, sampler=sampler, out_dir=out, anchor=anchor, evaluate=evaluate)
-    data, sampler = trainer.data, trainer.sampler
-    if out is not None:  # only once the inputs are checked: bad input leaves no folder behind
+    trainer = build_trainer(exp, prepared, model, sampler=sampler, out_dir=out, anchor=anchor, evaluate=evaluate,
+                            identity=identity)
+    given, data, sampler = sampler is not None, trainer.data, trainer.sampler
+    main = is_main_process()
+    if out is not None and main:  # only once the inputs are checked: bad input leaves no folder behind
         out.mkdir(parents=True, exist_ok=True)
-        for stale in ("metrics.jsonl", "results.json"):  # a previous run's, which this run replaces
-            (out / stale).unlink(missing_ok=True)
+        (out / "results.json").unlink(missing_ok=True)  # a previous run's, which this run replaces
     metadata = {**model_metadata(exp, prepared), "precision": trainer.precision}  # evaluate and predict as trained
     try:
         outcome = trainer.train()
     except NonFiniteLossError:
-        if out is not None and trainer.outcome.best_step and save_model:
+        if out is not None and main and trainer.outcome.best_step and save_model:
             model.save(out / "model", prepared.tokenizer, metadata)
         raise
-    if out is not None and save_model:
+    if out is not None and main and save_model:
         model.save(out / "model", prepared.tokenizer, metadata)
     scores, degenerate = {}, {}
     for task in (exp.primary, *exp.train.eval_tasks) if score_eval else ():
@@ -206,8 +254,11 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
         "task_steps": outcome.task_steps,
         "stopped": outcome.stopped,
         "seconds": round(time.perf_counter() - started, 3),
-        "train_seconds": round(outcome.seconds - outcome.eval_seconds, 3),
+        "train_seconds": round(outcome.seconds - outcome.eval_seconds - outcome.checkpoint_seconds, 3),
         "dev_eval_seconds": round(outcome.eval_seconds, 3),
+        "checkpoint_seconds": round(outcome.checkpoint_seconds, 3),
+        "resumed_from_step": outcome.resumed_from,
+        "processes": outcome.processes,
         "examples": outcome.examples,
         "tokens": outcome.tokens,
         "precision": outcome.precision,
@@ -217,15 +268,19 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
         "train_sizes": {t: len(d.train) for t, d in data.items()},
         "config": exp.model_dump(mode="json"),
         "versions": versions(),
+        "identity": identity,
+        **({"sampler_state": sampler.state_dict()} if given else {}),  # what its owner learned, for a re-run
     }
-    if out is not None:
+    if out is not None and main:
         write_json_atomic(out / "results.json", results)
+        remove_checkpoints(out)
     return Trained(results, model)
 
 
 def build_trainer(exp: Experiment, prepared: Prepared, model: MultiTaskModel, *,
                   data: Optional[Mapping[str, TaskData]] = None, sampler: Optional[TaskSampler] = None,
-                  out_dir: Optional[Path] = None, anchor: Optional[Anchor] = None, evaluate: bool = True) -> Trainer:
+                  out_dir: Optional[Path] = None, anchor: Optional[Anchor] = None, evaluate: bool = True,
+                  identity: Optional[str] = None) -> Trainer:
     """The one way to wire a Trainer for an experiment (or a validated variant of one): the experiment's tasks
     (or ``data``, e.g. a subsample), its sampler unless one is given, its padding, seed and train settings."""
     data = dict(data) if data is not None else {t: prepared.data[t] for t in exp.tasks}
@@ -236,7 +291,7 @@ def build_trainer(exp: Experiment, prepared: Prepared, model: MultiTaskModel, *,
     return Trainer(model, data, exp.primary, exp.train, sampler=sampler, pad_id=prepared.tokenizer.pad_token_id,
                    seed=exp.seed, out_dir=out_dir, eval_tasks=tuple(exp.train.eval_tasks),
                    pad_to=prepared_pad_length(exp, prepared), group_by_length=exp.data.group_by_length,
-                   anchor=anchor, evaluate=evaluate)
+                   anchor=anchor, evaluate=evaluate, identity=identity)
 
 
 def model_metadata(exp: Experiment, prepared: Prepared) -> dict[str, Any]:

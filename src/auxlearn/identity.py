@@ -13,7 +13,8 @@ from auxlearn.config import Experiment
 from auxlearn.train.device import config_precision
 
 # Where and how visibly a run trains, never what it trains.
-NEVER = ("name", "data.dir", "data.cache_dir", "train.progress", "train.device", "train.threads")
+NEVER = ("name", "data.dir", "data.cache_dir", "train.progress", "train.device", "train.threads",
+         "train.checkpoint_every")
 
 
 def config_identity(exp: Experiment, exclude: Iterable[str] = ()) -> dict[str, Any]:

@@ -37,13 +37,15 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
     return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
 
 
-def append_jsonl(path: str | os.PathLike, record: dict) -> None:
-    """Append one line; a line is written with a single ``write`` call, so readers never see half a record."""
+def append_jsonl(path: str | os.PathLike, record: dict) -> int:
+    """Append one line and return the file's length after it; a line is written with a single ``write`` call,
+    so readers never see half a record."""
     path = Path(path)
     with _naming(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, default=_jsonable) + "\n")
+        with open(path, "ab") as handle:
+            handle.write((json.dumps(record, default=_jsonable) + "\n").encode("utf-8"))
+            return handle.tell()
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from auxlearn.config import Experiment
-from auxlearn.experiment import Prepared, train_experiment, train_phase
+from auxlearn.experiment import (Prepared, data_fingerprint, finished_results, train_experiment, train_phase,
+                                 training_identity)
 from auxlearn.train.samplers import TaskSampler
 
 
@@ -38,10 +39,18 @@ class Stage:
 
     def train_with(self, name: str, sampler: TaskSampler, *, steps: int, **train: Any) -> dict[str, Any]:
         """One joint run of the primary and every candidate for exactly ``steps`` steps, driven by ``sampler``
-        (the AutoSeM bandit): a search that is not an arm, so no protocol or budget applies."""
+        (the AutoSeM bandit): a search that is not an arm, so no protocol or budget applies. A re-run into the
+        folder resumes it, or reads it back finished with the sampler's learned state."""
         variant = self.exp.variant(auxiliary=self.candidates, steps=steps, **train)
-        return train_phase(variant, self.folder / name, self.prepared, sampler=sampler, save_model=False,
-                           score_eval=False).results
+        folder = self.folder / name
+        identity = training_identity(variant, data_fingerprint(variant, self.prepared, with_eval=False), 0,
+                                     sampler.describe())
+        done = finished_results(folder, identity)
+        if done is not None and "sampler_state" in done:
+            sampler.load_state_dict(done["sampler_state"])
+            return done
+        return train_phase(variant, folder, self.prepared, sampler=sampler, save_model=False, score_eval=False,
+                           identity=identity).results
 
     def signed(self, score: float) -> float:
         """A score of the primary as 'higher is better'."""

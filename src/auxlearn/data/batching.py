@@ -70,9 +70,11 @@ class EndlessBatches:
     siamese pair), so the training step needs no device sync to count them."""
 
     def __init__(self, split: EncodedSplit, batch_size: int, pad_id: int, *, seed: int,
-                 group_by_length: bool = False, pad_to: Optional[int] = None):
+                 group_by_length: bool = False, pad_to: Optional[int] = None, shard: tuple[int, int] = (0, 1)):
+        """``shard`` (index, count): with several processes, each draws the same global batches and collates
+        its own share of each (every ``count``-th example from ``index``)."""
         self.split, self.batch_size, self.pad_id = split, batch_size, pad_id
-        self.group_by_length, self.pad_to = group_by_length, pad_to
+        self.group_by_length, self.pad_to, self.shard = group_by_length, pad_to, shard
         self.lengths = split.lengths
         self.rng = np.random.default_rng(seed)
         self.epoch, self.position, self.batches = 0, 0, epoch_batches(self.lengths, batch_size, self.rng,
@@ -90,7 +92,26 @@ class EndlessBatches:
         self.position += 1
         self.examples += len(indices)
         self.tokens += int(self.lengths[indices].sum())
-        return collate(self.split, indices, self.pad_id, self.pad_to)
+        return collate(self.split, self._share(indices), self.pad_id, self.pad_to)
+
+    def _share(self, indices: np.ndarray) -> np.ndarray:
+        """This process's examples of a global batch; a batch that does not divide evenly repeats its first
+        examples to fill the last shares (as torch's DistributedSampler pads), so no process gets none."""
+        index, count = self.shard
+        if count == 1:
+            return indices
+        return np.resize(indices, len(indices) + -len(indices) % count)[index::count]  # resize repeats cyclically
+
+    def state_dict(self) -> dict:
+        """Where this task is in its data order (checkpointed: a resumed run draws the batches it would have)."""
+        return {"rng": self.rng.bit_generator.state, "epoch": self.epoch, "position": self.position,
+                "batches": [b.tolist() for b in self.batches], "examples": self.examples, "tokens": self.tokens}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.epoch, self.position = state["epoch"], state["position"]
+        self.batches = [np.asarray(b, dtype=np.int64) for b in state["batches"]]
+        self.examples, self.tokens = state["examples"], state["tokens"]
 
 
 def eval_batches(split: EncodedSplit, batch_size: int, pad_id: int,

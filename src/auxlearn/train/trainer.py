@@ -5,6 +5,10 @@ loss, backward, clip, optimiser and scheduler step. Every ``eval_every`` steps t
 ``eval_tasks``) is scored on dev; the sampler's ``update`` hook sees the primary's score; the best model
 by the primary's main metric (respecting its direction) is kept; ``patience`` evaluations without
 improvement stop training. Method-specific behaviour lives in samplers, never here.
+
+With an output folder, a checkpoint every ``checkpoint_every`` steps lets a killed run go on from its last one
+and end with the numbers an uninterrupted run would have had (``checkpoint.py``); under ``accelerate launch``
+several processes train one model (``processes.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -25,9 +29,12 @@ from auxlearn.data.task_data import TaskData
 from auxlearn.errors import NonFiniteLossError
 from auxlearn.io import append_jsonl
 from auxlearn.train.anchor import Anchor
+from auxlearn.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from auxlearn.train.device import autocast, pick_device, resolve_precision
 from auxlearn.train.evaluation import Batches, Inference, evaluate
 from auxlearn.train.optim import build_optimizers, linear_warmup_decay
+from auxlearn.train.processes import (chain_digest, check_same_tasks, make_accelerator, mean_over_processes,
+                                      shared_from_main)
 from auxlearn.train.samplers import TaskSampler
 from auxlearn.train.threads import ThreadShare, thread_share
 
@@ -45,33 +52,77 @@ class TrainOutcome:
     precision: str = "fp32"
     threads: dict[str, Any] = field(default_factory=dict)
     task_steps: dict[str, int] = field(default_factory=dict)  # optimisation steps each task trained
+    checkpoint_seconds: float = 0.0  # writing checkpoints
+    resumed_from: int = 0  # the step of the checkpoint this run went on from (0: from the start)
+    processes: int = 1
+
+
+@dataclass
+class Progress:
+    """The loop's own state between steps, checkpointed with the model (``state_dict`` / ``load_state_dict``)."""
+
+    step: int = 0  # steps done
+    best_score: float = -math.inf
+    best_step: int = 0
+    best_dev: dict[str, dict[str, float]] = field(default_factory=dict)
+    best_state: Optional[dict[str, torch.Tensor]] = None  # the best weights so far, on the CPU
+    evaluations_without_gain: int = 0
+    losses: dict[str, list[float]] = field(default_factory=dict)  # since the last evaluation
+    task_steps: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0  # training time before the last checkpoint
+    eval_seconds: float = 0.0
+    checkpoint_seconds: float = 0.0
+    last_dev: float = math.nan
+    metrics_bytes: int = 0  # metrics.jsonl's length at the checkpoint: later records are written again
+    task_digest: str = ""  # chain_digest of the tasks trained so far
+
+    def state_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
 
 
 class Trainer:
     def __init__(self, model, data: Mapping[str, TaskData], primary: str, config: TrainConfig, *,
                  sampler: TaskSampler, pad_id: int, seed: int, out_dir: Optional[Path] = None,
                  eval_tasks: tuple[str, ...] = (), pad_to: Optional[int] = None, group_by_length: bool = True,
-                 anchor: Optional[Anchor] = None, evaluate: bool = True):
+                 anchor: Optional[Anchor] = None, evaluate: bool = True,
+                 identity: Optional[str] = None):
         """``anchor``: a pull toward earlier weights added to every step's gradient (successive regularisation).
         ``evaluate=False``: no dev evaluation, the last weights are kept (an intermediate phase that has no
-        head of the primary to score yet)."""
+        head of the primary to score yet). ``identity``: what this training is (config, data), stored in its
+        checkpoints; with ``out_dir`` and ``config.checkpoint_every`` it checkpoints and resumes only a checkpoint
+        of an equal identity."""
         self.model, self.data, self.primary, self.config = model, dict(data), primary, config
         self.anchor, self.evaluate = anchor, evaluate
         self.sampler, self.pad_id, self.out_dir = sampler, pad_id, out_dir
         self.eval_tasks = (primary, *[t for t in eval_tasks if t != primary])
-        self.device = pick_device(config.device)
+        self.accelerator = make_accelerator(pick_device(config.device))
+        self.device = self.accelerator.device
+        self.main = self.accelerator.is_main_process
         self.precision = resolve_precision(config.precision, self.device)
         self.model.to(self.device)
         self.step = 0
+        shard = (self.accelerator.process_index, self.accelerator.num_processes)
         self.iterators = {
             task: EndlessBatches(d.train, config.batch_size, pad_id, seed=seed + index,
-                                 group_by_length=group_by_length, pad_to=pad_to)
+                                 group_by_length=group_by_length, pad_to=pad_to, shard=shard)
             for index, (task, d) in enumerate(self.data.items())
         }
         schedule = linear_warmup_decay(config.steps, config.warmup_steps())
         self.optimizers = build_optimizers(model, list(self.data), per_task=config.optimizer == "per_task",
                                            lr=config.lr, head_lr=config.head_lr, weight_decay=config.weight_decay,
                                            schedule=schedule, global_step=lambda: self.step)
+        distinct = list({id(pair[0]): pair[0] for pair in self.optimizers.values()}.values())
+        # The model as the processes share it (DistributedDataParallel under several, the model itself under one);
+        # the optimisers are registered for checkpoints and stepped as built.
+        self.forward = self.accelerator.prepare(model, *distinct)[0]
+        self.identity = identity
+        self.checkpoints = out_dir is not None and config.checkpoint_every is not None and identity is not None
+        self.progress = Progress(task_steps={task: 0 for task in self.data})
+        self.accelerator.register_for_checkpointing(self.sampler, *self.iterators.values(), self.progress)
         self.inference = Inference.for_device(self.device, pad_id, self.precision, config.eval_batch_size,
                                               config.eval_batch_tokens, config.threads)
         self._dev_batches: dict[str, Batches] = {}  # collated once: dev evaluation repeats on the same split
@@ -97,33 +148,54 @@ class Trainer:
         with thread_share(self.config.threads) as threads:
             return self._train(threads)
 
+    def _resume(self) -> int:
+        """Go on from this training's last checkpoint in ``out_dir``, if any (the step it was written at, else 0);
+        metrics.jsonl keeps the records up to it. Without one, a previous run's metrics.jsonl is removed."""
+        metrics = self.out_dir / "metrics.jsonl" if self.out_dir is not None else None
+        found = latest_checkpoint(self.out_dir, self.identity) if self.checkpoints else None
+        if found is not None:
+            load_checkpoint(self.accelerator, found[0], found[2])
+        if self.main and metrics is not None and metrics.exists():
+            if found is None:
+                metrics.unlink()
+            else:
+                with open(metrics, "r+b") as handle:
+                    handle.truncate(self.progress.metrics_bytes)
+        return self.progress.step
+
+    def _checkpoint(self, started: float) -> None:
+        began = time.perf_counter()
+        progress = self.progress
+        progress.seconds = began - started
+        save_checkpoint(self.accelerator, self.out_dir, progress.step, self.identity)
+        progress.checkpoint_seconds += time.perf_counter() - began
+
     def _train(self, threads: ThreadShare) -> TrainOutcome:
-        config, model = self.config, self.model
-        started = time.perf_counter()
-        model.train()
-        best_score, best_state, best_step, best_dev = -math.inf, None, 0, {}
-        evaluations_without_gain, stopped = 0, "budget"
-        losses: dict[str, list[float]] = {}
+        config, model, progress = self.config, self.model, self.progress
         drawn_before = self._drawn()
-        eval_seconds = 0.0
-        task_steps = {task: 0 for task in self.data}
-        bar = tqdm(total=config.steps, disable=not config.progress, desc="train", dynamic_ncols=True)
-        last_dev = float("nan")
+        resumed_from = self._resume()
+        started = time.perf_counter() - progress.seconds
+        model.train()
+        stopped = "budget"
+        bar = tqdm(total=config.steps, initial=resumed_from, disable=not (config.progress and self.main),
+                   desc="train", dynamic_ncols=True)
         try:
-            for self.step in range(config.steps):
+            for self.step in range(resumed_from, config.steps):
                 threads.poll()
                 task = self.sampler.next_task(self.step)
                 optimizer, scheduler = self.optimizers[task]
+                head = model.head(task)
                 for _ in range(config.grad_accum):
                     batch = {k: v.to(self.device, non_blocking=True) for k, v in next(self.iterators[task]).items()}
                     with autocast(self.device, self.precision):
-                        loss = model.loss(task, batch)
+                        loss = head.loss(self.forward(task, batch), batch["labels"])
                     value = loss.item()
                     if not math.isfinite(value):
                         raise NonFiniteLossError(task, self.step + 1, value)  # 1-based, as in metrics.jsonl
-                    (loss / config.grad_accum).backward()
-                    losses.setdefault(task, []).append(value)
-                task_steps[task] += 1
+                    self.accelerator.backward(loss / config.grad_accum)
+                    progress.losses.setdefault(task, []).append(value)
+                progress.task_steps[task] += 1
+                progress.task_digest = chain_digest(progress.task_digest, task)
                 if self.anchor is not None:
                     self.anchor.add_gradient()
                 torch.nn.utils.clip_grad_norm_(
@@ -131,51 +203,59 @@ class Trainer:
                 scheduler.step()  # the rate of this global step, then the update
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
+                progress.step = self.step + 1
                 bar.update(1)
-                bar.set_postfix(task=task, loss=f"{value:.4f}", dev=f"{last_dev:.4f}", refresh=False)
-                if (self.step + 1) % config.eval_every and self.step + 1 != config.steps:
-                    continue
-                eval_started = time.perf_counter()
-                dev = self.dev_scores() if self.evaluate else {}
-                eval_seconds += time.perf_counter() - eval_started
-                record = {
-                    "step": self.step + 1,
-                    "seconds": round(time.perf_counter() - started, 3),
-                    "lr": scheduler.get_last_lr()[0],
-                    "train_loss": {t: sum(v) / len(v) for t, v in losses.items()},
-                    "batches": {t: len(v) for t, v in losses.items()},
-                    "dev": dev,
-                }
-                if self.anchor is not None:
-                    record["regularization"] = self.anchor.penalty()
-                if self.out_dir is not None:
-                    append_jsonl(self.out_dir / "metrics.jsonl", record)
-                losses = {}
-                if not self.evaluate:  # the training losses are recorded; the last weights are kept
-                    continue
-                score = self._signed(dev[self.primary]["main"])
-                last_dev = dev[self.primary]["main"]
-                self.sampler.update(self.step, score)
-                if score > best_score:
-                    best_score, best_step, best_dev = score, self.step + 1, dev
-                    best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-                    evaluations_without_gain = 0
-                else:
-                    evaluations_without_gain += 1
-                    if config.patience is not None and evaluations_without_gain >= config.patience:
-                        stopped = "patience"
-                        break
+                bar.set_postfix(task=task, loss=f"{value:.4f}", dev=f"{progress.last_dev:.4f}", refresh=False)
+                evaluates = not (progress.step % config.eval_every) or progress.step == config.steps
+                if evaluates and self._evaluate(started, scheduler.get_last_lr()[0]):
+                    stopped = "patience"
+                    break
+                if self.checkpoints and not progress.step % config.checkpoint_every and progress.step < config.steps:
+                    self._checkpoint(started)
+            check_same_tasks(self.accelerator, progress.task_digest, progress.step)
         except NonFiniteLossError:
             stopped = "non_finite_loss"
             raise
         finally:
             bar.close()
-            if best_state is not None:
-                model.load_state_dict(best_state)
-            if not self.evaluate:
-                best_step = self.step + 1
+            if progress.best_state is not None:
+                model.load_state_dict(progress.best_state)
+            best_step = progress.best_step if self.evaluate else progress.step
             examples, tokens = (now - before for now, before in zip(self._drawn(), drawn_before))
-            self.outcome = TrainOutcome(best_step, best_dev, self.step + 1, time.perf_counter() - started,
-                                        eval_seconds, stopped, examples, tokens, self.precision,
-                                        threads.describe(), task_steps)
+            self.outcome = TrainOutcome(best_step, progress.best_dev, progress.step, time.perf_counter() - started,
+                                        progress.eval_seconds, stopped, examples, tokens, self.precision,
+                                        threads.describe(), dict(progress.task_steps), progress.checkpoint_seconds,
+                                        resumed_from, self.accelerator.num_processes)
         return self.outcome
+
+    def _evaluate(self, started: float, lr: float) -> bool:
+        """Score dev, record the interval's losses, keep the best weights; whether patience has run out."""
+        progress = self.progress
+        eval_started = time.perf_counter()
+        dev = shared_from_main(self.accelerator, self.dev_scores()) if self.evaluate else {}
+        progress.eval_seconds += time.perf_counter() - eval_started
+        record = {
+            "step": progress.step,
+            "seconds": round(time.perf_counter() - started, 3),
+            "lr": lr,
+            "train_loss": mean_over_processes(self.accelerator, {t: sum(v) / len(v) for t, v in progress.losses.items()}),
+            "batches": {t: len(v) for t, v in progress.losses.items()},
+            "dev": dev,
+        }
+        if self.anchor is not None:
+            record["regularization"] = self.anchor.penalty()
+        if self.out_dir is not None and self.main:
+            progress.metrics_bytes = append_jsonl(self.out_dir / "metrics.jsonl", record)
+        progress.losses = {}
+        if not self.evaluate:  # the training losses are recorded; the last weights are kept
+            return False
+        score = self._signed(dev[self.primary]["main"])
+        progress.last_dev = dev[self.primary]["main"]
+        self.sampler.update(self.step, score)
+        if score > progress.best_score:
+            progress.best_score, progress.best_step, progress.best_dev = score, progress.step, dev
+            progress.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+            progress.evaluations_without_gain = 0
+            return False
+        progress.evaluations_without_gain += 1
+        return self.config.patience is not None and progress.evaluations_without_gain >= self.config.patience
