@@ -67,7 +67,7 @@ def tokenizer():
     return load_tokenizer("all-MiniLM-L6-v2")
 
 
-def save_tiny_bert(folder, tokenizer, num_attention_heads: int = 2) -> str:
+def save_tiny_bert(folder, tokenizer, num_attention_heads: int = 2, dropout: float = 0.1) -> str:
     """Save a randomly initialised 2-layer BERT (hidden 32) with MiniLM's tokenizer as a model folder."""
     import torch
     from transformers import BertConfig, BertModel
@@ -75,7 +75,8 @@ def save_tiny_bert(folder, tokenizer, num_attention_heads: int = 2) -> str:
     torch.manual_seed(0)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
                         num_attention_heads=num_attention_heads, intermediate_size=64, max_position_embeddings=128,
-                        pad_token_id=tokenizer.pad_token_id)
+                        pad_token_id=tokenizer.pad_token_id, hidden_dropout_prob=dropout,
+                        attention_probs_dropout_prob=dropout)
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)

@@ -33,10 +33,13 @@ def _n(value: Optional[int]) -> str:
 
 def cmd_train(args) -> int:
     from auxlearn.experiment import train_experiment
+    from auxlearn.train.processes import is_main_process
 
     exp = _experiment(args)
     out = _run_dir(args, exp)
     results = train_experiment(exp, out)
+    if not is_main_process():  # one of several training processes: the main one reports
+        return 0
     primary = results["eval"][exp.primary]
     print(f"{exp.primary} eval: " + ", ".join(f"{k}={v:.4f}" for k, v in primary.items()))
     if exp.auxiliary:
@@ -50,6 +53,11 @@ def cmd_train(args) -> int:
 def _experiment(args):
     """The config with ``--set`` overrides; ``--storage`` is short for ``--set mix.storage=URL``."""
     from auxlearn.config import load_experiment
+    from auxlearn.train.processes import process_count
+
+    if args.command != "train" and process_count() > 1:
+        raise AuxlearnError(f"auxlearn {args.command} trains many models one after another and runs in one process; "
+                            "several processes (accelerate launch) train one model: auxlearn train")
 
     overrides = list(args.set or [])
     if getattr(args, "storage", None):

@@ -150,12 +150,12 @@ def run_pipeline(exp: Experiment, run_dir: str | Path, baseline_from: Optional[s
     # Unknown methods or options fail now, not after the baseline and the selection have trained.
     build_selector(exp.select.method, exp.select.options)
     build_mixer(exp.mix.method, exp.mix.options)
-    prepared = prepare(exp)  # before the run folder is written: bad data leaves nothing behind
-    write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False))
+    prepared = prepare(exp)  # the data and a reused baseline are checked before the run folder is written
     stages: dict[str, Any] = {}
     if baseline_from is not None:
         stages["baseline"] = reuse_baseline(exp, Path(baseline_from), run_dir)
-    else:
+    write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False))
+    if baseline_from is None:
         stages["baseline"] = {**_per_seed(exp, prepared, run_dir / "baseline", [], {"name": "uniform"}),
                               "identity": baseline_identity(exp)}
     selection = run_select(exp, run_dir, prepared)

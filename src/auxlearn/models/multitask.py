@@ -117,8 +117,11 @@ class MultiTaskModel(nn.Module):
     def head_states(self) -> dict[str, dict[str, torch.Tensor]]:
         return {task: head.state_dict() for task, head in self.heads.items()}
 
-    def loss(self, task: str, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        return self.heads[task].loss(self(task, batch), batch["labels"])
+    def loss(self, task: str, batch: Mapping[str, torch.Tensor],
+             logits: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``task``'s loss on ``batch``; ``logits`` when the caller computed them (through the wrapper that shares
+        the model between training processes)."""
+        return self.heads[task].loss(self(task, batch) if logits is None else logits, batch["labels"])
 
     def save(self, folder: str | Path, tokenizer, metadata: Mapping | None = None) -> Path:
         """Write the model folder atomically (a killed save leaves the previous folder intact).

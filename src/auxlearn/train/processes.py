@@ -13,8 +13,8 @@ import hashlib
 from typing import Any
 
 import torch
-from accelerate import Accelerator, PartialState
-from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list, gather_object
+from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list, gather_object, get_int_from_env
 
 from auxlearn.errors import AuxlearnError
 
@@ -31,13 +31,19 @@ def make_accelerator(device: torch.device) -> Accelerator:
                             f"({error})") from None
 
 
+# What launchers (torch's, MPI's) tell each process, read as Accelerate reads them. From the environment rather
+# than from Accelerate's process-wide state, which must first be set up with the training's device.
+_WORLD_SIZE = ["WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"]
+_RANK = ["RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK"]
+
+
 def is_main_process() -> bool:
     """Whether this process writes the run's files (always, without ``accelerate launch``)."""
-    return PartialState().is_main_process
+    return get_int_from_env(_RANK, 0) == 0
 
 
 def process_count() -> int:
-    return PartialState().num_processes
+    return get_int_from_env(_WORLD_SIZE, 1)
 
 
 def shared_from_main(accelerator: Accelerator, value: Any) -> Any:

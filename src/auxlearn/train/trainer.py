@@ -184,11 +184,10 @@ class Trainer:
                 threads.poll()
                 task = self.sampler.next_task(self.step)
                 optimizer, scheduler = self.optimizers[task]
-                head = model.head(task)
                 for _ in range(config.grad_accum):
                     batch = {k: v.to(self.device, non_blocking=True) for k, v in next(self.iterators[task]).items()}
                     with autocast(self.device, self.precision):
-                        loss = head.loss(self.forward(task, batch), batch["labels"])
+                        loss = model.loss(task, batch, self.forward(task, batch))
                     value = loss.item()
                     if not math.isfinite(value):
                         raise NonFiniteLossError(task, self.step + 1, value)  # 1-based, as in metrics.jsonl
