@@ -14,11 +14,9 @@ import auxlearn.train.trainer as trainer_module
 from auxlearn.config import experiment_from_dict
 from auxlearn.experiment import train_experiment
 from conftest import experiment_dict
+from kill_runs import without_timing
 
 pytestmark = pytest.mark.data
-
-TIMING = ("seconds", "train_seconds", "dev_eval_seconds", "checkpoint_seconds", "resumed_from_step", "threads")
-
 
 class Killed(BaseException):
     """Stands for SIGKILL inside the process: nothing below the training loop catches it."""
@@ -37,16 +35,8 @@ def _kill_at(monkeypatch, step: int) -> None:
     monkeypatch.setattr(trainer_module, "chain_digest", counting)
 
 
-def _without_timing(value):
-    if isinstance(value, dict):
-        return {k: _without_timing(v) for k, v in value.items() if k not in TIMING}
-    if isinstance(value, list):
-        return [_without_timing(v) for v in value]
-    return value
-
-
 def _curve(folder):
-    return [_without_timing(json.loads(line)) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    return [without_timing(json.loads(line)) for line in (folder / "metrics.jsonl").read_text().splitlines()]
 
 
 def _weights(folder):
@@ -85,7 +75,7 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_numbers(tmp_path, tiny_
     resumed = train_experiment(exp, tmp_path / "killed")
     assert resumed["resumed_from_step"] == (9 if arm == "joint" else 3)
     assert [p["steps"] for p in resumed["phases"]] == ([12] if arm == "joint" else [8, 8])
-    assert _without_timing(resumed) == _without_timing(whole)
+    assert without_timing(resumed) == without_timing(whole)
     assert _curve(tmp_path / "killed") == _curve(tmp_path / "whole")
     mine, theirs = _weights(tmp_path / "killed"), _weights(tmp_path / "whole")
     assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
@@ -103,7 +93,7 @@ def test_a_checkpoint_of_another_training_is_not_resumed(tmp_path, tiny_model_di
     changed = experiment_from_dict({**doc, "train": {**doc["train"], "lr": 5e-4}})
     results = train_experiment(changed, tmp_path)
     assert results["resumed_from_step"] == 0
-    assert _without_timing(results) == _without_timing(train_experiment(changed, tmp_path / "fresh"))
+    assert without_timing(results) == without_timing(train_experiment(changed, tmp_path / "fresh"))
     steps = [record["step"] for record in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines())]
     assert steps == [5, 9]  # the killed run's records were removed with it
 
@@ -142,7 +132,7 @@ def test_an_interrupted_bandit_resumes_with_its_posteriors(tmp_path, tiny_model_
             bandit_run(tmp_path / "killed")
     resumed, relearned = bandit_run(tmp_path / "killed")
     assert resumed["resumed_from_step"] == 8
-    assert relearned == learned and _without_timing(resumed) == _without_timing(whole)
+    assert relearned == learned and without_timing(resumed) == without_timing(whole)
     stamp = (tmp_path / "killed" / "bandit" / "metrics.jsonl").stat().st_mtime_ns
     again, read_back = bandit_run(tmp_path / "killed")
     assert read_back == learned and again == resumed
