@@ -137,3 +137,16 @@ def test_an_interrupted_bandit_resumes_with_its_posteriors(tmp_path, tiny_model_
     again, read_back = bandit_run(tmp_path / "killed")
     assert read_back == learned and again == resumed
     assert (tmp_path / "killed" / "bandit" / "metrics.jsonl").stat().st_mtime_ns == stamp  # not trained again
+
+
+def test_a_damaged_checkpoint_is_an_error_naming_it(tmp_path, tiny_model_dir, monkeypatch):
+    from auxlearn.errors import DamagedFileError
+
+    exp = experiment_from_dict(experiment_dict(tiny_model_dir, train={"steps": 9, "checkpoint_every": 3}))
+    with monkeypatch.context() as patch:
+        _kill_at(patch, 5)
+        with pytest.raises(Killed):
+            train_experiment(exp, tmp_path)
+    (tmp_path / "checkpoint" / "model.safetensors").write_bytes(b"not weights")
+    with pytest.raises(DamagedFileError, match=f"{tmp_path / 'checkpoint'}.*delete it to start over"):
+        train_experiment(exp, tmp_path)

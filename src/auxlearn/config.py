@@ -238,7 +238,7 @@ class Experiment(_Strict):
             document["seed"] = seed
         tasks = [document["primary"], *document["auxiliary"]]
         document["train"]["eval_tasks"] = [t for t in document["train"]["eval_tasks"] if t in tasks]
-        return experiment_from_dict(document, where=f"experiment {self.name!r}, a variant")
+        return experiment_from_dict(document, where=f"experiment {self.name!r}, a variant", check=False)
 
 
 def apply_override(document: dict, assignment: str) -> None:
@@ -274,10 +274,7 @@ def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = (
                                   for f in document["task_files"]]
     if isinstance(document.get("model"), str):
         document["model"] = resolve_model_path(document["model"], path)
-    exp = experiment_from_dict(document, where=f"config file {path}")
-    from auxlearn.config_checks import check_experiment  # it reads the task files: tasks, so torch
-    check_experiment(exp, where=f"config file {path}")
-    return exp
+    return experiment_from_dict(document, where=f"config file {path}")
 
 
 def resolve_model_path(model: str, config_path: Path) -> str:
@@ -294,10 +291,17 @@ def resolve_model_path(model: str, config_path: Path) -> str:
     return model
 
 
-def experiment_from_dict(document: dict, where: str = "config") -> Experiment:
+def experiment_from_dict(document: dict, where: str = "config", check: bool = True) -> Experiment:
+    """An experiment from a mapping (a parsed config file, or a Python API caller's dict). ``check``: also check it
+    against its tasks and this machine (``config_checks``); a variant of a checked experiment need not be."""
     try:
-        return Experiment(**document)
+        exp = Experiment(**document)
     except ValidationError as error:
         raise AuxlearnError(f"{where}: {format_validation_error(error)}") from None
     except TypeError as error:
         raise AuxlearnError(f"{where}: {error}") from None
+    if check:
+        from auxlearn.config_checks import check_experiment  # it reads the task files: tasks, so torch
+
+        check_experiment(exp, where=where)
+    return exp
