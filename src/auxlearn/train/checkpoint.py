@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from accelerate import Accelerator
+from safetensors import SafetensorError
 
 from auxlearn.errors import AuxlearnError, DamagedFileError
 from auxlearn.io import read_json, write_json_atomic
@@ -77,7 +78,7 @@ def load_checkpoint(accelerator: Accelerator, folder: Path, processes: int) -> N
                             f"(this run has {accelerator.num_processes}), or delete it to start over")
     try:
         accelerator.load_state(str(folder))
-    except (OSError, RuntimeError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as error:
+    except (OSError, RuntimeError, ValueError, KeyError, EOFError, pickle.UnpicklingError, SafetensorError) as error:
         raise DamagedFileError(f"{folder}: cannot resume from this checkpoint ({type(error).__name__}: "
                                f"{str(error).splitlines()[0] if str(error) else ''}); delete it to start over") from None
 
