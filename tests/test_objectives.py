@@ -138,3 +138,57 @@ def test_a_search_space_rejects_repeats_and_unknown_values():
         SearchSpace(transforms=["mask", "mask"])
     with pytest.raises(ValidationError, match="transforms"):
         SearchSpace(transforms=["shuffle"])
+
+
+def _batch(tokenizer):
+    encoded = tokenizer(["the cat sat on the mat and looked at the dog", "a short one"], padding=True,
+                        return_tensors="pt")
+    return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"],
+            "labels": torch.tensor([1, 0])}
+
+
+@pytest.mark.parametrize("attention, step", [("left_to_right", 1), ("right_to_left", -1)])
+def test_denoising_without_a_transform_predicts_the_next_token_in_the_patterns_direction(tokenizer, attention, step):
+    from auxlearn.objectives.batches import ObjectiveBatcher
+
+    batch = _batch(tokenizer)
+    out = ObjectiveBatcher(Objective("task", "none", attention, "denoise"), tokenizer, rate=0.9, seed=0)(batch)
+    ids, labels, real = batch["input_ids"], out["labels"], batch["attention_mask"].bool()
+    assert torch.equal(out["input_ids"], ids)  # nothing hidden: the target is a token the position cannot see
+    targets = (labels != -100).nonzero().tolist()
+    assert len(targets) > 8
+    for row, position in targets:
+        assert real[row, position + step] and labels[row, position] == ids[row, position + step]
+        assert ids[row, position] not in tokenizer.all_special_ids
+    assert out["attention_pattern"].shape == (2, 1, ids.shape[1], ids.shape[1])
+    assert torch.equal(out["attention_mask"], batch["attention_mask"])  # pooling still reads the padding mask
+
+
+def test_a_supervised_output_keeps_its_labels_and_corrupts_its_input(tokenizer):
+    from auxlearn.objectives.batches import ObjectiveBatcher
+
+    batch = _batch(tokenizer)
+    out = ObjectiveBatcher(Objective("task", "mask", "bidirectional", "rte"), tokenizer, rate=0.5, seed=0)(batch)
+    assert torch.equal(out["labels"], batch["labels"])
+    assert (out["input_ids"] == tokenizer.mask_token_id).sum() > 0
+
+
+def test_the_model_attends_by_the_objectives_pattern(tokenizer):
+    """Through MultiTaskModel: a left-to-right pattern makes the first token's output blind to the rest."""
+    from transformers import BertConfig, BertModel
+
+    from auxlearn.models.multitask import MultiTaskModel
+    from auxlearn.objectives.batches import ObjectiveBatcher
+    from auxlearn.tasks.builtin import builtin_tasks
+
+    torch.manual_seed(0)
+    encoder = BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1,
+                                   num_attention_heads=2, intermediate_size=32))
+    model = MultiTaskModel(encoder, {"rte": builtin_tasks()["rte"]}, pooling="cls").eval()
+    batch = _batch(tokenizer)
+    out = ObjectiveBatcher(Objective("task", "none", "left_to_right", "denoise"), tokenizer, seed=0)(batch)
+    other = {**out, "input_ids": out["input_ids"].clone()}
+    other["input_ids"][:, 2:] = tokenizer.mask_token_id
+    with torch.no_grad():
+        assert torch.allclose(model("rte", out), model("rte", other))  # [CLS] sees only itself
+        assert not torch.allclose(model("rte", batch), model("rte", {**batch, "input_ids": other["input_ids"]}))

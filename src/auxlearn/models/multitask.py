@@ -72,8 +72,12 @@ class MultiTaskModel(nn.Module):
         return self.heads[task]
 
     def forward(self, task: str, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Logits of ``task`` for ``batch`` ([B, C], or [B, T, C] for tagging)."""
+        """Logits of ``task`` for ``batch`` ([B, C], or [B, T, C] for tagging). An ``attention_pattern`` in the
+        batch (an objective's [B, 1, T, T] mask) is what the encoder attends by; ``attention_mask`` stays the
+        padding mask that pooling reads."""
         inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+        if "attention_pattern" in batch:
+            inputs["attention_mask"] = batch["attention_pattern"]
         hidden = self.encoder(**inputs).last_hidden_state
         head = self.heads[task]
         if head.per_token:
