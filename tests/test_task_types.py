@@ -1,5 +1,6 @@
 """Every registered task type honours the same contract on a tiny random BERT: encode, collate, head, loss,
-predictions, metrics; plus the properties a type declares (label dtype, tags on first sub-words)."""
+predictions, metrics (types with labels); row checks and metric sets (all types); plus the properties a type
+declares (label dtype, tags on first sub-words). The masked-LM type's own contract is in test_masked_lm.py."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from auxlearn.tasks.types import TASK_TYPES
 from auxlearn.train.evaluation import Inference, predict
 
 TYPES = sorted(TASK_TYPES)
+LABELLED = [name for name in TYPES if TASK_TYPES[name].labelled]
 SENTENCES = ["the cat sat on the mat", "unbelievably , nobody came to the zymurgy lecture", "Ada Lovelace wrote it",
              "Paris is in France", "a b c", "tokenizers split rare words like antidisestablishmentarianism",
              "no", "short texts and long texts are padded differently in a batch"]
@@ -51,8 +53,14 @@ def _tagging(rng, n):
     return {"text_fields": ["tokens"], "label_names": TAGS}, {"tokens": words, "label": tags}, ["O", "B-MISC"]
 
 
-# Example rows per type: spec fields, columns (a "label" column) and a label value the type must reject.
-EXAMPLES = {"classification": _classification, "regression": _regression, "tagging": _tagging}
+def _masked_lm(rng, n):
+    return {"text_fields": ["text"]}, {"text": [SENTENCES[i] for i in rng.permutation(n) % len(SENTENCES)]}, None
+
+
+# Example rows per type: spec fields, columns (a "label" column for a type with labels) and a label value the
+# type must reject.
+EXAMPLES = {"classification": _classification, "regression": _regression, "tagging": _tagging,
+            "masked_lm": _masked_lm}
 
 
 def toy(name: str, n: int = 8, seed: int = 0):
@@ -61,8 +69,9 @@ def toy(name: str, n: int = 8, seed: int = 0):
         pytest.fail(f"task type {name!r} has no example rows: add a maker to EXAMPLES in {__file__}")
     fields, columns, bad = EXAMPLES[name](np.random.default_rng(seed), n)
     metrics = list(TASK_TYPES[name].default_metrics)
-    spec = TaskSpec(name=f"toy_{name}", type=name, label_field="label", metrics=metrics, main_metric=metrics[:1],
-                    source=DataSource(files={"train": SOURCE}), **fields)
+    label_field = "label" if TASK_TYPES[name].labelled else None
+    spec = TaskSpec(name=f"toy_{name}", type=name, label_field=label_field, metrics=metrics,
+                    main_metric=metrics[:1], source=DataSource(files={"train": SOURCE}), **fields)
     return spec, columns, bad
 
 
@@ -93,7 +102,7 @@ def test_the_registry_is_keyed_by_each_types_own_name():
 
 
 @pytest.mark.parametrize("pair_encoding", ["cross", "siamese"])
-@pytest.mark.parametrize("name", TYPES)
+@pytest.mark.parametrize("name", LABELLED)
 def test_encode_collate_forward_loss_predict_score(name, pair_encoding, tokenizer, tiny_model_dir, tmp_path):
     spec, columns, _ = toy(name)
     task_type = spec.task_type
@@ -125,7 +134,7 @@ def test_encode_collate_forward_loss_predict_score(name, pair_encoding, tokenize
     json.dumps([task_type.readable(spec, p) for p in predictions])  # readable outputs are plain JSON values
 
 
-@pytest.mark.parametrize("name", TYPES)
+@pytest.mark.parametrize("name", LABELLED)
 def test_an_unlabelled_split_predicts_as_the_labelled_one(name, tokenizer, tiny_model_dir, tmp_path):
     spec, columns, _ = toy(name, seed=1)
     labelled = encode(spec, columns, tokenizer, tmp_path)
@@ -136,7 +145,7 @@ def test_an_unlabelled_split_predicts_as_the_labelled_one(name, tokenizer, tiny_
     assert predict(model, spec.name, unlabelled, how) == predict(model, spec.name, labelled, how)
 
 
-@pytest.mark.parametrize("name", TYPES)
+@pytest.mark.parametrize("name", LABELLED)
 def test_collated_labels_are_the_encoded_ones_in_the_declared_dtype(name, tokenizer, tmp_path):
     spec, columns, _ = toy(name, seed=2)
     split = encode(spec, columns, tokenizer, tmp_path)
@@ -154,7 +163,7 @@ def test_collated_labels_are_the_encoded_ones_in_the_declared_dtype(name, tokeni
         assert labels.tolist() == pytest.approx([split.labels[i] for i in indices])
 
 
-@pytest.mark.parametrize("name", TYPES)
+@pytest.mark.parametrize("name", LABELLED)
 def test_a_bad_label_names_the_task_the_file_and_the_row(name, tokenizer, tmp_path):
     spec, columns, bad = toy(name, seed=3)
     columns["label"][BAD_ROW] = bad
@@ -170,10 +179,11 @@ def test_a_bad_label_names_the_task_the_file_and_the_row(name, tokenizer, tmp_pa
 def test_check_rows_passes_good_rows_and_names_a_value_it_cannot_read(name):
     spec, columns, _ = toy(name, seed=3)
     texts = [list(columns[field]) for field in spec.text_fields]
-    spec.task_type.check_rows(spec, texts, columns["label"], range(len(texts[0])), SOURCE)
+    labels = columns.get("label")
+    spec.task_type.check_rows(spec, texts, labels, range(len(texts[0])), SOURCE)
     texts[0][BAD_ROW] = {"not": "text"}
     with pytest.raises(AuxlearnError) as error:
-        spec.task_type.check_rows(spec, texts, columns["label"], range(len(texts[0])), SOURCE)
+        spec.task_type.check_rows(spec, texts, labels, range(len(texts[0])), SOURCE)
     for part in (repr(spec.name), SOURCE, f"row {BAD_ROW + 1}:", repr(spec.text_fields[0])):
         assert part in str(error.value)
 

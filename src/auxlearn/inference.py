@@ -35,6 +35,9 @@ def _load(model_dir: str | Path):
 def _check_task(model: MultiTaskModel, task: str) -> None:
     if task not in model.specs:
         raise AuxlearnError(f"the model has no head for task {task!r}; its tasks: {', '.join(model.specs)}")
+    if not model.specs[task].task_type.labelled:
+        raise AuxlearnError(f"task {task!r} is a {model.specs[task].type} task: it trained the model, and has no "
+                            "labels to score or predict")
 
 
 def evaluate_model(model_dir: str | Path, *, task: Optional[str] = None, split: str = "eval",
@@ -47,7 +50,7 @@ def evaluate_model(model_dir: str | Path, *, task: Optional[str] = None, split: 
         _check_task(model, task)
     data_meta = meta.get("data", {})
     scores = {}
-    for name in [task] if task else list(model.specs):
+    for name in [task] if task else [n for n, spec in model.specs.items() if spec.task_type.labelled]:
         data = build_task_data(model.specs[name], tokenizer, data_dir=data_dir or default_data_dir(),
                                max_length=data_meta.get("max_length", {}).get(name, model.specs[name].max_length),
                                dev_size=data_meta.get("dev_size"), split_seed=data_meta.get("split_seed", 0),

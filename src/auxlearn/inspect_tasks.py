@@ -28,7 +28,7 @@ def task_table(data_dir: Optional[str] = None, task_files: list[str] = ()) -> li
                 notes.append(str(error))
         train = sizes["train"]
         dev = dev_count(train, None) if train else None
-        rows.append({"task": name, "type": spec.type, "main_metric": "+".join(spec.main_metric),
+        rows.append({"task": name, "type": spec.type, "main_metric": "+".join(spec.main_metric) or "- (no labels)",
                      "train": None if train is None else train - dev, "dev": dev, "eval": sizes["eval"],
                      "note": "; ".join(dict.fromkeys(notes))})
     return rows

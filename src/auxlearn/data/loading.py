@@ -21,7 +21,8 @@ from auxlearn.tasks.spec import TaskSpec
 # keep_default_na=False: a label or text "NA" / "null" / "None" stays a string instead of becoming a missing value.
 _CSV = {"keep_default_na": False}
 _FILE_BUILDERS = {".csv": ("csv", _CSV), ".tsv": ("csv", {**_CSV, "delimiter": "\t"}), ".jsonl": ("json", {}),
-                  ".json": ("json", {}), ".parquet": ("parquet", {})}
+                  ".json": ("json", {}), ".parquet": ("parquet", {}),
+                  ".txt": ("text", {})}  # one text per line, in a column named "text"
 
 
 def default_data_dir() -> Optional[str]:

@@ -17,7 +17,11 @@ class Head(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_size, num_outputs)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def bind(self, encoder: nn.Module) -> None:
+        """Called once with the model's encoder: a head that shares its weights (a tied LM head) takes them here."""
+
+    def forward(self, features: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits from the pooled or per-token ``features``; ``labels`` serve a head that scores only some positions."""
         return self.out(self.dropout(features))
 
     def example_losses(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

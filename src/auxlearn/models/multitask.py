@@ -67,6 +67,8 @@ class MultiTaskModel(nn.Module):
                                             spec, head_dropout)
             for name, spec in self.specs.items()
         })
+        for head in self.heads.values():
+            head.bind(encoder)
 
     def head(self, task: str) -> Head:
         return self.heads[task]
@@ -81,7 +83,7 @@ class MultiTaskModel(nn.Module):
         hidden = self.encoder(**inputs).last_hidden_state
         head = self.heads[task]
         if head.per_token:
-            return head(hidden)
+            return head(hidden, batch.get("labels"))
         pooled = self._pool(hidden, batch["attention_mask"])
         if self.specs[task].siamese(self.pair_encoding):
             if "pair_input_ids" not in batch:

@@ -44,10 +44,10 @@ class TaskSpec(BaseModel):
     name: str
     type: str  # a name in TASK_TYPES; ``task_type`` is the type itself
     text_fields: list[str] = Field(min_length=1, max_length=2)
-    label_field: str
+    label_field: Optional[str] = None  # None only for a type without labels (masked_lm)
     label_names: Optional[list[str]] = None
-    metrics: list[str]
-    main_metric: list[str] = Field(min_length=1)
+    metrics: list[str] = Field(default_factory=list)
+    main_metric: list[str] = Field(default_factory=list)
     direction: Literal["maximize", "minimize"] = "maximize"
     max_length: int = Field(128, gt=0)
     source: DataSource
@@ -99,4 +99,4 @@ class TaskSpec(BaseModel):
 
 
 def default_direction(main_metric: list[str]) -> str:
-    return "minimize" if all(m in LOWER_IS_BETTER for m in main_metric) else "maximize"
+    return "minimize" if main_metric and all(m in LOWER_IS_BETTER for m in main_metric) else "maximize"

@@ -3,7 +3,7 @@
 ```yaml
 tasks:
   - name: tickets
-    type: classification          # classification | regression | tagging
+    type: classification          # classification | regression | tagging | masked_lm
     files: {train: tickets/train.csv, eval: tickets/dev.csv}   # relative to this file
     text_fields: [subject, body]  # one text or a pair
     label_field: queue
@@ -18,6 +18,10 @@ tasks:
     splits: {train: train, eval: test}
     text_fields: [text]
     label_field: label
+  - name: papers
+    type: masked_lm               # text without labels, for denoising objectives (AANG); no label_field, no metrics
+    files: {train: papers.txt}    # one text per line (its column is "text"), or jsonl / parquet / csv
+    text_fields: [text]
 ```
 """
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from auxlearn.tasks.types.base import IGNORE_INDEX, TaskType
 from auxlearn.tasks.types.classification import Classification
+from auxlearn.tasks.types.masked_lm import MaskedLM
 from auxlearn.tasks.types.regression import Regression
 from auxlearn.tasks.types.tagging import Tagging
 
-TASK_TYPES: dict[str, TaskType] = {t.name: t for t in (Classification(), Regression(), Tagging())}
+TASK_TYPES: dict[str, TaskType] = {t.name: t for t in (Classification(), Regression(), Tagging(), MaskedLM())}
 
 __all__ = ["IGNORE_INDEX", "TASK_TYPES", "TaskType"]

@@ -32,6 +32,7 @@ class TaskType:
     metrics: frozenset[str]  # the metrics that can score this type's predictions
     label_dtype: torch.dtype = torch.long
     uses_label_names = True  # False: labels are numbers, not names
+    labelled = True  # False: the rows have no labels (the objectives make targets from the text)
     degenerate_check = False  # whether predicting one value for every example is flagged in results
 
     # --- the spec ---------------------------------------------------------------------------------------------
@@ -44,6 +45,8 @@ class TaskType:
                                  f"(its metrics: {', '.join(sorted(self.metrics))})")
         if not self.uses_label_names and spec.label_names:
             raise ValueError(f"a {self.name} task has no label_names")
+        if self.labelled and (spec.label_field is None or not spec.main_metric):
+            raise ValueError(f"a {self.name} task needs a label_field and a main_metric")
 
     def num_labels(self, spec: TaskSpec) -> int:
         return len(spec.label_names or ())
