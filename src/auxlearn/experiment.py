@@ -88,6 +88,10 @@ def build_model(exp: Experiment, prepared: Prepared, tasks: list[str],
     elif is_model_folder(exp.model):
         saved_specs, states, _ = saved_heads(exp.model)
         model.adopt_heads(saved_specs, states)
+    for task in set(tasks) - set(model.adopted):  # a head the checkpoint was pretrained with (a masked-LM head)
+        pretrained = specs[task].task_type.pretrained_head(exp.model)
+        if pretrained is not None:
+            model.head(task).load_state_dict(pretrained)
     return model
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
+from typing import Optional
 
 from safetensors import SafetensorError
-from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
 from auxlearn.config import DEFAULT_MODEL
 from auxlearn.errors import AuxlearnError
 
 _DEFAULT_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+log = logging.getLogger(__name__)
 
 
 def resolve_model_name(name: str) -> str:
@@ -37,6 +41,28 @@ def load_encoder(name: str):
         raise AuxlearnError(f"cannot load {what}: {_first_line(error)}") from None
     except SafetensorError as error:
         raise AuxlearnError(f"cannot load {what}: its weights (model.safetensors) are damaged ({error})") from None
+
+
+def pretrained_lm_head(name: str) -> Optional[dict]:
+    """The masked-LM head the checkpoint was pretrained with (BERT's ``cls.predictions``: dense, LayerNorm, bias),
+    named as ``LMHead`` names them; None when it has none (a sentence-embedding model such as all-MiniLM-L6-v2
+    keeps only the encoder), so the head starts fresh."""
+    path = resolve_model_name(name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model, info = AutoModelForMaskedLM.from_pretrained(path, output_loading_info=True)
+    except (OSError, ValueError, SafetensorError) as error:
+        log.info("auxlearn: no masked-LM head in %s (%s); the LM head starts fresh", path, _first_line(error))
+        return None
+    predictions = getattr(getattr(model, "cls", None), "predictions", None)
+    if predictions is None or any(key.startswith("cls.") for key in info["missing_keys"]):
+        log.info("auxlearn: %s has no pretrained masked-LM head; the LM head starts fresh", path)
+        return None
+    transform = predictions.transform
+    return {"dense.weight": transform.dense.weight, "dense.bias": transform.dense.bias,
+            "norm.weight": transform.LayerNorm.weight, "norm.bias": transform.LayerNorm.bias,
+            "bias": predictions.bias}
 
 
 def _first_line(error: BaseException) -> str:

@@ -97,6 +97,10 @@ class TaskType:
     def build_head(self, in_features: int, spec: TaskSpec, dropout: float) -> Head:
         return self.head(in_features, self.num_labels(spec), dropout)
 
+    def pretrained_head(self, model_name: str) -> Optional[dict[str, torch.Tensor]]:
+        """Weights the encoder's checkpoint holds for this type's head (a masked-LM head), else None: fresh."""
+        return None
+
     # --- predictions ------------------------------------------------------------------------------------------
 
     def outputs(self, predictions: torch.Tensor, labels: Sequence) -> list:

@@ -1,8 +1,9 @@
 """Masked-LM: text without labels (a domain corpus from a text, jsonl or parquet file, or a hub dataset), trained
 by denoising objectives (``auxlearn.objectives``): the targets are made from the text when a batch is drawn.
 
-Its head is BERT's masked-LM head: a dense layer, GELU and LayerNorm, then the vocabulary projection tied to
-the encoder's input embeddings (so it adds hidden x hidden + vocabulary parameters, not hidden x vocabulary).
+Its head is BERT's masked-LM head, with the checkpoint's pretrained weights where it has them (a BERT trained
+with masked LM; all-MiniLM-L6-v2 has none, so it starts fresh): a dense layer, GELU and LayerNorm, then the
+vocabulary projection tied to the encoder's input embeddings (so it adds hidden x hidden + vocabulary parameters, not hidden x vocabulary).
 The projection runs only at the positions that carry a target (about 15 % of the tokens): full [batch, length,
 vocabulary] logits would cost about 7 times the compute and memory. Such a task is trained, never scored, so it
 can be neither the primary nor an evaluated task.
@@ -68,6 +69,11 @@ class MaskedLM(TaskType):
             raise ValueError("a masked_lm task has exactly one text field")
         if spec.label_field is not None or spec.metrics:
             raise ValueError("a masked_lm task has no label_field and no metrics: its targets come from its text")
+
+    def pretrained_head(self, model_name):
+        from auxlearn.models.encoder import pretrained_lm_head  # loads transformers' model classes
+
+        return pretrained_lm_head(model_name)
 
     def check_rows(self, spec, texts, labels, row_ids, source):
         check_each(spec, spec.text_fields[0], texts[0], row_ids, source, lambda v: isinstance(v, str) or v is None,
