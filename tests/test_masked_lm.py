@@ -148,3 +148,42 @@ def test_the_lm_head_starts_from_the_checkpoints_own_where_it_has_one(domain_fil
     assert torch.equal(heads["pretrained"].dense.weight, pretrained.transform.dense.weight)
     assert torch.equal(heads["pretrained"].norm.weight, pretrained.transform.LayerNorm.weight)
     assert heads["encoder only"].bias.abs().sum() == 0  # fresh
+
+
+@pytest.mark.data
+def test_a_masked_lm_auxiliary_trains_bert_masked_lm_on_its_text_and_resumes(domain_file, tiny_model_dir, tmp_path,
+                                                                              monkeypatch):
+    """Drawn by a sampler beside RTE, the text task trains on TAPT's batches (its loss starts near ln(vocabulary));
+    killed and resumed, its masking draws continue where they were."""
+    import json
+    import math
+
+    import auxlearn.train.trainer as trainer_module
+    from auxlearn.config import experiment_from_dict
+    from auxlearn.experiment import train_experiment
+    from conftest import experiment_dict
+    from kill_runs import without_timing
+
+    exp = experiment_from_dict(experiment_dict(
+        tiny_model_dir, auxiliary=["papers"], task_files=[str(domain_file)], data={"max_train_examples": 32},
+        train={"steps": 12, "eval_every": 2, "checkpoint_every": 4, "sampler": {"name": "uniform"}},
+        transfer={"protocol": "joint", "budget": "equal_total"}))
+    whole = train_experiment(exp, tmp_path / "whole")
+    records = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["train_loss"]["papers"] for r in records if "papers" in r["train_loss"]]
+    assert losses and all(math.isfinite(v) for v in losses) and abs(losses[0] - math.log(30522)) < 1.5
+
+    real, calls = trainer_module.chain_digest, []
+
+    def killed_at_step_7(digest, task):
+        calls.append(task)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        return real(digest, task)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer_module, "chain_digest", killed_at_step_7)
+        with pytest.raises(KeyboardInterrupt):
+            train_experiment(exp, tmp_path / "killed")
+    resumed = train_experiment(exp, tmp_path / "killed")
+    assert resumed["resumed_from_step"] == 4 and without_timing(resumed) == without_timing(whole)

@@ -73,7 +73,8 @@ def build_task_data(
 
     def encode(rows, split, indices=None):
         return encode_split(spec, rows, tokenizer, max_length, source=f"{split} split of {source}",
-                            labelled=spec.task_type.labelled, cache_dir=cache_dir, tokenizer_key=tokenizer_key, indices=indices,
+                            labelled=spec.task_type.labelled, cache_dir=cache_dir, tokenizer_key=tokenizer_key,
+                            indices=indices,
                             pair_encoding=pair_encoding)
 
     eval_rows, eval_missing = None, None

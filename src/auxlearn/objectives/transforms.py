@@ -34,7 +34,7 @@ class TokenTransform:
         self.collator.create_rng("pt")  # its generator is otherwise made on the first collate call, which we skip
 
     def __call__(self, input_ids: torch.Tensor, special_tokens_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(transformed input ids, labels) for a batch; ``special_tokens_mask`` is True at special tokens and padding."""
+        """(transformed input ids, labels) for a batch; ``special_tokens_mask``: True at special tokens and padding."""
         return self.collator.torch_mask_tokens(input_ids.clone(), special_tokens_mask.bool())
 
     def state_dict(self) -> dict:

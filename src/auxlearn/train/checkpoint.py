@@ -79,8 +79,9 @@ def load_checkpoint(accelerator: Accelerator, folder: Path, processes: int) -> N
     try:
         accelerator.load_state(str(folder))
     except (OSError, RuntimeError, ValueError, KeyError, EOFError, pickle.UnpicklingError, SafetensorError) as error:
-        raise DamagedFileError(f"{folder}: cannot resume from this checkpoint ({type(error).__name__}: "
-                               f"{str(error).splitlines()[0] if str(error) else ''}); delete it to start over") from None
+        cause = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        raise DamagedFileError(f"{folder}: cannot resume from this checkpoint ({cause}); delete it to start "
+                               "over") from None
 
 
 def remove_checkpoints(out_dir: Path) -> None:

@@ -89,15 +89,17 @@ class Trainer:
                  sampler: TaskSampler, pad_id: int, seed: int, out_dir: Optional[Path] = None,
                  eval_tasks: tuple[str, ...] = (), pad_to: Optional[int] = None, group_by_length: bool = True,
                  anchor: Optional[Anchor] = None, evaluate: bool = True,
-                 identity: Optional[str] = None):
+                 identity: Optional[str] = None, batch_transforms: Optional[Mapping[str, Any]] = None):
         """``anchor``: a pull toward earlier weights added to every step's gradient (successive regularisation).
         ``evaluate=False``: no dev evaluation, the last weights are kept (an intermediate phase that has no
         head of the primary to score yet). ``identity``: what this training is (config, data), stored in its
         checkpoints; with ``out_dir`` and ``config.checkpoint_every`` it checkpoints and resumes only a checkpoint
-        of an equal identity."""
+        of an equal identity. ``batch_transforms``: per task, what turns a drawn batch into the one it trains on
+        (its type's ``batch_transform``)."""
         self.model, self.data, self.primary, self.config = model, dict(data), primary, config
         self.anchor, self.evaluate = anchor, evaluate
         self.sampler, self.pad_id, self.out_dir = sampler, pad_id, out_dir
+        self.batch_transforms = dict(batch_transforms or {})
         self.eval_tasks = (primary, *[t for t in eval_tasks if t != primary])
         self.accelerator = make_accelerator(pick_device(config.device))
         self.device = self.accelerator.device
@@ -122,7 +124,8 @@ class Trainer:
         self.identity = identity
         self.checkpoints = out_dir is not None and config.checkpoint_every is not None and identity is not None
         self.progress = Progress(task_steps={task: 0 for task in self.data})
-        self.accelerator.register_for_checkpointing(self.sampler, *self.iterators.values(), self.progress)
+        self.accelerator.register_for_checkpointing(self.sampler, *self.iterators.values(),
+                                                    *self.batch_transforms.values(), self.progress)
         self.inference = Inference.for_device(self.device, pad_id, self.precision, config.eval_batch_size,
                                               config.eval_batch_tokens, config.threads)
         self._dev_batches: dict[str, Batches] = {}  # collated once: dev evaluation repeats on the same split
@@ -185,7 +188,10 @@ class Trainer:
                 task = self.sampler.next_task(self.step)
                 optimizer, scheduler = self.optimizers[task]
                 for _ in range(config.grad_accum):
-                    batch = {k: v.to(self.device, non_blocking=True) for k, v in next(self.iterators[task]).items()}
+                    batch = next(self.iterators[task])
+                    if task in self.batch_transforms:
+                        batch = self.batch_transforms[task](batch)
+                    batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
                     with autocast(self.device, self.precision):
                         loss = model.loss(task, batch, self.forward(task, batch))
                     value = loss.item()
@@ -231,13 +237,15 @@ class Trainer:
         """Score dev, record the interval's losses, keep the best weights; whether patience has run out."""
         progress = self.progress
         eval_started = time.perf_counter()
-        dev = shared_from_main(self.accelerator, self.dev_scores()) if self.evaluate else {}
+        # The main process scores dev and the others take its scores: every sampler sees the same.
+        dev = shared_from_main(self.accelerator, self.dev_scores() if self.main else None) if self.evaluate else {}
         progress.eval_seconds += time.perf_counter() - eval_started
+        means = {t: sum(v) / len(v) for t, v in progress.losses.items()}
         record = {
             "step": progress.step,
             "seconds": round(time.perf_counter() - started, 3),
             "lr": lr,
-            "train_loss": mean_over_processes(self.accelerator, {t: sum(v) / len(v) for t, v in progress.losses.items()}),
+            "train_loss": mean_over_processes(self.accelerator, means),
             "batches": {t: len(v) for t, v in progress.losses.items()},
             "dev": dev,
         }

@@ -8,7 +8,7 @@ entry in the registry (``__init__.py``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -96,6 +96,11 @@ class TaskType:
 
     def build_head(self, in_features: int, spec: TaskSpec, dropout: float) -> Head:
         return self.head(in_features, self.num_labels(spec), dropout)
+
+    def batch_transform(self, tokenizer, seed: int) -> Optional[Callable[[dict], dict]]:
+        """What turns a drawn training batch into the one the task trains on (a masked-LM task makes its targets
+        from its text), with its own seeded, checkpointable state; None: the batch as drawn."""
+        return None
 
     def pretrained_head(self, model_name: str) -> Optional[dict[str, torch.Tensor]]:
         """Weights the encoder's checkpoint holds for this type's head (a masked-LM head), else None: fresh."""

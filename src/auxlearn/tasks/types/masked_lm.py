@@ -3,10 +3,10 @@ by denoising objectives (``auxlearn.objectives``): the targets are made from the
 
 Its head is BERT's masked-LM head, with the checkpoint's pretrained weights where it has them (a BERT trained
 with masked LM; all-MiniLM-L6-v2 has none, so it starts fresh): a dense layer, GELU and LayerNorm, then the
-vocabulary projection tied to the encoder's input embeddings (so it adds hidden x hidden + vocabulary parameters, not hidden x vocabulary).
-The projection runs only at the positions that carry a target (about 15 % of the tokens): full [batch, length,
-vocabulary] logits would cost about 7 times the compute and memory. Such a task is trained, never scored, so it
-can be neither the primary nor an evaluated task.
+vocabulary projection tied to the encoder's input embeddings (it adds hidden x hidden + vocabulary parameters,
+not hidden x vocabulary). The projection runs only at the positions that carry a target (about 15 % of the
+tokens): full [batch, length, vocabulary] logits would cost about 7 times the compute and memory. Such a task is
+trained, never scored, so it can be neither the primary nor an evaluated task.
 """
 
 from __future__ import annotations
@@ -69,6 +69,15 @@ class MaskedLM(TaskType):
             raise ValueError("a masked_lm task has exactly one text field")
         if spec.label_field is not None or spec.metrics:
             raise ValueError("a masked_lm task has no label_field and no metrics: its targets come from its text")
+
+    def batch_transform(self, tokenizer, seed):
+        """Trained as a task of its own (drawn by a sampler), it is BERT's masked LM on its text (TAPT's objective):
+        15 % of the tokens, 80 % masked, 10 % random, 10 % kept, predicted with attention both ways."""
+        from auxlearn.objectives.batches import ObjectiveBatcher  # objectives import this package's base
+        from auxlearn.objectives.space import PRESETS, enumerate_space
+
+        (tapt,), _ = enumerate_space(PRESETS["tapt"], primary="")
+        return ObjectiveBatcher(tapt, tokenizer, rate=PRESETS["tapt"].rate, seed=seed)
 
     def pretrained_head(self, model_name):
         from auxlearn.models.encoder import pretrained_lm_head  # loads transformers' model classes
