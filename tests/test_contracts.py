@@ -26,6 +26,7 @@ from auxlearn.report.data import RunData
 from auxlearn.select import SELECTORS, build_selector
 from auxlearn.stage import Stage
 from auxlearn.train.samplers import SAMPLERS, build_sampler
+from auxlearn.train.weightings import WEIGHTINGS
 from conftest import experiment_dict
 
 CANDIDATES = ["mrpc", "stsb"]
@@ -38,7 +39,7 @@ FAST = {
     "gp-bo": {"n_trials": 2, "n_startup_trials": 1, "steps": 2},
     "random": {"n_trials": 2, "n_startup_trials": 1, "steps": 2},
 }
-FAMILIES = {"select": SELECTORS, "mix": MIXERS, "train.sampler": SAMPLERS}
+FAMILIES = {"select": SELECTORS, "mix": MIXERS, "train.sampler": SAMPLERS, "train.weighting": WEIGHTINGS}
 METHODS = [(where, name) for where, registry in FAMILIES.items() for name in registry]
 
 
@@ -54,10 +55,11 @@ def required(options_class, tasks: list[str]) -> dict:
 
 
 def method_config(tiny_model_dir, where: str, name: str, options: dict) -> dict:
-    """An experiment document with the method at ``where`` (select, mix or train.sampler) and its options."""
+    """An experiment document with the method at ``where`` (select, mix, train.sampler or train.weighting) and its
+    options."""
     document = experiment_dict(tiny_model_dir, auxiliary=CANDIDATES)
-    if where == "train.sampler":
-        document["train"]["sampler"] = {"name": name, **options}
+    if where.startswith("train."):
+        document["train"][where.removeprefix("train.")] = {"name": name, **options}
     else:
         document[where] = {"method": name, **options}
     return document

@@ -58,6 +58,20 @@ class SamplerConfig(MethodConfig):
     name: str = "proportional"
 
 
+class WeightingConfig(MethodConfig):
+    """How a step's losses make its update: ``single`` (the sampler's task alone, the default), ``static`` (every
+    task, fixed weights) or a TorchJD aggregator (``upgrad``, ``pcgrad``, ...)."""
+
+    registry, chosen_by = "auxlearn.train.weightings:WEIGHTINGS", "name"
+    name: str = "single"
+
+    @property
+    def every_task(self) -> bool:
+        from auxlearn.train.weightings import WEIGHTINGS
+
+        return WEIGHTINGS[self.name].every_task
+
+
 class SelectConfig(MethodConfig):
     """Default ``exhaustive``: each candidate trained with the primary under the run's protocol and budget
     against the primary alone, on dev. It may keep nothing, which the measured runs needed (NER + POS hurts)."""
@@ -125,6 +139,7 @@ class TrainConfig(_Strict):
                                "that folder resumes from; None: none")
     optimizer: Literal["shared", "per_task"] = "shared"
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    weighting: WeightingConfig = Field(default_factory=WeightingConfig)
     eval_tasks: list[str] = Field(default_factory=list, description="tasks evaluated besides the primary")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Precision = Field(
@@ -132,6 +147,13 @@ class TrainConfig(_Strict):
     threads: Optional[int] = Field(
         None, gt=0, description="CPU threads; None: OMP_NUM_THREADS, else the cores shared among auxlearn workers")
     progress: bool = True
+
+    @model_validator(mode="after")
+    def _one_optimizer_for_several_tasks(self) -> "TrainConfig":
+        if self.weighting.every_task and self.optimizer == "per_task":
+            raise ValueError(f"train.weighting {self.weighting.name!r} trains every task at every step, which one "
+                             "optimiser steps: use optimizer: shared")
+        return self
 
     def warmup_steps(self) -> int:
         return int(self.warmup * self.steps) if self.warmup < 1 else int(self.warmup)

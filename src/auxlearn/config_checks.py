@@ -32,6 +32,7 @@ def check_experiment(exp: Experiment, where: str) -> None:
         caps = exp.data.max_train_examples
         _names_tasks(exp, "data.max_train_examples", caps if isinstance(caps, dict) else {})
         _names_tasks(exp, "train.sampler.ratios", exp.train.sampler.options.get("ratios") or {})
+        _names_tasks(exp, "train.weighting.weights", exp.train.weighting.options.get("weights") or {})
         pick_device(exp.train.device)
 
 

@@ -39,6 +39,7 @@ from auxlearn.train.evaluation import predict, score_predictions
 from auxlearn.train.processes import is_main_process
 from auxlearn.train.samplers import TaskSampler, build_sampler
 from auxlearn.train.trainer import Trainer
+from auxlearn.train.weightings import build_weighting
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +269,7 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
         "precision": outcome.precision,
         "threads": outcome.threads,
         "sampler": sampler.describe(),
+        "weighting": trainer.weighting.describe(),
         "reused_heads": model.adopted,
         "train_sizes": {t: len(d.train) for t, d in data.items()},
         "config": exp.model_dump(mode="json"),
@@ -296,6 +298,7 @@ def build_trainer(exp: Experiment, prepared: Prepared, model: MultiTaskModel, *,
                   for index, (task, d) in enumerate(data.items())}
     return Trainer(model, data, exp.primary, exp.train, sampler=sampler, pad_id=prepared.tokenizer.pad_token_id,
                    batch_transforms={task: t for task, t in transforms.items() if t is not None},
+                   weighting=build_weighting(exp.train.weighting.name, exp.train.weighting.options, list(data)),
                    seed=exp.seed, out_dir=out_dir, eval_tasks=tuple(exp.train.eval_tasks),
                    pad_to=prepared_pad_length(exp, prepared), group_by_length=exp.data.group_by_length,
                    anchor=anchor, evaluate=evaluate, identity=identity)

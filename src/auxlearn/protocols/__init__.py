@@ -35,7 +35,10 @@ class ArmPlan:
 
 
 def primary_share(exp: Experiment, sizes: Mapping[str, int]) -> float:
-    """The primary's mean sampling probability over the baseline's steps under the experiment's sampler."""
+    """The share of steps that train the primary: 1 under a weighting that trains every task at every step, else
+    its mean sampling probability over the baseline's steps under the experiment's sampler."""
+    if exp.train.weighting.every_task:
+        return 1.0
     steps = exp.train.steps
     sampler = build_sampler(exp.train.sampler.name, exp.train.sampler.options, exp.tasks, sizes,
                             total_steps=steps, seed=exp.seed)
@@ -50,7 +53,7 @@ def plan_arm(exp: Experiment, sizes: Mapping[str, int]) -> ArmPlan:
               {t: int(sizes[t]) for t in exp.tasks})
     steps = exp.train.steps
     share = primary_share(exp, sizes)  # builds the sampler, so its options are checked here too
-    if exp.auxiliary and share >= 1:
+    if exp.auxiliary and share >= 1 and not exp.train.weighting.every_task:
         raise AuxlearnError(f"train.sampler {exp.train.sampler.name!r} gives the auxiliary tasks {exp.auxiliary} "
                             "no steps, so no budget can be planned for them (the thompson sampler is AutoSeM's "
                             "selection bandit, not a mixing rule)")

@@ -1,10 +1,11 @@
 """The multi-task step loop.
 
-One step: the sampler picks a task, that task's endless iterator gives ``grad_accum`` batches, forward,
-loss, backward, clip, optimiser and scheduler step. Every ``eval_every`` steps the primary task (and any
+One step: the sampler picks a task and the weighting says which tasks train (that one, or every task); each
+one's endless iterator gives ``grad_accum`` batches, forward, loss; the weighting makes the update from the
+losses (``weightings/``); clip, optimiser and scheduler step. Every ``eval_every`` steps the primary task (and any
 ``eval_tasks``) is scored on dev; the sampler's ``update`` hook sees the primary's score; the best model
 by the primary's main metric (respecting its direction) is kept; ``patience`` evaluations without
-improvement stop training. Method-specific behaviour lives in samplers, never here.
+improvement stop training. Method-specific behaviour lives in samplers and weightings, never here.
 
 With an output folder, a checkpoint every ``checkpoint_every`` steps lets a killed run go on from its last one
 and end with the numbers an uninterrupted run would have had (``checkpoint.py``); under ``accelerate launch``
@@ -26,7 +27,7 @@ from tqdm.auto import tqdm
 from auxlearn.config import TrainConfig
 from auxlearn.data.batching import EndlessBatches
 from auxlearn.data.task_data import TaskData
-from auxlearn.errors import NonFiniteLossError
+from auxlearn.errors import AuxlearnError, NonFiniteLossError
 from auxlearn.io import append_jsonl
 from auxlearn.train.anchor import Anchor
 from auxlearn.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -37,6 +38,7 @@ from auxlearn.train.processes import (chain_digest, check_same_tasks, make_accel
                                       shared_from_main)
 from auxlearn.train.samplers import TaskSampler
 from auxlearn.train.threads import ThreadShare, thread_share
+from auxlearn.train.weightings import Weighting
 
 
 @dataclass
@@ -89,7 +91,8 @@ class Trainer:
                  sampler: TaskSampler, pad_id: int, seed: int, out_dir: Optional[Path] = None,
                  eval_tasks: tuple[str, ...] = (), pad_to: Optional[int] = None, group_by_length: bool = True,
                  anchor: Optional[Anchor] = None, evaluate: bool = True,
-                 identity: Optional[str] = None, batch_transforms: Optional[Mapping[str, Any]] = None):
+                 identity: Optional[str] = None, batch_transforms: Optional[Mapping[str, Any]] = None,
+                 weighting: Weighting):
         """``anchor``: a pull toward earlier weights added to every step's gradient (successive regularisation).
         ``evaluate=False``: no dev evaluation, the last weights are kept (an intermediate phase that has no
         head of the primary to score yet). ``identity``: what this training is (config, data), stored in its
@@ -98,12 +101,15 @@ class Trainer:
         (its type's ``batch_transform``)."""
         self.model, self.data, self.primary, self.config = model, dict(data), primary, config
         self.anchor, self.evaluate = anchor, evaluate
-        self.sampler, self.pad_id, self.out_dir = sampler, pad_id, out_dir
+        self.sampler, self.weighting, self.pad_id, self.out_dir = sampler, weighting, pad_id, out_dir
         self.batch_transforms = dict(batch_transforms or {})
         self.eval_tasks = (primary, *[t for t in eval_tasks if t != primary])
         self.accelerator = make_accelerator(pick_device(config.device))
         self.device = self.accelerator.device
         self.main = self.accelerator.is_main_process
+        if weighting.every_task and self.accelerator.num_processes > 1:
+            raise AuxlearnError(f"train.weighting {weighting.name!r} trains several tasks in one step, which "
+                                "DistributedDataParallel cannot share between processes; train in one process")
         self.precision = resolve_precision(config.precision, self.device)
         self.model.to(self.device)
         self.step = 0
@@ -124,8 +130,9 @@ class Trainer:
         self.identity = identity
         self.checkpoints = out_dir is not None and config.checkpoint_every is not None and identity is not None
         self.progress = Progress(task_steps={task: 0 for task in self.data})
-        self.accelerator.register_for_checkpointing(self.sampler, *self.iterators.values(),
+        self.accelerator.register_for_checkpointing(self.sampler, self.weighting, *self.iterators.values(),
                                                     *self.batch_transforms.values(), self.progress)
+        self.trainable = [p for p in model.parameters() if p.requires_grad]
         self.inference = Inference.for_device(self.device, pad_id, self.precision, config.eval_batch_size,
                                               config.eval_batch_tokens, config.threads)
         self._dev_batches: dict[str, Batches] = {}  # collated once: dev evaluation repeats on the same split
@@ -185,21 +192,14 @@ class Trainer:
         try:
             for self.step in range(resumed_from, config.steps):
                 threads.poll()
-                task = self.sampler.next_task(self.step)
-                optimizer, scheduler = self.optimizers[task]
+                tasks = self.weighting.tasks_of_step(self.sampler.next_task(self.step))
+                optimizer, scheduler = self.optimizers[tasks[0]]  # several tasks in a step share one (config)
                 for _ in range(config.grad_accum):
-                    batch = next(self.iterators[task])
-                    if task in self.batch_transforms:
-                        batch = self.batch_transforms[task](batch)
-                    batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
-                    with autocast(self.device, self.precision):
-                        loss = model.loss(task, batch, self.forward(task, batch))
-                    value = loss.item()
-                    if not math.isfinite(value):
-                        raise NonFiniteLossError(task, self.step + 1, value)  # 1-based, as in metrics.jsonl
-                    self.accelerator.backward(loss / config.grad_accum)
-                    progress.losses.setdefault(task, []).append(value)
-                progress.task_steps[task] += 1
+                    losses = {task: self._loss(task) / config.grad_accum for task in tasks}
+                    self.weighting.backward(losses, self.trainable)
+                for task in tasks:
+                    progress.task_steps[task] += 1
+                task = "+".join(tasks)
                 progress.task_digest = chain_digest(progress.task_digest, task)
                 if self.anchor is not None:
                     self.anchor.add_gradient()
@@ -210,7 +210,8 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 progress.step = self.step + 1
                 bar.update(1)
-                bar.set_postfix(task=task, loss=f"{value:.4f}", dev=f"{progress.last_dev:.4f}", refresh=False)
+                bar.set_postfix(task=task, loss=f"{progress.losses[tasks[0]][-1]:.4f}",
+                                dev=f"{progress.last_dev:.4f}", refresh=False)
                 evaluates = not (progress.step % config.eval_every) or progress.step == config.steps
                 if evaluates and self._evaluate(started, scheduler.get_last_lr()[0]):
                     stopped = "patience"
@@ -232,6 +233,20 @@ class Trainer:
                                         threads.describe(), dict(progress.task_steps), progress.checkpoint_seconds,
                                         resumed_from, self.accelerator.num_processes)
         return self.outcome
+
+    def _loss(self, task: str) -> torch.Tensor:
+        """``task``'s loss on its next batch (recorded; a NaN or infinite one stops training)."""
+        batch = next(self.iterators[task])
+        if task in self.batch_transforms:
+            batch = self.batch_transforms[task](batch)
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        with autocast(self.device, self.precision):
+            loss = self.model.loss(task, batch, self.forward(task, batch))
+        value = loss.item()
+        if not math.isfinite(value):
+            raise NonFiniteLossError(task, self.step + 1, value)  # 1-based, as in metrics.jsonl
+        self.progress.losses.setdefault(task, []).append(value)
+        return loss
 
     def _evaluate(self, started: float, lr: float) -> bool:
         """Score dev, record the interval's losses, keep the best weights; whether patience has run out."""

@@ -1,0 +1,23 @@
+"""Loss weightings: how a step's losses make its update (one small class per method behind ``Weighting``,
+base.py); the registry is below."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from auxlearn.plugins import build
+from auxlearn.train.weightings.base import Weighting
+from auxlearn.train.weightings.jacobian import JACOBIAN_WEIGHTINGS
+from auxlearn.train.weightings.single import Single
+from auxlearn.train.weightings.static import Static
+
+WEIGHTINGS: dict[str, type[Weighting]] = {
+    cls.name: cls for cls in (Single, Static, *JACOBIAN_WEIGHTINGS)
+}
+
+
+def build_weighting(name: str, options: Mapping[str, Any], tasks: Sequence[str]) -> Weighting:
+    return build(WEIGHTINGS, name, options, "train.weighting", tasks)
+
+
+__all__ = ["WEIGHTINGS", "Weighting", "build_weighting"]

@@ -1,0 +1,52 @@
+"""The one interface every loss weighting implements: how one optimisation step's update is made from losses.
+
+The trainer asks a weighting which tasks train at a step (the sampler's task alone, or every task), computes each
+one's loss on its own batch, and hands them to ``backward``, which leaves the update in the parameters' ``.grad``.
+The trainer never names a weighting. ``describe`` goes into results.json with the mean weight each task got.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping, Optional, Sequence
+
+import torch
+
+from auxlearn.plugins import MethodOptions, Plugin
+
+
+class Weighting(Plugin):
+    """Subclasses set ``name``, ``every_task`` and ``cost``, and implement ``combine``."""
+
+    every_task: ClassVar[bool] = True  # every task trains at every step (False: the sampler's task alone)
+    cost: ClassVar[str]  # what a step costs beyond one forward and backward pass per task trained
+
+    def __init__(self, tasks: Sequence[str], options: Optional[MethodOptions] = None):
+        super().__init__(options)
+        self.tasks = list(tasks)
+        self.weight_sums = {task: 0.0 for task in self.tasks}
+        self.steps = 0
+
+    def tasks_of_step(self, sampled: str) -> list[str]:
+        """The tasks that train at a step whose sampler drew ``sampled``."""
+        return list(self.tasks) if self.every_task else [sampled]
+
+    def backward(self, losses: Mapping[str, torch.Tensor], params: Sequence[torch.nn.Parameter]) -> dict[str, float]:
+        """Accumulate the step's update into ``params``' gradients; the weight each task's loss got."""
+        weights = self.combine(losses, params)
+        for task, weight in weights.items():
+            self.weight_sums[task] += weight
+        self.steps += 1
+        return weights
+
+    def combine(self, losses: Mapping[str, torch.Tensor], params: Sequence[torch.nn.Parameter]) -> dict[str, float]:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        mean = {t: s / self.steps for t, s in self.weight_sums.items()} if self.steps else {}
+        return {"name": self.name, **self.options.model_dump(), "mean_weights": mean, "cost": self.cost}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"weight_sums": dict(self.weight_sums), "steps": self.steps}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.weight_sums, self.steps = dict(state["weight_sums"]), int(state["steps"])

@@ -1,0 +1,16 @@
+"""The sampler's task alone, its loss as it is: one task per step (the default; what samplers were built for)."""
+
+from __future__ import annotations
+
+from auxlearn.train.weightings.base import Weighting
+
+
+class Single(Weighting):
+    name = "single"
+    every_task = False
+    cost = "none"
+
+    def combine(self, losses, params):
+        (task, loss), = losses.items()
+        loss.backward()
+        return {task: 1.0}

@@ -1,0 +1,116 @@
+"""Loss weightings: one conformance suite over every registered weighting, the update of each checked against a
+hand computation or its defining property on toy losses, and a training run under a weighting."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from auxlearn.train.weightings import WEIGHTINGS, build_weighting
+
+NAMES = sorted(WEIGHTINGS)
+
+
+def _toy():
+    """A shared parameter and a head per task; the two tasks' gradients on the shared one conflict."""
+    shared = torch.nn.Parameter(torch.tensor([1.0, -2.0, 0.5]))
+    heads = {"a": torch.nn.Parameter(torch.tensor([0.7])), "b": torch.nn.Parameter(torch.tensor([-0.4]))}
+    target = {"a": torch.tensor([2.0, 1.0, 0.0]), "b": torch.tensor([-1.0, -3.0, 1.0])}
+
+    def losses():
+        return {t: ((shared - target[t]) ** 2).sum() * heads[t].abs().sum() + heads[t].pow(2).sum()
+                for t in ("a", "b")}
+
+    return shared, heads, losses
+
+
+def _grads(loss, params):
+    return torch.autograd.grad(loss, params, allow_unused=True)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_weighting_leaves_a_finite_update_and_describes_itself(name):
+    shared, heads, losses = _toy()
+    weighting = build_weighting(name, {}, ["a", "b"])
+    tasks = weighting.tasks_of_step("b")
+    assert tasks == (["a", "b"] if weighting.every_task else ["b"])
+    step = losses()
+    weights = weighting.backward({t: step[t] for t in tasks}, [shared, *heads.values()])
+    assert shared.grad is not None and torch.isfinite(shared.grad).all() and shared.grad.abs().sum() > 0
+    assert set(weights) <= set(tasks)
+    described = json.loads(json.dumps(weighting.describe()))
+    assert described["name"] == name and described["cost"]
+    copy = build_weighting(name, {}, ["a", "b"])
+    copy.load_state_dict(weighting.state_dict())
+    assert copy.describe() == weighting.describe()
+
+
+def test_single_is_the_loss_as_it_is():
+    shared, heads, losses = _toy()
+    expected = _grads(losses()["b"], [shared])[0]
+    build_weighting("single", {}, ["a", "b"]).backward({"b": losses()["b"]}, [shared, *heads.values()])
+    assert torch.allclose(shared.grad, expected)
+
+
+def test_static_sums_the_losses_with_their_weights():
+    shared, heads, losses = _toy()
+    step = losses()
+    expected = 0.25 * _grads(step["a"], [shared], )[0] + 1.0 * _grads(step["b"], [shared])[0]
+    weights = build_weighting("static", {"weights": {"a": 0.25}}, ["a", "b"]).backward(
+        losses(), [shared, *heads.values()])
+    assert weights == {"a": 0.25, "b": 1.0} and torch.allclose(shared.grad, expected)
+
+
+def _task_gradients(losses, params):
+    step = losses()
+    return [torch.cat([g.flatten() if g is not None else torch.zeros(p.numel()) for g, p in
+                       zip(_grads(step[t], params), params)]) for t in ("a", "b")]
+
+
+def test_upgrad_and_dualproj_never_conflict_with_a_task():
+    """Their update has a non-negative inner product with every task's gradient (UPGrad's defining property)."""
+    for name in ("upgrad", "dualproj"):
+        shared, heads, losses = _toy()
+        params = [shared, *heads.values()]
+        g_a, g_b = _task_gradients(losses, params)
+        assert torch.dot(g_a, g_b) < 0  # the toy's tasks conflict
+        build_weighting(name, {}, ["a", "b"]).backward(losses(), params)
+        update = torch.cat([p.grad.flatten() for p in params])
+        assert torch.dot(update, g_a) >= -1e-5 and torch.dot(update, g_b) >= -1e-5, name
+
+
+def test_pcgrad_projects_each_gradient_off_the_other_by_hand():
+    shared, heads, losses = _toy()
+    params = [shared, *heads.values()]
+    g_a, g_b = _task_gradients(losses, params)
+    expected = (g_a - torch.dot(g_a, g_b) / g_b.dot(g_b) * g_b) + (g_b - torch.dot(g_b, g_a) / g_a.dot(g_a) * g_a)
+    build_weighting("pcgrad", {}, ["a", "b"]).backward(losses(), params)
+    assert torch.allclose(torch.cat([p.grad.flatten() for p in params]), expected, atol=1e-5)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("weighting", [{"name": "static", "weights": {"mrpc": 0.5}}, {"name": "upgrad"}])
+def test_a_run_under_a_weighting_trains_every_task_at_every_step(tmp_path, tiny_model_dir, weighting):
+    from auxlearn.config import experiment_from_dict
+    from auxlearn.experiment import train_experiment
+    from conftest import experiment_dict
+
+    exp = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"], train={"weighting": weighting},
+                                               transfer={"protocol": "joint"}))
+    results = train_experiment(exp, tmp_path)
+    assert results["planned_steps"] == exp.train.steps  # the primary trains at each step: equal_primary's budget
+    assert results["task_steps"] == {"rte": exp.train.steps, "mrpc": exp.train.steps}
+    mean = results["weighting"]["mean_weights"]
+    assert set(mean) == {"rte", "mrpc"} and (weighting["name"] != "static" or mean == {"rte": 1.0, "mrpc": 0.5})
+
+
+def test_several_tasks_in_a_step_need_one_optimiser(tiny_model_dir):
+    from auxlearn.config import experiment_from_dict
+    from auxlearn.errors import AuxlearnError
+    from conftest import experiment_dict
+
+    with pytest.raises(AuxlearnError, match="use optimizer: shared"):
+        experiment_from_dict(experiment_dict(tiny_model_dir, train={"weighting": {"name": "static"},
+                                                                    "optimizer": "per_task"}))
