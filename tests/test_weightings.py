@@ -106,11 +106,19 @@ def test_a_run_under_a_weighting_trains_every_task_at_every_step(tmp_path, tiny_
     assert set(mean) == {"rte", "mrpc"} and (weighting["name"] != "static" or mean == {"rte": 1.0, "mrpc": 0.5})
 
 
-def test_several_tasks_in_a_step_need_one_optimiser(tiny_model_dir):
+def test_several_tasks_in_a_step_need_one_optimiser_and_a_joint_arm(tiny_model_dir):
     from auxlearn.config import experiment_from_dict
     from auxlearn.errors import AuxlearnError
+    from auxlearn.protocols import plan_arm
     from conftest import experiment_dict
 
     with pytest.raises(AuxlearnError, match="use optimizer: shared"):
         experiment_from_dict(experiment_dict(tiny_model_dir, train={"weighting": {"name": "static"},
                                                                     "optimizer": "per_task"}))
+    with pytest.raises(AuxlearnError, match="has no phases: use transfer.protocol joint"):
+        experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"], transfer={"protocol": "sequential"},
+                                             train={"weighting": {"name": "static"}}))
+    auto = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"],
+                                                train={"weighting": {"name": "upgrad"}}))
+    arm = plan_arm(auto, {"rte": 5000, "mrpc": 100})  # auto's size rule would pick sequential here
+    assert arm.protocol == "joint" and "every task at every step" in arm.rule and arm.total_steps == 10

@@ -233,6 +233,10 @@ class Experiment(_Strict):
         untrained = [t for t in self.train.eval_tasks if t not in self.tasks]
         if untrained:
             raise ValueError(f"train.eval_tasks {untrained} are not trained (not the primary or an auxiliary)")
+        if self.train.weighting.every_task and self.transfer.protocol in ("sequential", "joint_then_finetune"):
+            raise ValueError(f"train.weighting {self.train.weighting.name!r} trains every task at every step, "
+                             f"which has no phases: use transfer.protocol joint (or auto), not "
+                             f"{self.transfer.protocol}")
         return self
 
     @property

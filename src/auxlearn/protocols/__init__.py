@@ -61,7 +61,9 @@ def plan_arm(exp: Experiment, sizes: Mapping[str, int]) -> ArmPlan:
     if not exp.auxiliary:
         return ArmPlan("single", "the primary alone", plan, [arm.primary_phase(steps)])
     name, rule = exp.transfer.protocol, f"the config asks for {exp.transfer.protocol}"
-    if name == "auto":
+    if name == "auto" and exp.train.weighting.every_task:
+        name, rule = "joint", f"train.weighting {exp.train.weighting.name!r} trains every task at every step"
+    elif name == "auto":
         name, rule = choose(arm)
     return ArmPlan(name, rule, plan, PROTOCOLS[name]().phases(arm, plan))
 
