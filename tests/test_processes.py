@@ -61,3 +61,44 @@ def test_two_processes_train_the_same_steps_as_one(tmp_path, tokenizer):
             assert abs(mine["train_loss"][task] - loss) <= LOSS_TOLERANCE, (mine["step"], task)
         assert mine["dev"]["rte"]["main"] == pytest.approx(theirs["dev"]["rte"]["main"], abs=1e-6)
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["metrics.jsonl", "model", "results.json"]
+
+
+def test_two_processes_killed_resume_to_the_uninterrupted_numbers(tmp_path, tokenizer):
+    """SIGKILL to the launcher and both processes after a checkpoint; the re-run, with two processes again, goes on
+    from it (each process's random generators restored) and ends with the uninterrupted run's numbers."""
+    import signal
+    import time
+
+    import psutil  # Accelerate's own dependency
+
+    from kill_runs import without_timing
+
+    model = save_tiny_bert(tmp_path / "model", tokenizer)  # with dropout: each process's generator matters
+    config = write_yaml(tmp_path / "train.yaml", experiment_dict(
+        model, auxiliary=["mrpc"], data={"max_train_examples": 32},
+        train={"steps": 24, "eval_every": 4, "checkpoint_every": 4, "batch_size": 8, "sampler": {"name": "uniform"}},
+        transfer={"protocol": "joint", "budget": "equal_total"}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def command(out):
+        return [_launcher(), "launch", "--multi_gpu", "--num_processes", "2", "-m", "auxlearn", "train", str(config),
+                "--out", str(out)]
+
+    whole = subprocess.run(command(tmp_path / "whole"), env=env, capture_output=True, text=True, timeout=600)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    launched = subprocess.Popen(command(tmp_path / "killed"), env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    marker = tmp_path / "killed" / "checkpoint" / "checkpoint.json"
+    while not marker.exists() and launched.poll() is None:
+        time.sleep(0.005)
+    tree = [launched.pid, *(child.pid for child in psutil.Process(launched.pid).children(recursive=True))]
+    for pid in tree:  # the launcher and its training processes (torch's launcher starts them in a session of theirs)
+        os.kill(pid, signal.SIGKILL)
+    launched.wait()
+    time.sleep(0.5)
+    assert not (tmp_path / "killed" / "results.json").exists()
+    again = subprocess.run(command(tmp_path / "killed"), env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    results = {n: json.loads((tmp_path / n / "results.json").read_text()) for n in ("whole", "killed")}
+    assert results["killed"]["resumed_from_step"] > 0, again.stderr[-3000:]
+    assert without_timing(results["killed"]) == without_timing(results["whole"])
