@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 from pathlib import Path
+
+from machine import machine
 
 from auxlearn.config import TrainConfig, load_experiment
 from auxlearn.experiment import prepare, train_experiment
@@ -61,8 +61,7 @@ def main() -> None:
         "seconds_per_step": round(results["train_seconds"] / results["steps"], 3),
         "overhead_percent": round(100 * results["checkpoint_seconds"] / results["train_seconds"], 2),
         "checkpoint_megabytes": round(size / 1e6, 1), "precision": results["precision"],
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "python": platform.python_version()},
+        "machine": machine(),
     }
     write_json_atomic(RESULTS, record)
     shutil.rmtree(WORK, ignore_errors=True)

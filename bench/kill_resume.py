@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import sys
@@ -32,6 +31,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from conftest import experiment_dict, save_tiny_bert, write_yaml  # noqa: E402
 from kill_runs import finished_trainings, kill_when, run_to_end, without_timing  # noqa: E402
+from machine import machine  # noqa: E402
 
 RESULTS = HERE / "results" / "kill_resume.json"
 WORK = HERE / "work" / "kill_resume"
@@ -104,8 +104,7 @@ def main() -> None:
             "with_rewritten_training": sum(bool(k["rewritten"]) for k in kills),
             "stages": {s: sum(k["stage"] == s for k in kills) for s in ("preparing", "started", *STAGES)},
             "resumed_from_checkpoint": sum(bool(k["resumed_from_checkpoint"]) for k in kills)}
-        state["machine"] = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                            "python": platform.python_version()}
+        state["machine"] = machine()
         RESULTS.write_text(json.dumps(state, indent=2) + "\n")
     print(json.dumps(state["summary"], indent=2))
 

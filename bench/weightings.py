@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 from pathlib import Path
+
+from machine import machine
 
 from auxlearn.config import load_experiment
 from auxlearn.experiment import prepare, train_experiment
@@ -49,8 +49,7 @@ def main() -> None:
     for row in rows.values():
         row["vs_static"] = round(row["seconds_per_step"] / static, 2)
     write_json_atomic(RESULTS, {"model": base.model, "tasks": ["rte", "mrpc"], "batch_size": base.train.batch_size,
-                                "weightings": rows, "machine": {"cpu": platform.processor() or platform.machine(),
-                                                                "cores": os.cpu_count()}})
+                                "weightings": rows, "machine": machine()})
 
 
 if __name__ == "__main__":

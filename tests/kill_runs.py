@@ -1,5 +1,5 @@
-"""Start `auxlearn run` as a process, SIGKILL it at a chosen moment, run it again to the end; shared by the kill
-test and bench/kill_resume.py."""
+"""Interrupt training and run it again: `auxlearn run` as a process SIGKILLed at a chosen moment (the kill test,
+bench/kill_resume.py), or a training step that raises in-process (the checkpoint tests)."""
 
 from __future__ import annotations
 
@@ -59,3 +59,22 @@ def kill_when(config: Path, out: Path, env: dict, marker: Callable[[], Optional[
 def finished_trainings(run: Path) -> dict[Path, int]:
     """Every arm and phase results.json in the run folder (finished trainings), with its modification time."""
     return {p: p.stat().st_mtime_ns for p in run.glob("*/**/results.json")}
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL inside the process: nothing below the training loop catches it."""
+
+
+def kill_at_step(monkeypatch, step: int) -> None:
+    """Raise Killed in the ``step``-th step this process trains (before its evaluation or checkpoint)."""
+    import auxlearn.train.trainer as trainer_module
+
+    real, calls = trainer_module.chain_digest, []
+
+    def counting(digest, task):
+        calls.append(task)
+        if len(calls) == step:
+            raise Killed
+        return real(digest, task)
+
+    monkeypatch.setattr(trainer_module, "chain_digest", counting)

@@ -10,30 +10,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import auxlearn.train.trainer as trainer_module
 from auxlearn.config import experiment_from_dict
 from auxlearn.experiment import train_experiment
 from conftest import experiment_dict
-from kill_runs import without_timing
+from kill_runs import Killed, kill_at_step, without_timing
 
 pytestmark = pytest.mark.data
-
-class Killed(BaseException):
-    """Stands for SIGKILL inside the process: nothing below the training loop catches it."""
-
-
-def _kill_at(monkeypatch, step: int) -> None:
-    """Raise Killed in the ``step``-th step this process trains (before its evaluation or checkpoint)."""
-    real, calls = trainer_module.chain_digest, []
-
-    def counting(digest, task):
-        calls.append(task)
-        if len(calls) == step:
-            raise Killed
-        return real(digest, task)
-
-    monkeypatch.setattr(trainer_module, "chain_digest", counting)
-
 
 def _curve(folder):
     return [without_timing(json.loads(line)) for line in (folder / "metrics.jsonl").read_text().splitlines()]
@@ -67,7 +49,7 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_numbers(tmp_path, tiny_
     kills = (5, 7) if arm == "joint" else (13,)
     with monkeypatch.context() as patch:
         for kill in kills:
-            _kill_at(patch, kill)
+            kill_at_step(patch, kill)
             with pytest.raises(Killed):
                 train_experiment(exp, tmp_path / "killed")
     assert not (tmp_path / "killed" / "results.json").exists()
@@ -87,7 +69,7 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_numbers(tmp_path, tiny_
 def test_a_checkpoint_of_another_training_is_not_resumed(tmp_path, tiny_model_dir, monkeypatch):
     doc = experiment_dict(tiny_model_dir, train={"steps": 9, "checkpoint_every": 3})
     with monkeypatch.context() as patch:
-        _kill_at(patch, 5)
+        kill_at_step(patch, 5)
         with pytest.raises(Killed):
             train_experiment(experiment_from_dict(doc), tmp_path)
     changed = experiment_from_dict({**doc, "train": {**doc["train"], "lr": 5e-4}})
@@ -101,7 +83,7 @@ def test_a_checkpoint_of_another_training_is_not_resumed(tmp_path, tiny_model_di
 def test_checkpoints_can_be_turned_off(tmp_path, tiny_model_dir, monkeypatch):
     doc = experiment_dict(tiny_model_dir, train={"steps": 9, "checkpoint_every": None})
     with monkeypatch.context() as patch:
-        _kill_at(patch, 8)
+        kill_at_step(patch, 8)
         with pytest.raises(Killed):
             train_experiment(experiment_from_dict(doc), tmp_path)
     assert not any(p.name.endswith("checkpoint") for p in tmp_path.iterdir())
@@ -127,7 +109,7 @@ def test_an_interrupted_bandit_resumes_with_its_posteriors(tmp_path, tiny_model_
 
     whole, learned = bandit_run(tmp_path / "whole")
     with monkeypatch.context() as patch:
-        _kill_at(patch, 10)
+        kill_at_step(patch, 10)
         with pytest.raises(Killed):
             bandit_run(tmp_path / "killed")
     resumed, relearned = bandit_run(tmp_path / "killed")
@@ -144,7 +126,7 @@ def test_a_damaged_checkpoint_is_an_error_naming_it(tmp_path, tiny_model_dir, mo
 
     exp = experiment_from_dict(experiment_dict(tiny_model_dir, train={"steps": 9, "checkpoint_every": 3}))
     with monkeypatch.context() as patch:
-        _kill_at(patch, 5)
+        kill_at_step(patch, 5)
         with pytest.raises(Killed):
             train_experiment(exp, tmp_path)
     (tmp_path / "checkpoint" / "model.safetensors").write_bytes(b"not weights")

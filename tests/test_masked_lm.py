@@ -158,11 +158,10 @@ def test_a_masked_lm_auxiliary_trains_bert_masked_lm_on_its_text_and_resumes(dom
     import json
     import math
 
-    import auxlearn.train.trainer as trainer_module
     from auxlearn.config import experiment_from_dict
     from auxlearn.experiment import train_experiment
     from conftest import experiment_dict
-    from kill_runs import without_timing
+    from kill_runs import Killed, kill_at_step, without_timing
 
     exp = experiment_from_dict(experiment_dict(
         tiny_model_dir, auxiliary=["papers"], task_files=[str(domain_file)], data={"max_train_examples": 32},
@@ -173,17 +172,9 @@ def test_a_masked_lm_auxiliary_trains_bert_masked_lm_on_its_text_and_resumes(dom
     losses = [r["train_loss"]["papers"] for r in records if "papers" in r["train_loss"]]
     assert losses and all(math.isfinite(v) for v in losses) and abs(losses[0] - math.log(30522)) < 1.5
 
-    real, calls = trainer_module.chain_digest, []
-
-    def killed_at_step_7(digest, task):
-        calls.append(task)
-        if len(calls) == 7:
-            raise KeyboardInterrupt
-        return real(digest, task)
-
     with monkeypatch.context() as patch:
-        patch.setattr(trainer_module, "chain_digest", killed_at_step_7)
-        with pytest.raises(KeyboardInterrupt):
+        kill_at_step(patch, 7)
+        with pytest.raises(Killed):
             train_experiment(exp, tmp_path / "killed")
     resumed = train_experiment(exp, tmp_path / "killed")
     assert resumed["resumed_from_step"] == 4 and without_timing(resumed) == without_timing(whole)

@@ -89,7 +89,7 @@ def build_model(exp: Experiment, prepared: Prepared, tasks: list[str],
     elif is_model_folder(exp.model):
         saved_specs, states, _ = saved_heads(exp.model)
         model.adopt_heads(saved_specs, states)
-    for task in set(tasks) - set(model.adopted):  # a head the checkpoint was pretrained with (a masked-LM head)
+    for task in [t for t in tasks if t not in model.adopted]:  # a head the checkpoint was pretrained with
         pretrained = specs[task].task_type.pretrained_head(exp.model)
         if pretrained is not None:
             model.head(task).load_state_dict(pretrained)
@@ -156,13 +156,20 @@ def training_identity(exp: Experiment, data: Optional[dict], phase: int, sampler
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def finished_results(folder: Path, identity: str) -> Optional[dict[str, Any]]:
-    """The results.json of a training with this identity that ``folder`` holds finished, else None."""
+def stored_results(folder: Path) -> Optional[dict[str, Any]]:
+    """The results.json a finished training left in ``folder``; None when there is none, or a damaged one (that
+    training is then run again and replaces it)."""
     try:
         results = read_json(folder / "results.json")
     except (OSError, ValueError):
         return None
-    return results if isinstance(results, dict) and results.get("identity") == identity else None
+    return results if isinstance(results, dict) else None
+
+
+def finished_results(folder: Path, identity: str) -> Optional[dict[str, Any]]:
+    """The results.json of a training with this identity that ``folder`` holds finished, else None."""
+    results = stored_results(folder)
+    return results if results is not None and results.get("identity") == identity else None
 
 
 def finished_phase(folder: Path, identity: str) -> Optional[Trained]:
@@ -186,14 +193,8 @@ def finished_arm(exp: Experiment, out: Path, data: dict[str, dict[str, str]], sa
     """The results of this very arm if ``out`` holds them: same config, data and versions, eval scored and the
     model saved when asked. A run re-run into its folder after a kill thus skips every seed, trial and stage it had
     finished (each arm's ``results.json`` is written last, in one rename) and gives the same numbers."""
-    path = out / "results.json"
-    if not path.is_file():
-        return None
-    try:
-        results = read_json(path)
-    except (OSError, ValueError):  # damaged: not a finished arm, so it is trained again and replaced
-        return None
-    if (not isinstance(results, dict) or "protocol" not in results  # a phase's results, not the arm's
+    results = stored_results(out)
+    if (results is None or "protocol" not in results  # a phase's results, not the arm's
             or _stored_identity(results.get("config")) != config_identity(exp)
             or results.get("data_fingerprint") != data or results.get("versions") != versions()):
         return None
@@ -227,8 +228,7 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
     model = build_model(exp, prepared, tasks, start)
     trainer = build_trainer(exp, prepared, model, sampler=sampler, out_dir=out, anchor=anchor, evaluate=evaluate,
                             identity=identity)
-    given, data, sampler = sampler is not None, trainer.data, trainer.sampler
-    main = is_main_process()
+    given, data, sampler, main = sampler is not None, trainer.data, trainer.sampler, trainer.main
     if out is not None and main:  # only once the inputs are checked: bad input leaves no folder behind
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").unlink(missing_ok=True)  # a previous run's, which this run replaces

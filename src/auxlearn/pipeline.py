@@ -20,6 +20,7 @@ from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import Prepared, prepare, train_experiment, versions
 from auxlearn.identity import config_identity
 from auxlearn.io import read_json, write_json_atomic, write_text_atomic
+from auxlearn.run_files import check_baseline_source
 from auxlearn.mix import Mixture, build_mixer
 from auxlearn.report.stats import mean_std
 from auxlearn.select import Selection, build_selector
@@ -126,10 +127,7 @@ def reuse_baseline(exp: Experiment, source: Path, run_dir: Path) -> dict[str, An
 
     Comparing selectors on one primary then trains the baseline once instead of once per selector.
     """
-    path = source / "results.json"
-    if not path.is_file():
-        raise AuxlearnError(f"--baseline-from {source}: {path} not found (the folder of a finished `auxlearn run`)")
-    stage = read_json(path)["stages"]["baseline"]
+    stage = check_baseline_source(source)
     theirs, mine = stage.get("identity") or {}, baseline_identity(exp)
     differing = sorted(k for k in {**theirs, **mine} if theirs.get(k) != mine.get(k))
     if differing:

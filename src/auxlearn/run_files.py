@@ -46,8 +46,8 @@ def check_run_results(path: Path, need: str) -> dict[str, Any]:
     return results
 
 
-def check_baseline_source(source: Path) -> None:
-    """The run folder of ``run --baseline-from``: its baseline stage as the pipeline reuses it."""
+def check_baseline_source(source: Path) -> dict[str, Any]:
+    """The baseline stage of the run folder of ``run --baseline-from``, checked as the pipeline reuses it."""
     try:
         path = source / "results.json"
         baseline = check_run_results(path, "baseline")["stages"]["baseline"]
@@ -55,6 +55,7 @@ def check_baseline_source(source: Path) -> None:
         _expect(path, "stages.baseline.identity", baseline.get("identity", {}), dict, "what the baseline trained")
     except AuxlearnError as error:
         raise AuxlearnError(f"--baseline-from {source}: {error}") from None
+    return baseline
 
 
 def _expect(path: Path, key: str, value: Any, kind: type | tuple, what: str) -> None:

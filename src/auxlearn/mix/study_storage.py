@@ -147,14 +147,11 @@ def storage_problem(url: str) -> str | None:
         if not path:
             return f"journal storage {url!r} names no file (expected journal:///path/file.log)"
         return f"journal file {path} is a folder" if Path(path).is_dir() else None
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
     try:
-        make_url(url).get_dialect()
-    except (ArgumentError, ValueError) as error:
+        sqlalchemy.engine.make_url(url).get_dialect()
+    except (sqlalchemy.exc.ArgumentError, ValueError) as error:
         return f"cannot parse storage URL {url!r} ({error}); expected {_FORMS}"
-    except NoSuchModuleError:
+    except sqlalchemy.exc.NoSuchModuleError:
         return f"storage URL {url!r}: unknown database kind {url.split(':', 1)[0]!r}; expected {_FORMS}"
     return None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -43,10 +44,12 @@ def load_encoder(name: str):
         raise AuxlearnError(f"cannot load {what}: its weights (model.safetensors) are damaged ({error})") from None
 
 
+@lru_cache(maxsize=4)
 def pretrained_lm_head(name: str) -> Optional[dict]:
     """The masked-LM head the checkpoint was pretrained with (BERT's ``cls.predictions``: dense, LayerNorm, bias),
     named as ``LMHead`` names them; None when it has none (a sentence-embedding model such as all-MiniLM-L6-v2
-    keeps only the encoder), so the head starts fresh."""
+    keeps only the encoder), so the head starts fresh. Read once per process: every seed and trial that builds a
+    model with a masked-LM head would otherwise load the checkpoint again (heads copy the weights in)."""
     path = resolve_model_name(name)
     try:
         with warnings.catch_warnings():

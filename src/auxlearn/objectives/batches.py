@@ -14,14 +14,14 @@ import torch
 
 from auxlearn.objectives.attention import ONE_WAY, attention_pattern
 from auxlearn.objectives.space import DENOISE, Objective
-from auxlearn.objectives.transforms import TokenTransform
+from auxlearn.objectives.transforms import RATE, TokenTransform
 from auxlearn.tasks.types.base import IGNORE_INDEX
 
 
 class ObjectiveBatcher:
     """Turns input batches into one objective's batches, with its own seeded generators (checkpointable)."""
 
-    def __init__(self, objective: Objective, tokenizer, *, rate: float = 0.15, seed: int = 0):
+    def __init__(self, objective: Objective, tokenizer, *, rate: float = RATE, seed: int = 0):
         self.objective = objective
         self.transform = TokenTransform(objective.transform, tokenizer, rate=rate, seed=seed)
         self.generator = torch.Generator().manual_seed(seed + 1)  # random factorisation orders

@@ -24,7 +24,7 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from auxlearn.objectives.attention import ONE_WAY, PATTERNS, Pattern
-from auxlearn.objectives.transforms import TRANSFORMS, Transform
+from auxlearn.objectives.transforms import RATE, TRANSFORMS, Transform
 
 DENOISE = "denoise"
 OWN_TEXT = "task"
@@ -52,7 +52,7 @@ class SearchSpace(BaseModel):
     transforms: list[Transform] = Field(list(TRANSFORMS), min_length=1)
     attentions: list[Pattern] = Field(list(PATTERNS), min_length=1)
     outputs: list[str] = Field([DENOISE], min_length=1, description="'denoise', or supervised task names")
-    rate: float = Field(0.15, gt=0, lt=1, description="share of each sequence's tokens the transform selects")
+    rate: float = Field(RATE, gt=0, lt=1, description="share of each sequence's tokens the transform selects")
 
     @field_validator("inputs", "transforms", "attentions", "outputs")
     @classmethod
@@ -63,9 +63,12 @@ class SearchSpace(BaseModel):
         return values
 
 
+# BERT's masked LM on the task's own text (task-adaptive pre-training, Gururangan et al. 2020).
+TAPT = Objective(OWN_TEXT, "bert", "bidirectional", DENOISE)
+
 PRESETS: dict[str, SearchSpace] = {
     # One objective each: the named objectives the space recovers.
-    "tapt": SearchSpace(transforms=["bert"], attentions=["bidirectional"]),  # BERT's masked LM on the task's text
+    "tapt": SearchSpace(transforms=[TAPT.transform], attentions=[TAPT.attention]),
     "gpt": SearchSpace(transforms=["none"], attentions=["left_to_right"]),  # next-token prediction
     # XLNet's permutation LM, approximated: the predicted tokens are masked (XLNet hides them with a second
     # attention stream instead), each position sees the positions before it in a random order.

@@ -16,6 +16,7 @@ from transformers import DataCollatorForLanguageModeling
 
 Transform = Literal["none", "replace", "mask", "bert"]
 TRANSFORMS: tuple[str, ...] = get_args(Transform)
+RATE = 0.15  # the share of each sequence's tokens a transform selects (BERT's)
 
 # (share of the selected tokens masked, share replaced by a random token); the rest are kept.
 _SHARES = {"none": (0.0, 0.0), "replace": (0.0, 1.0), "mask": (1.0, 0.0), "bert": (0.8, 0.1)}
@@ -24,7 +25,7 @@ _SHARES = {"none": (0.0, 0.0), "replace": (0.0, 1.0), "mask": (1.0, 0.0), "bert"
 class TokenTransform:
     """One transform with its own generator (seeded; ``state_dict`` for checkpoints)."""
 
-    def __init__(self, transform: Transform, tokenizer, *, rate: float = 0.15, seed: int = 0):
+    def __init__(self, transform: Transform, tokenizer, *, rate: float = RATE, seed: int = 0):
         if transform not in _SHARES:
             raise ValueError(f"unknown input transform {transform!r}; known: {', '.join(TRANSFORMS)}")
         masked, replaced = _SHARES[transform]

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 
-from auxlearn.errors import AuxlearnError
 from auxlearn.io import read_json_mapping
 from auxlearn.run_files import check_run_results
 
@@ -163,10 +162,7 @@ def _higher_is_better(results: dict[str, Any]) -> bool:
 
 def load_run(run_dir: str | os.PathLike) -> RunData:
     run_dir = Path(run_dir)
-    path = run_dir / "results.json"
-    if not path.is_file():
-        raise AuxlearnError(f"{path} not found: `auxlearn report` needs the folder of a finished `auxlearn run`")
-    results = check_run_results(path, "baseline final")
+    results = check_run_results(run_dir / "results.json", "baseline final")
     selection_path, mixture_path = run_dir / "select" / "selection.json", run_dir / "mix" / "mixture.json"
     selection = read_json_mapping(selection_path) if selection_path.is_file() else None
     mixture = read_json_mapping(mixture_path) if mixture_path.is_file() else None

@@ -15,7 +15,7 @@ import os
 import pickle
 import shutil
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from accelerate import Accelerator
 from safetensors import SafetensorError

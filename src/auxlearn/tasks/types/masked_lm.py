@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from auxlearn.errors import AuxlearnError
 from auxlearn.models.heads import Head
-from auxlearn.tasks.types.base import IGNORE_INDEX, TaskType, check_each
+from auxlearn.tasks.types.base import IGNORE_INDEX, TaskType
 
 
 class LMHead(Head):
@@ -74,19 +74,14 @@ class MaskedLM(TaskType):
         """Trained as a task of its own (drawn by a sampler), it is BERT's masked LM on its text (TAPT's objective):
         15 % of the tokens, 80 % masked, 10 % random, 10 % kept, predicted with attention both ways."""
         from auxlearn.objectives.batches import ObjectiveBatcher  # objectives import this package's base
-        from auxlearn.objectives.space import PRESETS, enumerate_space
+        from auxlearn.objectives.space import TAPT
 
-        (tapt,), _ = enumerate_space(PRESETS["tapt"], primary="")
-        return ObjectiveBatcher(tapt, tokenizer, rate=PRESETS["tapt"].rate, seed=seed)
+        return ObjectiveBatcher(TAPT, tokenizer, seed=seed)
 
     def pretrained_head(self, model_name):
         from auxlearn.models.encoder import pretrained_lm_head  # loads transformers' model classes
 
         return pretrained_lm_head(model_name)
-
-    def check_rows(self, spec, texts, labels, row_ids, source):
-        check_each(spec, spec.text_fields[0], texts[0], row_ids, source, lambda v: isinstance(v, str) or v is None,
-                   "a string")
 
     def outputs(self, predictions, labels):
         raise AuxlearnError("a masked_lm task is trained, not scored")
