@@ -49,7 +49,6 @@ def test_auxlearn_tasks_lists_a_text_source(domain_file, capsys):
 
 @pytest.mark.parametrize("fields, problem", [
     ({"type": "masked_lm", "label_field": "label"}, "no label_field"),
-    ({"type": "masked_lm", "text_fields": ["a", "b"]}, "exactly one text field"),
     ({"type": "classification"}, "needs a label_field"),
 ])
 def test_a_spec_that_does_not_fit_its_type_is_refused(fields, problem):

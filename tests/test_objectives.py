@@ -110,24 +110,24 @@ def test_the_presets_recover_the_named_objectives():
         legal, _ = enumerate_space(PRESETS[name], "citation_intent")
         return [o.name for o in legal]
 
-    assert only("tapt") == ["task/bert/bidirectional/denoise"]
-    assert only("gpt") == ["task/none/left_to_right/denoise"]
-    assert only("xlnet") == ["task/mask/random_factorised/denoise"]
-    legal, illegal = enumerate_space(PRESETS["vbasic"], "citation_intent")
-    assert len(legal) == 14 and set(illegal) == {Objective("task", "none", "bidirectional", "denoise"),
-                                                 Objective("task", "none", "random_factorised", "denoise")}
+    assert only("tapt") == ["citation_intent/bert/bidirectional/denoise"]
+    assert only("gpt") == ["citation_intent/none/left_to_right/denoise"]
+    assert only("xlnet") == ["citation_intent/mask/random_factorised/denoise"]
+    legal, illegal = enumerate_space(PRESETS["vbasic"], "ci")
+    assert len(legal) == 14 and set(illegal) == {Objective("ci", "none", "bidirectional", "denoise"),
+                                                 Objective("ci", "none", "random_factorised", "denoise")}
 
 
 def test_illegal_combinations_are_listed_with_their_reason():
-    space = SearchSpace(inputs=["task", "domain"], outputs=["denoise", "citation_intent"])
-    legal, illegal = enumerate_space(space, "citation_intent")
+    space = SearchSpace(inputs=["task", "domain"], outputs=["denoise", "task"])
+    legal, illegal = enumerate_space(space, "ci")
     assert len(legal) + len(illegal) == 2 * 4 * 4 * 2
     reasons = {o.name: r for o, r in illegal.items()}
-    assert "copy task" in reasons["task/none/bidirectional/denoise"]
-    assert "primary objective itself" in reasons["task/none/bidirectional/citation_intent"]
-    assert "one-way" in reasons["task/mask/left_to_right/citation_intent"]
-    assert "own task's text" in reasons["domain/mask/bidirectional/citation_intent"]
-    assert Objective("task", "mask", "bidirectional", "citation_intent") in legal  # label from corrupted text
+    assert "copy task" in reasons["ci/none/bidirectional/denoise"]
+    assert "task 'ci' itself" in reasons["ci/none/bidirectional/ci"]
+    assert "one-way" in reasons["ci/mask/left_to_right/ci"]
+    assert "own task's text" in reasons["domain/mask/bidirectional/ci"]
+    assert Objective("ci", "mask", "bidirectional", "ci") in legal  # the label from corrupted text
     assert Objective("domain", "none", "right_to_left", "denoise") in legal  # a backward LM on domain text
 
 

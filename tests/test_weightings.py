@@ -3,12 +3,15 @@ hand computation or its defining property on toy losses, and a training run unde
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
 import torch
 
+from auxlearn.tasks.types.classification import ClassificationHead
 from auxlearn.train.weightings import WEIGHTINGS, build_weighting
+from auxlearn.train.weightings.base import StepContext
 
 NAMES = sorted(WEIGHTINGS)
 
@@ -30,21 +33,71 @@ def _grads(loss, params):
     return torch.autograd.grad(loss, params, allow_unused=True)
 
 
+class _ToyModel(torch.nn.Module):
+    """An 'encoder' (a linear map) and a classifier head per task: enough for a weighting that measures dev."""
+
+    def __init__(self, tasks):
+        super().__init__()
+        torch.manual_seed(0)
+        self.encoder = torch.nn.Linear(3, 4)
+        self.heads = torch.nn.ModuleDict({t: ClassificationHead(4, 2, 0.0) for t in tasks})
+
+    def features(self, task, batch):
+        return torch.tanh(self.encoder(batch["input_ids"]))
+
+    def head(self, task):
+        return self.heads[task]
+
+    def loss(self, task, batch):
+        return self.heads[task].loss(self.heads[task](self.features(task, batch)), batch["labels"])
+
+
+class _Batches:
+    """Endless seeded toy batches with a checkpointable state, as EndlessBatches gives."""
+
+    def __init__(self, size, seed):
+        self.size, self.generator = size, torch.Generator().manual_seed(seed)
+
+    def __next__(self):
+        x = torch.randn(self.size, 3, generator=self.generator)
+        return {"input_ids": x, "labels": (x[:, 0] > 0).long()}
+
+    def state_dict(self):
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state):
+        self.generator.set_state(state["generator"])
+
+
+def _attached(name, tasks, options=None, model=None):
+    weighting = build_weighting(name, options or {}, tasks, seed=0)
+    model = model or _ToyModel(tasks)
+    weighting.attach(StepContext(model, tasks[0], 8, 1, dev_batches=_Batches, device=torch.device("cpu"),
+                                 autocast=contextlib.nullcontext))
+    return weighting, model
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_every_weighting_leaves_a_finite_update_and_describes_itself(name):
-    shared, heads, losses = _toy()
-    weighting = build_weighting(name, {}, ["a", "b"])
-    tasks = weighting.tasks_of_step("b")
-    assert tasks == (["a", "b"] if weighting.every_task else ["b"])
-    step = losses()
-    weights = weighting.backward({t: step[t] for t in tasks}, [shared, *heads.values()])
-    assert shared.grad is not None and torch.isfinite(shared.grad).all() and shared.grad.abs().sum() > 0
-    assert set(weights) <= set(tasks)
+    tasks = ["a", "b", "c"]
+    weighting, model = _attached(name, tasks)
+    params = list(model.parameters())
+    data = _Batches(8, 5)
+    for _ in range(3):  # aang measures dev on its third step
+        for p in params:
+            p.grad = None
+        trained = weighting.tasks_of_step("b")
+        assert trained[0] == "a" if weighting.every_task else trained == ["b"]
+        weights = weighting.backward({t: model.loss(t, next(data)) for t in trained}, params)
+        assert set(weights) <= set(trained)
+        encoder = model.encoder.weight.grad
+        assert encoder is not None and torch.isfinite(encoder).all() and encoder.abs().sum() > 0
     described = json.loads(json.dumps(weighting.describe()))
     assert described["name"] == name and described["cost"]
-    copy = build_weighting(name, {}, ["a", "b"])
+    copy, _ = _attached(name, tasks, model=model)
     copy.load_state_dict(weighting.state_dict())
     assert copy.describe() == weighting.describe()
+    assert copy.tasks_of_step("b") == weighting.tasks_of_step("b")  # a resumed run draws what it would have
 
 
 def test_single_is_the_loss_as_it_is():

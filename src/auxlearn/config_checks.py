@@ -22,12 +22,11 @@ def check_experiment(exp: Experiment, where: str) -> None:
         if is_model_folder(exp.model):  # its heads are adopted once data is ready: a damaged file fails now
             saved_heads(exp.model)
         known = available_tasks(exp.task_files)
-        for name in exp.tasks:
-            get_task(name, known)
+        specs = {name: get_task(name, known) for name in exp.tasks}
         for key, names in (("primary", [exp.primary]), ("train.eval_tasks", exp.train.eval_tasks)):
-            unscored = [n for n in names if not known[n].task_type.labelled]
+            unscored = [n for n in names if not specs[n].task_type.labelled]
             if unscored:
-                raise AuxlearnError(f"{key}: {', '.join(map(repr, unscored))} is a {known[unscored[0]].type} task, "
+                raise AuxlearnError(f"{key}: {', '.join(map(repr, unscored))} is a {specs[unscored[0]].type} task, "
                                     "which has no labels to score; it can only be an auxiliary task")
         caps = exp.data.max_train_examples
         _names_tasks(exp, "data.max_train_examples", caps if isinstance(caps, dict) else {})

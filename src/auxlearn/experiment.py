@@ -294,11 +294,12 @@ def build_trainer(exp: Experiment, prepared: Prepared, model: MultiTaskModel, *,
         sampler = build_sampler(exp.train.sampler.name, exp.train.sampler.options, list(data),
                                 {t: len(d.train) for t, d in data.items()}, total_steps=exp.train.steps,
                                 seed=exp.seed)
-    transforms = {task: d.spec.task_type.batch_transform(prepared.tokenizer, exp.seed + index)
+    transforms = {task: d.spec.task_type.batch_transform(d.spec, prepared.tokenizer, exp.seed + index)
                   for index, (task, d) in enumerate(data.items())}
     return Trainer(model, data, exp.primary, exp.train, sampler=sampler, pad_id=prepared.tokenizer.pad_token_id,
                    batch_transforms={task: t for task, t in transforms.items() if t is not None},
-                   weighting=build_weighting(exp.train.weighting.name, exp.train.weighting.options, list(data)),
+                   weighting=build_weighting(exp.train.weighting.name, exp.train.weighting.options, list(data),
+                                             exp.seed),
                    seed=exp.seed, out_dir=out_dir, eval_tasks=tuple(exp.train.eval_tasks),
                    pad_to=prepared_pad_length(exp, prepared), group_by_length=exp.data.group_by_length,
                    anchor=anchor, evaluate=evaluate, identity=identity)

@@ -74,16 +74,19 @@ class MultiTaskModel(nn.Module):
         return self.heads[task]
 
     def forward(self, task: str, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Logits of ``task`` for ``batch`` ([B, C], or [B, T, C] for tagging). An ``attention_pattern`` in the
-        batch (an objective's [B, 1, T, T] mask) is what the encoder attends by; ``attention_mask`` stays the
-        padding mask that pooling reads."""
+        """Logits of ``task`` for ``batch`` ([B, C], or [B, T, C] for tagging)."""
+        return self.heads[task](self.features(task, batch), batch.get("labels"))
+
+    def features(self, task: str, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """What ``task``'s head reads: the encoder's hidden states for a per-token head, else the pooled vector.
+        An ``attention_pattern`` in the batch (an objective's [B, 1, T, T] mask) is what the encoder attends by;
+        ``attention_mask`` stays the padding mask that pooling reads."""
         inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
         if "attention_pattern" in batch:
             inputs["attention_mask"] = batch["attention_pattern"]
         hidden = self.encoder(**inputs).last_hidden_state
-        head = self.heads[task]
-        if head.per_token:
-            return head(hidden, batch.get("labels"))
+        if self.heads[task].per_token:
+            return hidden
         pooled = self._pool(hidden, batch["attention_mask"])
         if self.specs[task].siamese(self.pair_encoding):
             if "pair_input_ids" not in batch:
@@ -91,7 +94,7 @@ class MultiTaskModel(nn.Module):
                                     "sequence per pair (encode the data with pair_encoding='siamese')")
             second = self.embed(batch["pair_input_ids"], batch["pair_attention_mask"])
             pooled = torch.cat([pooled, second, (pooled - second).abs(), pooled * second], dim=-1)
-        return head(pooled)
+        return pooled
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """The pooled vector of each text alone: its sentence embedding, [B, hidden]."""

@@ -11,8 +11,10 @@ illegal and degenerate ones set aside, each with its reason (methods.md §4.2).
 Why combinations are illegal: ``denoise`` with T ``none`` under ``bidirectional`` or ``random_factorised``
 attention would predict a token the position sees (through its own input embedding, whatever the attention
 pattern: a copy task; AANG's code allows it, methods.md §4.7.10). A supervised output reads the whole sequence,
-so one-way attention does not fit it (as in AANG), and it needs its own task as input. (``task``, none,
-bidirectional, the primary) is the primary objective itself, always trained, not an auxiliary.
+so one-way attention does not fit it (as in AANG), and it needs its own task as input. (X, none, bidirectional,
+X) is task X itself: the primary, always trained, or an auxiliary task named as it is.
+
+An objective trains as a task named ``input/transform/attention/output`` (``objectives/tasks.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from auxlearn.objectives.attention import ONE_WAY, PATTERNS, Pattern
-from auxlearn.objectives.transforms import RATE, TRANSFORMS, Transform
+from auxlearn.objectives.transforms import TRANSFORMS, Transform
 
 DENOISE = "denoise"
 OWN_TEXT = "task"
@@ -52,7 +54,6 @@ class SearchSpace(BaseModel):
     transforms: list[Transform] = Field(list(TRANSFORMS), min_length=1)
     attentions: list[Pattern] = Field(list(PATTERNS), min_length=1)
     outputs: list[str] = Field([DENOISE], min_length=1, description="'denoise', or supervised task names")
-    rate: float = Field(RATE, gt=0, lt=1, description="share of each sequence's tokens the transform selects")
 
     @field_validator("inputs", "transforms", "attentions", "outputs")
     @classmethod
@@ -65,6 +66,7 @@ class SearchSpace(BaseModel):
 
 # BERT's masked LM on the task's own text (task-adaptive pre-training, Gururangan et al. 2020).
 TAPT = Objective(OWN_TEXT, "bert", "bidirectional", DENOISE)
+
 
 PRESETS: dict[str, SearchSpace] = {
     # One objective each: the named objectives the space recovers.
@@ -79,32 +81,33 @@ PRESETS: dict[str, SearchSpace] = {
 }
 
 
-def illegal_reason(objective: Objective, primary: str, supervised: frozenset[str]) -> Optional[str]:
-    """Why ``objective`` is left out of the space, or None when it is legal."""
-    text = primary if objective.input == OWN_TEXT else objective.input
+def illegal_reason(objective: Objective, supervised: frozenset[str]) -> Optional[str]:
+    """Why ``objective`` (its input a task name) is left out of the space, or None when it is legal."""
     if objective.output == DENOISE:
         if objective.transform == "none" and objective.attention not in ONE_WAY:
             return "a copy task: no token is hidden from the position that predicts it"
         return None
     if objective.output not in supervised:
         return f"output {objective.output!r} is neither 'denoise' nor a supervised task"
-    if objective.output != text:
+    if objective.output != objective.input:
         return f"a supervised output needs its own task's text as input, not {objective.input!r}"
     if objective.attention in ONE_WAY:
         return "a supervised output reads the whole sequence; one-way attention does not fit it"
-    if objective.output == primary and objective.transform == "none" and objective.attention == "bidirectional":
-        return "the primary objective itself, always trained"
+    if objective.transform == "none" and objective.attention == "bidirectional":
+        return f"task {objective.output!r} itself (the primary, or an auxiliary task named as it is)"
     return None
 
 
 def enumerate_space(space: SearchSpace, primary: str,
                     supervised: frozenset[str] = frozenset()) -> tuple[list[Objective], dict[Objective, str]]:
-    """The legal objectives, in factor order, and the illegal ones with their reasons. ``supervised``: the task
-    names that have labels (the primary and any supervised input)."""
+    """The legal objectives, in factor order, and the illegal ones with their reasons; ``task`` as an input or
+    output is the primary's name. ``supervised``: the task names that have labels (the primary is one)."""
     legal, illegal = [], {}
-    for combination in itertools.product(space.inputs, space.transforms, space.attentions, space.outputs):
+    named = [[primary if value == OWN_TEXT else value for value in values]
+             for values in (space.inputs, space.transforms, space.attentions, space.outputs)]
+    for combination in itertools.product(*named):
         objective = Objective(*combination)
-        reason = illegal_reason(objective, primary, supervised | {primary})
+        reason = illegal_reason(objective, supervised | {primary})
         if reason is None:
             legal.append(objective)
         else:

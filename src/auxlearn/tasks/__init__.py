@@ -35,6 +35,11 @@ def available_tasks(task_files: Iterable[str | Path] = ()) -> dict[str, TaskSpec
 
 
 def get_task(name: str, tasks: dict[str, TaskSpec]) -> TaskSpec:
-    if name not in tasks:
-        raise AuxlearnError(f"unknown task {name!r}; known tasks: {', '.join(sorted(tasks))}")
-    return tasks[name]
+    """The task ``name`` names: one of ``tasks``, or an objective's (``input/transform/attention/output``)."""
+    from auxlearn.objectives.tasks import objective_spec  # it builds on this package's specs
+
+    spec = tasks.get(name) or objective_spec(name, tasks)
+    if spec is None:
+        raise AuxlearnError(f"unknown task {name!r}; known tasks: {', '.join(sorted(tasks))} (or an objective, "
+                            "input/transform/attention/output)")
+    return spec

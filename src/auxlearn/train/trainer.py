@@ -39,6 +39,7 @@ from auxlearn.train.processes import (chain_digest, check_same_tasks, make_accel
 from auxlearn.train.samplers import TaskSampler
 from auxlearn.train.threads import ThreadShare, thread_share
 from auxlearn.train.weightings import Weighting
+from auxlearn.train.weightings.base import StepContext
 
 
 @dataclass
@@ -133,6 +134,10 @@ class Trainer:
         self.accelerator.register_for_checkpointing(self.sampler, self.weighting, *self.iterators.values(),
                                                     *self.batch_transforms.values(), self.progress)
         self.trainable = [p for p in model.parameters() if p.requires_grad]
+        weighting.attach(StepContext(
+            model, primary, config.batch_size, config.grad_accum, device=self.device,
+            dev_batches=lambda size, seed: EndlessBatches(self.data[primary].dev, size, pad_id, seed=seed),
+            autocast=lambda: autocast(self.device, self.precision)))
         self.inference = Inference.for_device(self.device, pad_id, self.precision, config.eval_batch_size,
                                               config.eval_batch_tokens, config.threads)
         self._dev_batches: dict[str, Batches] = {}  # collated once: dev evaluation repeats on the same split
@@ -237,6 +242,9 @@ class Trainer:
     def _loss(self, task: str) -> torch.Tensor:
         """``task``'s loss on its next batch (recorded; a NaN or infinite one stops training)."""
         batch = next(self.iterators[task])
+        rows = self.weighting.rows(task)
+        if rows is not None:
+            batch = {k: v[:rows] for k, v in batch.items()}
         if task in self.batch_transforms:
             batch = self.batch_transforms[task](batch)
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}

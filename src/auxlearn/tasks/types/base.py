@@ -19,6 +19,7 @@ from auxlearn.tasks.metrics import compute_metrics
 
 if TYPE_CHECKING:
     from auxlearn.config import PairEncoding
+    from auxlearn.objectives.space import Objective
     from auxlearn.tasks.spec import TaskSpec
 
 # The label of positions that neither loss nor metrics read (cross-entropy's ignore_index).
@@ -34,6 +35,7 @@ class TaskType:
     uses_label_names = True  # False: labels are numbers, not names
     labelled = True  # False: the rows have no labels (the objectives make targets from the text)
     degenerate_check = False  # whether predicting one value for every example is flagged in results
+    default_objective: Optional[Objective] = None  # what a task of this type trains by (None: its labels as read)
 
     # --- the spec ---------------------------------------------------------------------------------------------
 
@@ -97,10 +99,15 @@ class TaskType:
     def build_head(self, in_features: int, spec: TaskSpec, dropout: float) -> Head:
         return self.head(in_features, self.num_labels(spec), dropout)
 
-    def batch_transform(self, tokenizer, seed: int) -> Optional[Callable[[dict], dict]]:
-        """What turns a drawn training batch into the one the task trains on (a masked-LM task makes its targets
-        from its text), with its own seeded, checkpointable state; None: the batch as drawn."""
-        return None
+    def batch_transform(self, spec: TaskSpec, tokenizer, seed: int) -> Optional[Callable[[dict], dict]]:
+        """What turns a drawn training batch into the one the task trains on: the batch of the spec's objective
+        (or the type's ``default_objective``), with its own seeded, checkpointable state; None: the batch as drawn."""
+        objective = spec.objective or self.default_objective
+        if objective is None:
+            return None
+        from auxlearn.objectives.batches import ObjectiveBatcher  # objectives import this module
+
+        return ObjectiveBatcher(objective, tokenizer, seed=seed)
 
     def pretrained_head(self, model_name: str) -> Optional[dict[str, torch.Tensor]]:
         """Weights the encoder's checkpoint holds for this type's head (a masked-LM head), else None: fresh."""

@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from auxlearn.errors import AuxlearnError
 from auxlearn.models.heads import Head
+from auxlearn.objectives.space import TAPT
 from auxlearn.tasks.types.base import IGNORE_INDEX, TaskType
 
 
@@ -62,21 +63,13 @@ class MaskedLM(TaskType):
     metrics = frozenset()
     labelled = False
     uses_label_names = False
+    # Drawn by a sampler as a task of its own, it is BERT's masked LM on its text (TAPT's objective).
+    default_objective = TAPT
 
     def validate(self, spec):
         super().validate(spec)
-        if len(spec.text_fields) != 1:
-            raise ValueError("a masked_lm task has exactly one text field")
         if spec.label_field is not None or spec.metrics:
             raise ValueError("a masked_lm task has no label_field and no metrics: its targets come from its text")
-
-    def batch_transform(self, tokenizer, seed):
-        """Trained as a task of its own (drawn by a sampler), it is BERT's masked LM on its text (TAPT's objective):
-        15 % of the tokens, 80 % masked, 10 % random, 10 % kept, predicted with attention both ways."""
-        from auxlearn.objectives.batches import ObjectiveBatcher  # objectives import this package's base
-        from auxlearn.objectives.space import TAPT
-
-        return ObjectiveBatcher(TAPT, tokenizer, seed=seed)
 
     def pretrained_head(self, model_name):
         from auxlearn.models.encoder import pretrained_lm_head  # loads transformers' model classes

@@ -6,18 +6,20 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from auxlearn.plugins import build
+from auxlearn.train.weightings.aang import Aang
 from auxlearn.train.weightings.base import Weighting
 from auxlearn.train.weightings.jacobian import JACOBIAN_WEIGHTINGS
+from auxlearn.train.weightings.objective_mix import AangStatic
 from auxlearn.train.weightings.single import Single
 from auxlearn.train.weightings.static import Static
 
 WEIGHTINGS: dict[str, type[Weighting]] = {
-    cls.name: cls for cls in (Single, Static, *JACOBIAN_WEIGHTINGS)
+    cls.name: cls for cls in (Single, Static, AangStatic, Aang, *JACOBIAN_WEIGHTINGS)
 }
 
 
-def build_weighting(name: str, options: Mapping[str, Any], tasks: Sequence[str]) -> Weighting:
-    return build(WEIGHTINGS, name, options, "train.weighting", tasks)
+def build_weighting(name: str, options: Mapping[str, Any], tasks: Sequence[str], seed: int = 0) -> Weighting:
+    return build(WEIGHTINGS, name, options, "train.weighting", tasks, seed=seed)
 
 
 __all__ = ["WEIGHTINGS", "Weighting", "build_weighting"]

@@ -1,17 +1,36 @@
 """The one interface every loss weighting implements: how one optimisation step's update is made from losses.
 
-The trainer asks a weighting which tasks train at a step (the sampler's task alone, or every task), computes each
-one's loss on its own batch, and hands them to ``backward``, which leaves the update in the parameters' ``.grad``.
-The trainer never names a weighting. ``describe`` goes into results.json with the mean weight each task got.
+The trainer asks a weighting which tasks train at a step (the sampler's task alone, or every task) and how many
+rows of its batch each takes, computes each one's loss on its own batch, and hands them to ``backward``, which
+leaves the update in the parameters' ``.grad``. Before training it hands every weighting a ``StepContext`` (the
+model, the primary's dev split, ...), which a weighting that learns from dev reads. The trainer never names a
+weighting. ``describe`` goes into results.json with the mean weight each task got.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Optional, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
 
 import torch
 
 from auxlearn.plugins import MethodOptions, Plugin
+
+
+@dataclass
+class StepContext:
+    """What the trainer lends its weighting: the model being trained, the primary task, the step's batch size and
+    gradient accumulation, ``dev_batches(size, seed)``: endless batches of the primary's dev split (an
+    ``EndlessBatches``, checkpointable), the training device and ``autocast()``: the training's number format."""
+
+    model: Any  # MultiTaskModel
+    primary: str
+    batch_size: int
+    grad_accum: int
+    dev_batches: Callable[[int, int], Any]
+    device: torch.device
+    autocast: Callable[[], AbstractContextManager]
 
 
 class Weighting(Plugin):
@@ -20,15 +39,23 @@ class Weighting(Plugin):
     every_task: ClassVar[bool] = True  # every task trains at every step (False: the sampler's task alone)
     cost: ClassVar[str]  # what a step costs beyond one forward and backward pass per task trained
 
-    def __init__(self, tasks: Sequence[str], options: Optional[MethodOptions] = None):
+    def __init__(self, tasks: Sequence[str], options: Optional[MethodOptions] = None, seed: int = 0):
+        """``tasks``: the primary first; ``seed``: of whatever the weighting draws."""
         super().__init__(options)
         self.tasks = list(tasks)
         self.weight_sums = {task: 0.0 for task in self.tasks}
         self.steps = 0
 
+    def attach(self, context: StepContext) -> None:
+        """Called once by the trainer before the first step."""
+
     def tasks_of_step(self, sampled: str) -> list[str]:
         """The tasks that train at a step whose sampler drew ``sampled``."""
         return list(self.tasks) if self.every_task else [sampled]
+
+    def rows(self, task: str) -> Optional[int]:
+        """How many rows of its next batch ``task`` trains on at this step; None: all of them."""
+        return None
 
     def backward(self, losses: Mapping[str, torch.Tensor], params: Sequence[torch.nn.Parameter]) -> dict[str, float]:
         """Accumulate the step's update into ``params``' gradients; the weight each task's loss got."""

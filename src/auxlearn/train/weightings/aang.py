@@ -1,0 +1,120 @@
+"""AANG's learned weighting (Dery et al., ICLR 2023; methods.md §4.4, §8.4): the mixture of ``aang_static``, whose
+logits move toward the objectives whose gradient points where the primary's dev gradient does.
+
+Every ``step_every``-th step is a meta step. It computes the dev gradient (dev_gradient.py), keeps each trained
+task's gradient apart (one backward pass each, the same passes a plain step makes, so the update is the one
+``aang_static`` makes with these weights), and takes the cosine of each task's encoder gradient with the dev
+gradient: r_c for each sampled objective, r_prim for the primary, r_aux for the sum of the objectives' gradients
+weighted by their rows. The logits then climb the expected reward through their softmaxes (softmax-aware, unlike
+the reference code's raw-score steps, which let logits grow without bound, §4.7.3):
+``w += lr * p (r - sum p r)`` for (w_prim, w_aux) with ``split_lr``; for w_all[c] and w_O through pi; for each
+of R, I, T over the sampled objectives' values, r averaged per value; those with ``aux_lr``. An objective that
+aligns better than the others gains weight, one that aligns worse loses it, and a value whose softmax has
+saturated stops moving. With both rates 0 the weights stay uniform and the model trained is ``aang_static``'s.
+"""
+
+from __future__ import annotations
+
+from statistics import fmean
+from typing import Any, Mapping
+
+import torch
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
+
+from auxlearn.train.weightings.base import StepContext
+from auxlearn.train.weightings.dev_gradient import dev_gradient, flatten
+from auxlearn.train.weightings.objective_mix import ALLOCATED, AangStatic
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(torch.nn.functional.cosine_similarity(a, b, dim=0))
+
+
+class Aang(AangStatic):
+    name = "aang"
+    cost = ("on every step_every-th step: a forward and backward pass of dev_examples primary dev examples through "
+            "the encoder, a head fitted on their features, and each trained task's gradient held apart (one "
+            "encoder-sized vector each)")
+
+    class Options(AangStatic.Options):
+        aux_lr: NonNegativeFloat = Field(1.0, description="step size of the factor and per-objective logits")
+        split_lr: NonNegativeFloat = Field(0.1, description="step size of the primary / auxiliary logits")
+        step_every: PositiveInt = Field(3, description="steps between weight updates (each one a meta step)")
+        dev_examples: PositiveInt = Field(32, description="primary dev examples the dev head is fitted on")
+        dev_fit_iterations: PositiveInt = 10
+        dev_lr: PositiveFloat = 1e-2
+        dev_weight_decay: NonNegativeFloat = 0.1
+
+    def __init__(self, tasks, options=None, seed=0):
+        super().__init__(tasks, options, seed)
+        self.seed = seed
+        self.history: list[dict[str, Any]] = []
+        self.context: StepContext | None = None
+
+    def attach(self, context: StepContext) -> None:
+        super().attach(context)
+        self.context = context
+        self.dev = context.dev_batches(self.options.dev_examples, self.seed + 1)
+        self.body = [p for p in context.model.encoder.parameters() if p.requires_grad]
+
+    def combine(self, losses, params):
+        step, micro = divmod(self.steps, self.context.grad_accum)
+        if micro or step % self.options.step_every != self.options.step_every - 1:
+            return super().combine(losses, params)
+        weights = self.loss_weights(list(losses))
+        options = self.options
+        dev = {k: v.to(self.context.device) for k, v in next(self.dev).items()}
+        target = dev_gradient(self.context, dev, self.body, iterations=options.dev_fit_iterations,
+                              lr=options.dev_lr, weight_decay=options.dev_weight_decay, seed=self.seed + step)
+        body = {id(p) for p in self.body}
+        rewards, auxiliary = {}, torch.zeros_like(target)
+        for task, loss in losses.items():
+            grads = torch.autograd.grad(loss, params, allow_unused=True)
+            for param, grad in zip(params, grads):
+                if grad is not None:
+                    update = weights[task] * grad
+                    param.grad = update if param.grad is None else param.grad + update
+            encoder = flatten([g for g, p in zip(grads, params) if id(p) in body], self.body)
+            rewards[task] = cosine(encoder, target)
+            if task != self.primary:
+                auxiliary += self.allocation[task] * encoder
+        self.update(rewards, cosine(auxiliary, target), step + 1)
+        return weights
+
+    def update(self, rewards: Mapping[str, float], auxiliary: float, step: int) -> None:
+        """Move the logits up the expected reward; ``rewards``: each trained task's cosine with the dev gradient,
+        ``auxiliary``: that of the objectives' summed gradient."""
+        logits, options = self.logits, self.options
+        lambdas = logits.lambdas()
+        split = (rewards[self.primary], auxiliary)
+        mean = sum(l * r for l, r in zip(lambdas, split))
+        for key, weight, reward in zip(("primary", "auxiliary"), lambdas, split):
+            logits.split[key] += options.split_lr * weight * (reward - mean)
+        chosen = [task for task in rewards if task != self.primary]
+        pi = logits.pi(chosen)
+        mean = sum(pi[c] * rewards[c] for c in chosen)
+        for c in chosen:
+            step_size = options.aux_lr * pi[c] * (rewards[c] - mean)
+            logits.table[c] += step_size
+            logits.factor["output"][logits.objectives[c].output] += step_size
+        for factor in ALLOCATED:
+            values = {c: getattr(logits.objectives[c], factor) for c in chosen}
+            by_value = {v: fmean(rewards[c] for c in chosen if values[c] == v) for v in set(values.values())}
+            probabilities = logits.restricted(factor, list(by_value))
+            mean = sum(probabilities[v] * by_value[v] for v in by_value)
+            for value, reward in by_value.items():
+                logits.factor[factor][value] += options.aux_lr * probabilities[value] * (reward - mean)
+        primary, aux = logits.lambdas()
+        self.history.append({"step": step, "rewards": dict(rewards), "auxiliary_reward": auxiliary,
+                             "factor_weights": logits.factor_weights(), "split": {"primary": primary, "auxiliary": aux}})
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "history": list(self.history)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "history": list(self.history), "dev": self.dev.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.history = list(state["history"])
+        self.dev.load_state_dict(state["dev"])
