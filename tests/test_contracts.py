@@ -26,7 +26,8 @@ from auxlearn.report.data import RunData
 from auxlearn.select import SELECTORS, build_selector
 from auxlearn.stage import Stage
 from auxlearn.train.samplers import SAMPLERS, build_sampler
-from auxlearn.train.weightings import WEIGHTINGS
+from auxlearn.tasks import available_tasks, get_task
+from auxlearn.train.weightings import WEIGHTINGS, build_weighting
 from conftest import experiment_dict
 
 CANDIDATES = ["mrpc", "stsb"]
@@ -155,14 +156,22 @@ def test_selector_contract(name, exp, no_eval, tmp_path):
 def test_mixer_contract(name, exp, no_eval, tmp_path):
     tasks = [exp.primary, *CANDIDATES]
     options = {**required(MIXERS[name].Options, tasks), **FAST.get(name, {})}
-    mixture = build_mixer(name, options).mix(Stage(exp, no_eval, tmp_path / "mix"), tasks)
-    assert mixture.method == name and list(mixture.ratios) == tasks
+    mixer = build_mixer(name, options)
+    mixture = mixer.mix(Stage(exp, no_eval, tmp_path / "mix"), tasks)
+    generated = list(mixture.ratios)[len(tasks):]  # objectives a generating mixer adds, after the given tasks
+    assert mixture.method == name and list(mixture.ratios)[:len(tasks)] == tasks
+    assert not generated or mixer.generates
+    known = available_tasks()
+    assert all(get_task(t, known).objective is not None for t in generated)
     assert all(r >= 0 for r in mixture.ratios.values()) and mixture.ratios[exp.primary] > 0
     assert mixture.options == MIXERS[name].Options(**options).model_dump(mode="json")
     sampler_options = {k: v for k, v in mixture.sampler.items() if k != "name"}
     sampler = build_sampler(mixture.sampler["name"], sampler_options, mixture.tasks,
-                            {t: len(no_eval.data[t].train) for t in mixture.tasks}, total_steps=10, seed=0)
+                            {t: 1 for t in mixture.tasks}, total_steps=10, seed=0)
     assert sum(sampler.probabilities(0).values()) == pytest.approx(1.0)
+    weighting = mixture.train.get("weighting")
+    if weighting:  # the final model's loss weighting, over the mixture's tasks
+        build_weighting(weighting["name"], {k: v for k, v in weighting.items() if k != "name"}, mixture.tasks)
     mixture_json = json.loads(json.dumps(mixture.to_json()))
     run = RunData(tmp_path, {"primary": exp.primary, "metric": "accuracy", "selected": CANDIDATES,
                              "ratios": mixture.ratios, "stages": {"baseline": {"eval": {"0": 0.5}},

@@ -168,10 +168,16 @@ def test_several_tasks_in_a_step_need_one_optimiser_and_a_joint_arm(tiny_model_d
     with pytest.raises(AuxlearnError, match="use optimizer: shared"):
         experiment_from_dict(experiment_dict(tiny_model_dir, train={"weighting": {"name": "static"},
                                                                     "optimizer": "per_task"}))
-    with pytest.raises(AuxlearnError, match="has no phases: use transfer.protocol joint"):
+    with pytest.raises(AuxlearnError, match="no auxiliary phase: use transfer.protocol joint, joint_then_finetune"):
         experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"], transfer={"protocol": "sequential"},
                                              train={"weighting": {"name": "static"}}))
     auto = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"],
                                                 train={"weighting": {"name": "upgrad"}}))
     arm = plan_arm(auto, {"rte": 5000, "mrpc": 100})  # auto's size rule would pick sequential here
     assert arm.protocol == "joint" and "every task at every step" in arm.rule and arm.total_steps == 10
+    aang = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"], transfer={"finetune_lr": 1e-5},
+                                                train={"weighting": {"name": "aang"}}))
+    joint, finetune = plan_arm(aang, {"rte": 5000, "mrpc": 100}).phases  # AANG's search, then its final phase
+    assert joint.weighting["name"] == "aang" and joint.steps == 10 and joint.tasks == ["rte", "mrpc"]
+    assert finetune.weighting == {"name": "single"} and finetune.tasks == ["rte"]
+    assert finetune.lr == 1e-5 and finetune.score_start and finetune.steps == 10

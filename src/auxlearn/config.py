@@ -67,9 +67,18 @@ class WeightingConfig(MethodConfig):
 
     @property
     def every_task(self) -> bool:
+        return self._method.every_task
+
+    @property
+    def protocol(self) -> str:
+        """The protocol ``transfer.protocol: auto`` picks under an every-task weighting."""
+        return self._method.protocol
+
+    @property
+    def _method(self) -> Any:
         from auxlearn.train.weightings import WEIGHTINGS
 
-        return WEIGHTINGS[self.name].every_task
+        return WEIGHTINGS[self.name]
 
 
 class SelectConfig(MethodConfig):
@@ -178,6 +187,9 @@ class TransferConfig(_Strict):
     regularization: float = Field(
         0.0, ge=0, description="sequential: delta of the L2 pull delta*||theta - theta_phase1||^2 on the encoder "
                                "while the primary trains (successive regularisation, HMTL/JMT); 0: none")
+    finetune_lr: Optional[float] = Field(
+        None, gt=0, description="joint_then_finetune: the learning rate of the primary's fine-tuning phase "
+                                "(AANG fine-tunes at a hundredth of its rate); None: train.lr")
 
     @model_validator(mode="after")
     def _regularization_needs_phases(self) -> "TransferConfig":
@@ -233,10 +245,10 @@ class Experiment(_Strict):
         untrained = [t for t in self.train.eval_tasks if t not in self.tasks]
         if untrained:
             raise ValueError(f"train.eval_tasks {untrained} are not trained (not the primary or an auxiliary)")
-        if self.train.weighting.every_task and self.transfer.protocol in ("sequential", "joint_then_finetune"):
+        if self.train.weighting.every_task and self.transfer.protocol == "sequential":
             raise ValueError(f"train.weighting {self.train.weighting.name!r} trains every task at every step, "
-                             f"which has no phases: use transfer.protocol joint (or auto), not "
-                             f"{self.transfer.protocol}")
+                             "which has no auxiliary phase: use transfer.protocol joint, joint_then_finetune or "
+                             "auto, not sequential")
         return self
 
     @property

@@ -52,24 +52,31 @@ class Prepared:
     data: dict[str, TaskData]
 
 
-def prepare(exp: Experiment, tasks: Optional[list[str]] = None) -> Prepared:
-    """Load and encode ``tasks`` (default: the primary and the auxiliaries)."""
+def prepare(exp: Experiment, tasks: Optional[list[str]] = None, into: Optional[Prepared] = None) -> Prepared:
+    """Load and encode ``tasks`` (default: the primary and the auxiliaries); ``into``: add those it lacks to it
+    (a final model may train objectives its mixer generated)."""
     pick_device(exp.train.device)  # a GPU that is not there fails before the data work, not after it
     known = available_tasks(exp.task_files)
-    names = tasks or exp.tasks
+    names = [n for n in tasks or exp.tasks if into is None or n not in into.data]
     specs = {name: get_task(name, known) for name in names}
-    tokenizer = load_tokenizer(exp.model)
+    if into is not None and not specs:
+        return into
+    tokenizer = into.tokenizer if into is not None else load_tokenizer(exp.model)
     config = load_config(exp.model)
     data_dir = exp.data.dir or default_data_dir()
     cache_dir = Path(exp.data.cache_dir) if exp.data.cache_dir else None
     data = {}
     for name, spec in specs.items():
         max_length = clamp_max_length(exp.data.max_length or spec.max_length, config, name)
+        text = spec.objective.input if spec.objective else name  # an objective reads its input task's examples
         data[name] = build_task_data(
             spec, tokenizer, data_dir=data_dir, max_length=max_length, dev_size=exp.data.dev_size,
-            max_train_examples=exp.data.train_limit(name), split_seed=exp.data.split_seed, cache_dir=cache_dir,
+            max_train_examples=exp.data.train_limit(text), split_seed=exp.data.split_seed, cache_dir=cache_dir,
             need_eval=name == exp.primary or name in exp.train.eval_tasks, pair_encoding=exp.pair_encoding,
         )
+    if into is not None:
+        into.data.update(data)
+        return into
     return Prepared(tokenizer, data)
 
 
@@ -114,7 +121,7 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
     ``finished_arm``), a finished phase is loaded, and a phase in progress resumes from its last checkpoint."""
     started = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None
-    prepared = prepared or prepare(exp)
+    prepared = prepare(exp, into=prepared)
     data = data_fingerprint(exp, prepared, score_eval) if out is not None else None  # only a folder resumes
     done = finished_arm(exp, out, data, save_model, score_eval) if out is not None else None
     if done is not None:
@@ -127,13 +134,15 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
     for index, phase in enumerate(arm.phases):
         last = index == len(arm.phases) - 1
         variant = exp.variant(primary=phase.selector, auxiliary=phase.auxiliary, sampler=phase.sampler,
-                              steps=phase.steps, eval_every=phase.eval_every, patience=phase.patience)
+                              steps=phase.steps, eval_every=phase.eval_every, patience=phase.patience,
+                              weighting=phase.weighting, **({"lr": phase.lr} if phase.lr is not None else {}))
         folder = out if out is None or last else out / f"phase{index + 1}_{phase.label}"
         identity = training_identity(variant, data, index) if out is not None else None
         # A resumable arm keeps each earlier phase's model until the arm ends: a re-run starts the next from it.
         trained = (None if last or not resumable else finished_phase(folder, identity)) or train_phase(
             variant, folder, prepared, save_model=save_model if last else resumable, score_eval=score_eval and last,
             start=trained.model if trained else None, evaluate=phase.evaluate, identity=identity,
+            score_start=phase.score_start,
             anchor=Anchor(trained.model.encoder, phase.regularization) if trained and phase.regularization else None)
         phases.append({"label": phase.label, **{k: trained.results[k] for k in PHASE_KEYS}})
     results = {**trained.results, "primary": exp.primary, "tasks": exp.tasks, "config": exp.model_dump(mode="json"),
@@ -218,7 +227,7 @@ PHASE_KEYS = ("tasks", "steps", "task_steps", "best_step", "stopped", "seconds",
 def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepared, *,
                 sampler: Optional[TaskSampler] = None, save_model: bool = True, score_eval: bool = True,
                 start: Optional[MultiTaskModel] = None, anchor: Optional[Anchor] = None,
-                evaluate: bool = True, identity: Optional[str] = None) -> Trained:
+                evaluate: bool = True, identity: Optional[str] = None, score_start: bool = False) -> Trained:
     """One training run of the experiment's tasks: keep the best dev checkpoint, score the primary and any
     eval_tasks on eval, write ``results.json`` in ``out_dir``. With ``identity`` (what it trains), it checkpoints
     into ``out_dir`` and goes on from a checkpoint of the same identity there."""
@@ -227,7 +236,7 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
     tasks = exp.tasks
     model = build_model(exp, prepared, tasks, start)
     trainer = build_trainer(exp, prepared, model, sampler=sampler, out_dir=out, anchor=anchor, evaluate=evaluate,
-                            identity=identity)
+                            identity=identity, score_start=score_start)
     given, data, sampler, main = sampler is not None, trainer.data, trainer.sampler, trainer.main
     if out is not None and main:  # only once the inputs are checked: bad input leaves no folder behind
         out.mkdir(parents=True, exist_ok=True)
@@ -286,7 +295,7 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
 def build_trainer(exp: Experiment, prepared: Prepared, model: MultiTaskModel, *,
                   data: Optional[Mapping[str, TaskData]] = None, sampler: Optional[TaskSampler] = None,
                   out_dir: Optional[Path] = None, anchor: Optional[Anchor] = None, evaluate: bool = True,
-                  identity: Optional[str] = None) -> Trainer:
+                  identity: Optional[str] = None, score_start: bool = False) -> Trainer:
     """The one way to wire a Trainer for an experiment (or a validated variant of one): the experiment's tasks
     (or ``data``, e.g. a subsample), its sampler unless one is given, its padding, seed and train settings."""
     data = dict(data) if data is not None else {t: prepared.data[t] for t in exp.tasks}
@@ -302,7 +311,7 @@ def build_trainer(exp: Experiment, prepared: Prepared, model: MultiTaskModel, *,
                                              exp.seed),
                    seed=exp.seed, out_dir=out_dir, eval_tasks=tuple(exp.train.eval_tasks),
                    pad_to=prepared_pad_length(exp, prepared), group_by_length=exp.data.group_by_length,
-                   anchor=anchor, evaluate=evaluate, identity=identity)
+                   anchor=anchor, evaluate=evaluate, identity=identity, score_start=score_start)
 
 
 def model_metadata(exp: Experiment, prepared: Prepared) -> dict[str, Any]:

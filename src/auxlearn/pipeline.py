@@ -61,6 +61,7 @@ def run_mix(exp: Experiment, run_dir: Path, selection: Optional[Selection] = Non
     if unknown:
         raise AuxlearnError(f"selection names {unknown}, which are not among the config's auxiliary tasks")
     mixer = build_mixer(exp.mix.method, exp.mix.options)  # a config error before any data work
+    mixer.check(exp)
     if prepared is None:
         prepared = prepare(exp, [exp.primary, *selected])
         keep_instances(prepared, selection.instances)
@@ -147,7 +148,8 @@ def run_pipeline(exp: Experiment, run_dir: str | Path, baseline_from: Optional[s
     run_dir = Path(run_dir)
     # Unknown methods or options fail now, not after the baseline and the selection have trained.
     build_selector(exp.select.method, exp.select.options)
-    build_mixer(exp.mix.method, exp.mix.options)
+    mixer = build_mixer(exp.mix.method, exp.mix.options)
+    mixer.check(exp)
     prepared = prepare(exp)  # the data and a reused baseline are checked before the run folder is written
     stages: dict[str, Any] = {}
     if baseline_from is not None:
@@ -160,12 +162,12 @@ def run_pipeline(exp: Experiment, run_dir: str | Path, baseline_from: Optional[s
     stages["select"] = {"method": selection.method, "selected": selection.selected, "scores": selection.scores,
                         "seconds": selection.seconds}
     keep_instances(prepared, selection.instances)
-    if selection.selected:
+    if selection.selected or mixer.generates:
         mixture = run_mix(exp, run_dir, selection, prepared)
         stages["mix"] = {"method": mixture.method, "ratios": mixture.ratios, "sampler": mixture.sampler,
-                         "seconds": mixture.seconds}
+                         "train": mixture.train, "seconds": mixture.seconds}
         final_tasks = [t for t in mixture.tasks if t != exp.primary]
-        stages["final"] = _per_seed(exp, prepared, run_dir / "final", final_tasks, mixture.sampler)
+        stages["final"] = _per_seed(exp, prepared, run_dir / "final", final_tasks, mixture.sampler, **mixture.train)
         if stages["final"]["planned_steps"] > exp.train.steps:
             stages["control"] = _control(exp, prepared, run_dir, stages["final"]["planned_steps"])
     else:  # "none" is an answer: the primary alone is the final model, and it is already trained

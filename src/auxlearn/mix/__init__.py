@@ -1,9 +1,10 @@
-"""Mixing methods: the sampling ratios of the kept tasks. One module per family behind ``Mixer`` (base.py)."""
+"""Mixing methods: the sampling ratios (or loss weights) of the kept tasks. One module per family behind ``Mixer`` (base.py)."""
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
+from auxlearn.mix.aang import AangMixer, AangStaticMixer
 from auxlearn.mix.base import Mixer, Mixture
 from auxlearn.mix.ratio_search import GPBayesianMixer, RandomSearchMixer
 from auxlearn.mix.static import FixedMixer, ProportionalMixer, TemperatureMixer, UniformMixer
@@ -11,7 +12,7 @@ from auxlearn.plugins import build
 
 MIXERS: dict[str, type[Mixer]] = {
     cls.name: cls for cls in (UniformMixer, ProportionalMixer, TemperatureMixer, FixedMixer, GPBayesianMixer,
-                              RandomSearchMixer)
+                              RandomSearchMixer, AangMixer, AangStaticMixer)
 }
 
 

@@ -9,6 +9,7 @@ from auxlearn.plugins import Plugin
 from auxlearn.report.method import MixingReport
 
 if TYPE_CHECKING:  # the stage brings the training code, which a mixer's options and report do not need
+    from auxlearn.config import Experiment
     from auxlearn.stage import Stage
 
 
@@ -23,6 +24,7 @@ class Mixture:
     details: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     options: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)  # train settings of the final model (e.g. its weighting)
 
     @property
     def tasks(self) -> list[str]:
@@ -38,6 +40,11 @@ class Mixer(Plugin):
     ``_mix``; only the train and dev splits of the tasks may be read."""
 
     report: ClassVar[MixingReport] = MixingReport()
+    # True: it makes auxiliary objectives of its own, so a final model trains even when the selection kept none.
+    generates: ClassVar[bool] = False
+
+    def check(self, exp: Experiment) -> None:
+        """Raise an AuxlearnError for options that do not fit the experiment (before anything trains)."""
 
     def mix(self, stage: Stage, tasks: list[str]) -> Mixture:
         """``tasks``: the primary first, then the selected auxiliaries."""

@@ -50,7 +50,8 @@ def plan_arm(exp: Experiment, sizes: Mapping[str, int]) -> ArmPlan:
     its protocol's phases over the budget's batches."""
     arm = Arm(exp.primary, list(exp.auxiliary), {"name": exp.train.sampler.name, **exp.train.sampler.options},
               exp.train.eval_every, exp.train.patience, exp.transfer.regularization,
-              {t: int(sizes[t]) for t in exp.tasks})
+              {t: int(sizes[t]) for t in exp.tasks},
+              {"name": exp.train.weighting.name, **exp.train.weighting.options}, exp.transfer.finetune_lr)
     steps = exp.train.steps
     share = primary_share(exp, sizes)  # builds the sampler, so its options are checked here too
     if exp.auxiliary and share >= 1 and not exp.train.weighting.every_task:
@@ -62,7 +63,8 @@ def plan_arm(exp: Experiment, sizes: Mapping[str, int]) -> ArmPlan:
         return ArmPlan("single", "the primary alone", plan, [arm.primary_phase(steps)])
     name, rule = exp.transfer.protocol, f"the config asks for {exp.transfer.protocol}"
     if name == "auto" and exp.train.weighting.every_task:
-        name, rule = "joint", f"train.weighting {exp.train.weighting.name!r} trains every task at every step"
+        name = exp.train.weighting.protocol
+        rule = f"train.weighting {exp.train.weighting.name!r} trains every task at every step, under {name}"
     elif name == "auto":
         name, rule = choose(arm)
     return ArmPlan(name, rule, plan, PROTOCOLS[name]().phases(arm, plan))

@@ -38,6 +38,9 @@ class Phase:
     patience: Optional[int]
     regularization: float = 0.0  # L2 pull toward the previous phase's encoder while this one trains
     evaluate: bool = True  # False: no dev evaluation, the phase keeps its last weights
+    weighting: dict[str, Any] = field(default_factory=lambda: {"name": "single"})  # as in train.weighting
+    lr: Optional[float] = None  # None: train.lr
+    score_start: bool = False  # True: the model it starts from is scored first, and kept unless dev improves
     tasks: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -55,16 +58,25 @@ class Arm:
     patience: Optional[int]
     regularization: float
     sizes: dict[str, int]  # train examples per task, after caps
+    weighting: dict[str, Any] = field(default_factory=lambda: {"name": "single"})  # of the phases with auxiliaries
+    finetune_lr: Optional[float] = None
 
     def primary_phase(self, steps: int, regularization: float = 0.0) -> Phase:
         """The primary alone with the baseline's recipe (its evaluations and early stopping) for ``steps``."""
         return Phase("primary", self.primary, [], {"name": "uniform"}, steps, self.eval_every, self.patience,
                      regularization)
 
+    def finetune_phase(self, steps: int) -> Phase:
+        """The primary alone from the previous phase's model, at ``finetune_lr``; that model is kept unless dev
+        improves on it."""
+        return Phase("primary", self.primary, [], {"name": "uniform"}, steps, self.eval_every, self.patience,
+                     lr=self.finetune_lr, score_start=True)
+
     def joint_phase(self, plan: Plan) -> Phase:
         """Primary and auxiliaries together; early stopping on the primary's dev score, as in the baseline."""
         return Phase("joint", self.primary, list(self.auxiliary), dict(self.sampler),
-                     plan.primary_steps + plan.auxiliary_steps, self.eval_every, self.patience)
+                     plan.primary_steps + plan.auxiliary_steps, self.eval_every, self.patience,
+                     weighting=dict(self.weighting))
 
 
 class Protocol:

@@ -93,15 +93,16 @@ class Trainer:
                  eval_tasks: tuple[str, ...] = (), pad_to: Optional[int] = None, group_by_length: bool = True,
                  anchor: Optional[Anchor] = None, evaluate: bool = True,
                  identity: Optional[str] = None, batch_transforms: Optional[Mapping[str, Any]] = None,
-                 weighting: Weighting):
+                 weighting: Weighting, score_start: bool = False):
         """``anchor``: a pull toward earlier weights added to every step's gradient (successive regularisation).
         ``evaluate=False``: no dev evaluation, the last weights are kept (an intermediate phase that has no
         head of the primary to score yet). ``identity``: what this training is (config, data), stored in its
         checkpoints; with ``out_dir`` and ``config.checkpoint_every`` it checkpoints and resumes only a checkpoint
         of an equal identity. ``batch_transforms``: per task, what turns a drawn batch into the one it trains on
-        (its type's ``batch_transform``)."""
+        (its type's ``batch_transform``). ``score_start``: the model is scored on dev before the first step, so it
+        is kept unless training improves dev on it (a fine-tuning phase)."""
         self.model, self.data, self.primary, self.config = model, dict(data), primary, config
-        self.anchor, self.evaluate = anchor, evaluate
+        self.anchor, self.evaluate, self.score_start = anchor, evaluate, score_start
         self.sampler, self.weighting, self.pad_id, self.out_dir = sampler, weighting, pad_id, out_dir
         self.batch_transforms = dict(batch_transforms or {})
         self.eval_tasks = (primary, *[t for t in eval_tasks if t != primary])
@@ -195,6 +196,8 @@ class Trainer:
         bar = tqdm(total=config.steps, initial=resumed_from, disable=not (config.progress and self.main),
                    desc="train", dynamic_ncols=True)
         try:
+            if self.score_start and not resumed_from:
+                self._evaluate(started, 0.0)
             for self.step in range(resumed_from, config.steps):
                 threads.poll()
                 tasks = self.weighting.tasks_of_step(self.sampler.next_task(self.step))

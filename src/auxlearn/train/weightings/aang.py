@@ -15,6 +15,7 @@ saturated stops moving. With both rates 0 the weights stay uniform and the model
 
 from __future__ import annotations
 
+import time
 from statistics import fmean
 from typing import Any, Mapping
 
@@ -50,6 +51,9 @@ class Aang(AangStatic):
         self.seed = seed
         self.history: list[dict[str, Any]] = []
         self.context: StepContext | None = None
+        # Seconds in combine (the backward passes, and on meta steps the measuring) and micro-batches, per kind of
+        # step: what a meta step adds over a plain one.
+        self.timing = {"meta": [0.0, 0], "plain": [0.0, 0]}
 
     def attach(self, context: StepContext) -> None:
         super().attach(context)
@@ -58,9 +62,16 @@ class Aang(AangStatic):
         self.body = [p for p in context.model.encoder.parameters() if p.requires_grad]
 
     def combine(self, losses, params):
+        started = time.perf_counter()
         step, micro = divmod(self.steps, self.context.grad_accum)
-        if micro or step % self.options.step_every != self.options.step_every - 1:
-            return super().combine(losses, params)
+        kind = "plain" if micro or step % self.options.step_every != self.options.step_every - 1 else "meta"
+        weights = super().combine(losses, params) if kind == "plain" else self._measure(losses, params, step)
+        self.timing[kind][0] += time.perf_counter() - started
+        self.timing[kind][1] += 1
+        return weights
+
+    def _measure(self, losses, params, step: int) -> dict[str, float]:
+        """A meta step: the update aang_static makes, from gradients kept apart; then the logits move."""
         weights = self.loss_weights(list(losses))
         options = self.options
         dev = {k: v.to(self.context.device) for k, v in next(self.dev).items()}
@@ -109,12 +120,18 @@ class Aang(AangStatic):
                              "factor_weights": logits.factor_weights(), "split": {"primary": primary, "auxiliary": aux}})
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "history": list(self.history)}
+        (meta, metas), (plain, plains) = self.timing["meta"], self.timing["plain"]
+        per_meta, per_plain = meta / max(1, metas), plain / max(1, plains)
+        cost = {"meta_steps": metas, "plain_steps": plains, "seconds_per_meta_step": per_meta,
+                "seconds_per_plain_step": per_plain, "extra_seconds": metas * (per_meta - per_plain) if plains else None}
+        return {**super().describe(), "history": list(self.history), "meta_cost": cost}
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "history": list(self.history), "dev": self.dev.state_dict()}
+        return {**super().state_dict(), "history": list(self.history), "dev": self.dev.state_dict(),
+                "timing": {k: list(v) for k, v in self.timing.items()}}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         self.history = list(state["history"])
         self.dev.load_state_dict(state["dev"])
+        self.timing = {k: list(v) for k, v in state["timing"].items()}

@@ -38,6 +38,8 @@ class Weighting(Plugin):
 
     every_task: ClassVar[bool] = True  # every task trains at every step (False: the sampler's task alone)
     cost: ClassVar[str]  # what a step costs beyond one forward and backward pass per task trained
+    # The protocol ``transfer.protocol: auto`` trains an arm in under a weighting that trains every task.
+    protocol: ClassVar[str] = "joint"
 
     def __init__(self, tasks: Sequence[str], options: Optional[MethodOptions] = None, seed: int = 0):
         """``tasks``: the primary first; ``seed``: of whatever the weighting draws."""

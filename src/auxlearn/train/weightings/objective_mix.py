@@ -8,7 +8,8 @@ them hierarchically: over their attention patterns R by the softmax of R's logit
 inputs I, within those over their transforms T (ceilings; objectives that differ only in O share a row count).
 The primary's loss weighs ``lambda_prim`` and objective c's ``lambda_aux * rows_c / B * pi_c``, with
 ``(lambda_prim, lambda_aux) = softmax(w_prim, w_aux)`` and ``pi = softmax over the sampled objectives of
-w_all[c] + w_O[c_O]``. All logits start at 0 (uniform); here they stay there.
+w_all[c] + w_O[c_O]``. All logits start at 0 (uniform); here they stay there. Under ``transfer.protocol:
+auto`` the arm then fine-tunes the primary alone (``joint_then_finetune``, AANG's final phase).
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def allocate(logits: FactorLogits, chosen: Sequence[str], batch_size: int) -> di
 class AangStatic(Weighting):
     name = "aang_static"
     cost = "none beyond training the primary and the sampled objectives at every step"
+    protocol = "joint_then_finetune"  # AANG fine-tunes the primary alone from the best checkpoint, at a low rate
 
     class Options(MethodOptions):
         sampled: PositiveInt = Field(3, description="objectives trained per step beside the primary (AANG's "
