@@ -8,8 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
+import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from auxlearn.config import DEFAULT_MODEL
 from auxlearn.errors import AuxlearnError
@@ -51,13 +53,20 @@ def pretrained_lm_head(name: str) -> Optional[dict]:
     keeps only the encoder), so the head starts fresh. Read once per process: every seed and trial that builds a
     model with a masked-LM head would otherwise load the checkpoint again (heads copy the weights in)."""
     path = resolve_model_name(name)
+    verbosity = hf_logging.get_verbosity()
     try:
-        with warnings.catch_warnings():
+        # Loading draws the weights it lacks from the global generator: forked, so a model built after the head
+        # was cached draws what one built before it did. Its load report (a table of missing keys) is silenced:
+        # the missing head is reported below in one line.
+        hf_logging.set_verbosity_error()
+        with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
             warnings.simplefilter("ignore")
             model, info = AutoModelForMaskedLM.from_pretrained(path, output_loading_info=True)
     except (OSError, ValueError, SafetensorError) as error:
         log.info("auxlearn: no masked-LM head in %s (%s); the LM head starts fresh", path, _first_line(error))
         return None
+    finally:
+        hf_logging.set_verbosity(verbosity)
     predictions = getattr(getattr(model, "cls", None), "predictions", None)
     if predictions is None or any(key.startswith("cls.") for key in info["missing_keys"]):
         log.info("auxlearn: %s has no pretrained masked-LM head; the LM head starts fresh", path)
