@@ -25,10 +25,12 @@ from pathlib import Path
 
 from machine import machine
 
-from auxlearn.config import load_experiment
+from auxlearn.config import experiment_from_dict, load_experiment
 from auxlearn.experiment import prepare, train_experiment
 from auxlearn.io import read_json, write_json_atomic
+from auxlearn.mix import build_mixer
 from auxlearn.report.stats import mean_std, paired_t
+from auxlearn.stage import Stage
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "citation_intent_aang.yaml"
@@ -42,17 +44,11 @@ def arms(base) -> dict:
     """Each arm as a variant of the experiment (its auxiliaries, weighting, protocol)."""
     steps = base.train.steps
     mix = base.mix.options  # the AANG options of the config's mix section, the space among them
-
-    def objectives(name: str) -> dict:
-        from auxlearn.mix import build_mixer
-
-        return build_mixer(name, mix)
-
     return {
         "alone": dict(auxiliary=[], steps=2 * steps),
         "tapt": dict(auxiliary=[TAPT], transfer="sequential"),
-        "static": dict(mixer=objectives("aang_static")),
-        "aang": dict(mixer=objectives("aang")),
+        "static": dict(mixer=build_mixer("aang_static", mix)),
+        "aang": dict(mixer=build_mixer("aang", mix)),
     }
 
 
@@ -61,8 +57,6 @@ def variant(base, arm: dict, seed: int, prepared):
     document = base.model_dump(mode="json")
     document["seed"] = seed
     if "mixer" in arm:
-        from auxlearn.stage import Stage
-
         mixture = arm["mixer"].mix(Stage(base, prepared, WORK / "mix"), [PRIMARY])
         document["auxiliary"] = [t for t in mixture.tasks if t != PRIMARY]
         document["train"].update(mixture.train)
@@ -71,8 +65,6 @@ def variant(base, arm: dict, seed: int, prepared):
         document["train"]["steps"] = arm.get("steps", base.train.steps)
         document["transfer"]["protocol"] = arm.get("transfer", "auto")
         document["train"]["sampler"] = {"name": "uniform"}
-    from auxlearn.config import experiment_from_dict
-
     return experiment_from_dict(document, where=f"bench arm, seed {seed}", check=False)
 
 

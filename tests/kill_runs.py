@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 # Keys that measure time (or where a run went on from), which a resumed run cannot share with an uninterrupted one.
 TIMING = ("seconds", "train_seconds", "dev_eval_seconds", "checkpoint_seconds", "resumed_from_step", "threads",
-          "total", "reused_seconds")
+          "total", "reused_seconds", "seconds_per_meta_step", "seconds_per_plain_step", "extra_seconds")
 
 
 def without_timing(value):

@@ -15,7 +15,7 @@ from auxlearn.errors import AuxlearnError
 from auxlearn.tasks import available_tasks, get_task
 from auxlearn.train.weightings import build_weighting
 from auxlearn.train.weightings.base import StepContext
-from auxlearn.train.weightings.objective_mix import FactorLogits, allocate, objective_of
+from auxlearn.train.weightings.aang_static import FactorLogits, allocate, objective_of
 
 CI = "citation_intent"
 TAPT = f"{CI}/bert/bidirectional/denoise"
@@ -134,6 +134,30 @@ def test_static_and_aang_with_zero_rates_train_the_same_model(tmp_path, tiny_mod
 
     weights = [load_file(str(next((tmp_path / n / "model").glob("*.safetensors")))) for n in results]
     assert all(torch.allclose(weights[0][k], weights[1][k], atol=1e-5) for k in weights[0])
+
+
+@pytest.mark.data
+def test_an_aang_arm_killed_mid_way_resumes_to_the_same_numbers(tmp_path, monkeypatch, tiny_model_dir):
+    """The logits, the sampling generator, the allocation, the dev batches' order and the weight history are
+    checkpointed with the model."""
+    from auxlearn.config import experiment_from_dict
+    from auxlearn.experiment import train_experiment
+    from conftest import experiment_dict
+    from kill_runs import Killed, kill_at_step, without_timing
+
+    exp = experiment_from_dict(experiment_dict(
+        tiny_model_dir, primary=CI, auxiliary=[TAPT, GPT, f"{CI}/mask/random_factorised/denoise"],
+        data={"max_train_examples": 48, "dev_size": 24, "max_length": 48},
+        train={"steps": 8, "eval_every": 2, "checkpoint_every": 4,
+               "weighting": {"name": "aang", "sampled": 2, "step_every": 2}}, transfer={"protocol": "joint"}))
+    whole = train_experiment(exp, tmp_path / "whole")
+    assert len(whole["weighting"]["history"]) == 4
+    with monkeypatch.context() as patch:
+        kill_at_step(patch, 7)
+        with pytest.raises(Killed):
+            train_experiment(exp, tmp_path / "killed")
+    resumed = train_experiment(exp, tmp_path / "killed")
+    assert resumed["resumed_from_step"] == 4 and without_timing(resumed) == without_timing(whole)
 
 
 @pytest.mark.data

@@ -60,7 +60,8 @@ class SamplerConfig(MethodConfig):
 
 class WeightingConfig(MethodConfig):
     """How a step's losses make its update: ``single`` (the sampler's task alone, the default), ``static`` (every
-    task, fixed weights) or a TorchJD aggregator (``upgrad``, ``pcgrad``, ...)."""
+    task, fixed weights), a TorchJD aggregator (``upgrad``, ``pcgrad``, ...), or AANG's ``aang`` / ``aang_static``
+    (sampled objectives, weights learned from the dev gradient or fixed)."""
 
     registry, chosen_by = "auxlearn.train.weightings:WEIGHTINGS", "name"
     name: str = "single"

@@ -1,4 +1,5 @@
-"""Mixing methods: the sampling ratios (or loss weights) of the kept tasks. One module per family behind ``Mixer`` (base.py)."""
+"""Mixing methods: the sampling ratios (or loss weights) of the kept tasks. One module per family behind
+``Mixer`` (base.py)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from auxlearn.objectives.space import DENOISE, OWN_TEXT, PRESETS, SearchSpace, e
 from auxlearn.plugins import MethodOptions
 from auxlearn.train.weightings import Weighting
 from auxlearn.train.weightings.aang import Aang
-from auxlearn.train.weightings.objective_mix import AangStatic
+from auxlearn.train.weightings.aang_static import AangStatic
 
 
 class SpaceOption(MethodOptions):

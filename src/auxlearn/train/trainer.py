@@ -1,8 +1,9 @@
 """The multi-task step loop.
 
-One step: the sampler picks a task and the weighting says which tasks train (that one, or every task); each
-one's endless iterator gives ``grad_accum`` batches, forward, loss; the weighting makes the update from the
-losses (``weightings/``); clip, optimiser and scheduler step. Every ``eval_every`` steps the primary task (and any
+One step: the sampler picks a task and the weighting says which tasks train (that one, or several) and how many
+rows of its batch each takes; each one's endless iterator gives ``grad_accum`` batches, forward, loss; the
+weighting makes the update from the losses (``weightings/``; it may read dev through the ``StepContext`` it is
+given); clip, optimiser and scheduler step. Every ``eval_every`` steps the primary task (and any
 ``eval_tasks``) is scored on dev; the sampler's ``update`` hook sees the primary's score; the best model
 by the primary's main metric (respecting its direction) is kept; ``patience`` evaluations without
 improvement stop training. Method-specific behaviour lives in samplers and weightings, never here.

@@ -9,7 +9,7 @@ from auxlearn.plugins import build
 from auxlearn.train.weightings.aang import Aang
 from auxlearn.train.weightings.base import Weighting
 from auxlearn.train.weightings.jacobian import JACOBIAN_WEIGHTINGS
-from auxlearn.train.weightings.objective_mix import AangStatic
+from auxlearn.train.weightings.aang_static import AangStatic
 from auxlearn.train.weightings.single import Single
 from auxlearn.train.weightings.static import Static
 

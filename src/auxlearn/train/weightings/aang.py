@@ -24,7 +24,7 @@ from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
 from auxlearn.train.weightings.base import StepContext
 from auxlearn.train.weightings.dev_gradient import dev_gradient, flatten
-from auxlearn.train.weightings.objective_mix import ALLOCATED, AangStatic
+from auxlearn.train.weightings.aang_static import ALLOCATED, AangStatic
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -117,13 +117,15 @@ class Aang(AangStatic):
                 logits.factor[factor][value] += options.aux_lr * probabilities[value] * (reward - mean)
         primary, aux = logits.lambdas()
         self.history.append({"step": step, "rewards": dict(rewards), "auxiliary_reward": auxiliary,
-                             "factor_weights": logits.factor_weights(), "split": {"primary": primary, "auxiliary": aux}})
+                             "factor_weights": logits.factor_weights(),
+                             "split": {"primary": primary, "auxiliary": aux}})
 
     def describe(self) -> dict[str, Any]:
         (meta, metas), (plain, plains) = self.timing["meta"], self.timing["plain"]
         per_meta, per_plain = meta / max(1, metas), plain / max(1, plains)
         cost = {"meta_steps": metas, "plain_steps": plains, "seconds_per_meta_step": per_meta,
-                "seconds_per_plain_step": per_plain, "extra_seconds": metas * (per_meta - per_plain) if plains else None}
+                "seconds_per_plain_step": per_plain,
+                "extra_seconds": metas * (per_meta - per_plain) if plains else None}
         return {**super().describe(), "history": list(self.history), "meta_cost": cost}
 
     def state_dict(self) -> dict[str, Any]:
