@@ -201,3 +201,32 @@ def test_a_run_with_mix_aang_trains_generated_objectives_and_reports_their_weigh
     report = (tmp_path / "run" / "report.md").read_text()
     assert "Learned weight of each factor value" in report and f"| {CI}/bert/bidirectional/denoise |" in report
     assert "Primary/auxiliary split and cost" in report
+
+
+def test_a_user_task_from_a_local_file_runs_through_aang(tmp_path, tiny_model_dir):
+    """No code for the task: a CSV and a task file, and its objectives are named after it."""
+    from auxlearn.cli import main
+    from conftest import experiment_dict, write_yaml
+
+    words = ["refund", "invoice", "charge", "crash", "login", "error", "payment", "bug"]
+    label = {w: "billing" if w in ("refund", "invoice", "charge", "payment") else "tech" for w in words}
+    rows = ["text,label"] + [f"{words[i % 8]} issue number {i} {words[i * 3 % 8]},{label[words[i % 8]]}"
+                             for i in range(60)]
+    (tmp_path / "train.csv").write_text("\n".join(rows[:51]) + "\n")
+    (tmp_path / "eval.csv").write_text("\n".join([rows[0], *rows[51:]]) + "\n")
+    write_yaml(tmp_path / "tasks.yaml", {"tasks": [{
+        "name": "tickets", "type": "classification", "files": {"train": "train.csv", "eval": "eval.csv"},
+        "text_fields": ["text"], "label_field": "label", "metrics": ["macro_f1"], "main_metric": "macro_f1"}]})
+    space = {"transforms": ["mask"], "attentions": ["bidirectional", "left_to_right"], "outputs": ["denoise", "task"]}
+    config = write_yaml(tmp_path / "exp.yaml", experiment_dict(
+        tiny_model_dir, primary="tickets", task_files=["tasks.yaml"], data={"dev_size": 10, "max_length": 32},
+        mix={"method": "aang", "space": space, "step_every": 1}, train={"steps": 4, "eval_every": 2}))
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
+    mixture = json.loads((tmp_path / "run" / "mix" / "mixture.json").read_text())
+    # mask x {both ways, left to right} x {denoise, the label}; a label under one-way attention is illegal
+    assert mixture["details"]["objectives"] == ["tickets/mask/bidirectional/denoise",
+                                                "tickets/mask/bidirectional/tickets",
+                                                "tickets/mask/left_to_right/denoise"]
+    assert "one-way" in mixture["details"]["illegal"]["tickets/mask/left_to_right/tickets"]
+    joint = json.loads((tmp_path / "run" / "final" / "seed_0" / "phase1_joint" / "results.json").read_text())
+    assert set(joint["weighting"]["objective_weights"]) == set(mixture["details"]["objectives"])

@@ -116,6 +116,24 @@ def test_static_sums_the_losses_with_their_weights():
     assert weights == {"a": 0.25, "b": 1.0} and torch.allclose(shared.grad, expected)
 
 
+def test_uncertainty_weighs_each_loss_by_its_learned_variance():
+    """Kendall et al.: sum of exp(-s)/2 L + s/2; at s = 0 each loss weighs 1/2, and Adam's first step moves s by
+    lr against the sign of dL/ds = (1 - L)/2: up for a loss above 1 (its weight falls), down for one below."""
+    shared, heads, losses = _toy()
+    def scaled():
+        step = losses()
+        return {"a": step["a"], "b": 0.1 * step["b"]}
+
+    step = scaled()
+    assert step["a"].item() > 1 > step["b"].item()
+    expected = _grads(0.5 * (step["a"] + step["b"]), [shared])[0]
+    step = scaled()
+    weighting = build_weighting("uncertainty", {"lr": 0.1}, ["a", "b"])
+    weights = weighting.backward(step, [shared, *heads.values()])
+    assert weights == pytest.approx({"a": 0.5, "b": 0.5}) and torch.allclose(shared.grad, expected)
+    assert weighting.describe()["log_variances"] == pytest.approx({"a": 0.1, "b": -0.1}, abs=1e-4)
+
+
 def _task_gradients(losses, params):
     step = losses()
     return [torch.cat([g.flatten() if g is not None else torch.zeros(p.numel()) for g, p in
