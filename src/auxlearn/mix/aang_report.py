@@ -47,7 +47,8 @@ class AangReport(MixingReport):
             add_figure(blocks, "aang_weights", factor_plot(weightings),
                        "Learned weight of each factor value over training",
                        "Softmax of each factor's logits after every weight update, mean over the final seeds: one "
-                       "line per factor value; the last panel is the primary/auxiliary split.")
+                       "line per factor value (a factor with one value is left out); the last panel is the "
+                       "primary/auxiliary split.")
         blocks.append(objective_table(weightings))
         blocks.append(Paragraph(split_and_cost(weightings), lead="Primary/auxiliary split and cost. "))
         return blocks
@@ -88,10 +89,11 @@ def factor_plot(weightings: list[dict[str, Any]]) -> Optional[bytes]:
     from auxlearn.report import plots  # when drawing: importing it sets matplotlib's backend
 
     histories = [w["history"] for w in weightings if w.get("history")]
-    panels = [*FACTOR_TITLES, "split"]
-    fig, axes = plots.plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2), sharey=True)
+    panels = [*(f for f in FACTOR_TITLES if len(_values(histories, f)) > 1), "split"]  # a lone value stays at 1
+    fig, axes = plots.plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2), sharey=True, squeeze=False)
+    axes = axes[0]
     for ax, panel in zip(axes, panels):
-        values = sorted({v for h in histories for record in h for v in _panel(record, panel)})
+        values = _values(histories, panel)
         for index, value in enumerate(values):
             steps = sorted({record["step"] for h in histories for record in h})
             means = [fmean(_panel(r, panel)[value] for h in histories for r in h
@@ -102,6 +104,10 @@ def factor_plot(weightings: list[dict[str, Any]]) -> Optional[bytes]:
         ax.legend(frameon=False, fontsize="small")
     axes[0].set_ylabel("weight (softmax)")
     return plots.png(fig)
+
+
+def _values(histories: list[list[dict[str, Any]]], panel: str) -> list[str]:
+    return sorted({v for h in histories for record in h for v in _panel(record, panel)})
 
 
 def _panel(record: dict[str, Any], panel: str) -> dict[str, float]:
