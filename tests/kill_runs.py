@@ -78,3 +78,13 @@ def kill_at_step(monkeypatch, step: int) -> None:
         return real(digest, task)
 
     monkeypatch.setattr(trainer_module, "chain_digest", counting)
+
+
+def killed_at_step(monkeypatch, step: int, train: Callable[[], object]) -> None:
+    """Run ``train()``, killed in the ``step``-th step it trains (a run that ends before it fails the test)."""
+    import pytest
+
+    with monkeypatch.context() as patch:
+        kill_at_step(patch, step)
+        with pytest.raises(Killed):
+            train()

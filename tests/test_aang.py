@@ -143,7 +143,7 @@ def test_an_aang_arm_killed_mid_way_resumes_to_the_same_numbers(tmp_path, monkey
     from auxlearn.config import experiment_from_dict
     from auxlearn.experiment import train_experiment
     from conftest import experiment_dict
-    from kill_runs import Killed, kill_at_step, without_timing
+    from kill_runs import killed_at_step, without_timing
 
     exp = experiment_from_dict(experiment_dict(
         tiny_model_dir, primary=CI, auxiliary=[TAPT, GPT, f"{CI}/mask/random_factorised/denoise"],
@@ -152,10 +152,7 @@ def test_an_aang_arm_killed_mid_way_resumes_to_the_same_numbers(tmp_path, monkey
                "weighting": {"name": "aang", "sampled": 2, "step_every": 2}}, transfer={"protocol": "joint"}))
     whole = train_experiment(exp, tmp_path / "whole")
     assert len(whole["weighting"]["history"]) == 4
-    with monkeypatch.context() as patch:
-        kill_at_step(patch, 7)
-        with pytest.raises(Killed):
-            train_experiment(exp, tmp_path / "killed")
+    killed_at_step(monkeypatch, 7, lambda: train_experiment(exp, tmp_path / "killed"))
     resumed = train_experiment(exp, tmp_path / "killed")
     assert resumed["resumed_from_step"] == 4 and without_timing(resumed) == without_timing(whole)
 

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from auxlearn.config import experiment_from_dict
 from auxlearn.experiment import train_experiment
 from conftest import experiment_dict
-from kill_runs import Killed, kill_at_step, without_timing
+from kill_runs import killed_at_step, without_timing
 
 pytestmark = pytest.mark.data
 
@@ -47,11 +47,8 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_numbers(tmp_path, tiny_
     # Joint: killed in step 5 (resumes from 3), then in its 7th step (step 10, resumes from 9). Sequential: 8 steps
     # of MRPC, then 8 of RTE; killed in RTE's 5th step, so phase 2 resumes from its step 3.
     kills = (5, 7) if arm == "joint" else (13,)
-    with monkeypatch.context() as patch:
-        for kill in kills:
-            kill_at_step(patch, kill)
-            with pytest.raises(Killed):
-                train_experiment(exp, tmp_path / "killed")
+    for kill in kills:
+        killed_at_step(monkeypatch, kill, lambda: train_experiment(exp, tmp_path / "killed"))
     assert not (tmp_path / "killed" / "results.json").exists()
     assert (tmp_path / "killed" / "checkpoint" / "checkpoint.json").is_file()
     resumed = train_experiment(exp, tmp_path / "killed")
@@ -68,10 +65,7 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_numbers(tmp_path, tiny_
 
 def test_a_checkpoint_of_another_training_is_not_resumed(tmp_path, tiny_model_dir, monkeypatch):
     doc = experiment_dict(tiny_model_dir, train={"steps": 9, "checkpoint_every": 3})
-    with monkeypatch.context() as patch:
-        kill_at_step(patch, 5)
-        with pytest.raises(Killed):
-            train_experiment(experiment_from_dict(doc), tmp_path)
+    killed_at_step(monkeypatch, 5, lambda: train_experiment(experiment_from_dict(doc), tmp_path))
     changed = experiment_from_dict({**doc, "train": {**doc["train"], "lr": 5e-4}})
     results = train_experiment(changed, tmp_path)
     assert results["resumed_from_step"] == 0
@@ -82,10 +76,7 @@ def test_a_checkpoint_of_another_training_is_not_resumed(tmp_path, tiny_model_di
 
 def test_checkpoints_can_be_turned_off(tmp_path, tiny_model_dir, monkeypatch):
     doc = experiment_dict(tiny_model_dir, train={"steps": 9, "checkpoint_every": None})
-    with monkeypatch.context() as patch:
-        kill_at_step(patch, 8)
-        with pytest.raises(Killed):
-            train_experiment(experiment_from_dict(doc), tmp_path)
+    killed_at_step(monkeypatch, 8, lambda: train_experiment(experiment_from_dict(doc), tmp_path))
     assert not any(p.name.endswith("checkpoint") for p in tmp_path.iterdir())
     assert train_experiment(experiment_from_dict(doc), tmp_path)["resumed_from_step"] == 0
 
@@ -108,10 +99,7 @@ def test_an_interrupted_bandit_resumes_with_its_posteriors(tmp_path, tiny_model_
         return results, sampler.describe()
 
     whole, learned = bandit_run(tmp_path / "whole")
-    with monkeypatch.context() as patch:
-        kill_at_step(patch, 10)
-        with pytest.raises(Killed):
-            bandit_run(tmp_path / "killed")
+    killed_at_step(monkeypatch, 10, lambda: bandit_run(tmp_path / "killed"))
     resumed, relearned = bandit_run(tmp_path / "killed")
     assert resumed["resumed_from_step"] == 8
     assert relearned == learned and without_timing(resumed) == without_timing(whole)
@@ -125,10 +113,7 @@ def test_a_damaged_checkpoint_is_an_error_naming_it(tmp_path, tiny_model_dir, mo
     from auxlearn.errors import DamagedFileError
 
     exp = experiment_from_dict(experiment_dict(tiny_model_dir, train={"steps": 9, "checkpoint_every": 3}))
-    with monkeypatch.context() as patch:
-        kill_at_step(patch, 5)
-        with pytest.raises(Killed):
-            train_experiment(exp, tmp_path)
+    killed_at_step(monkeypatch, 5, lambda: train_experiment(exp, tmp_path))
     (tmp_path / "checkpoint" / "model.safetensors").write_bytes(b"not weights")
     with pytest.raises(DamagedFileError, match=f"{tmp_path / 'checkpoint'}.*delete it to start over"):
         train_experiment(exp, tmp_path)

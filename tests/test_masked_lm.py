@@ -160,7 +160,7 @@ def test_a_masked_lm_auxiliary_trains_bert_masked_lm_on_its_text_and_resumes(dom
     from auxlearn.config import experiment_from_dict
     from auxlearn.experiment import train_experiment
     from conftest import experiment_dict
-    from kill_runs import Killed, kill_at_step, without_timing
+    from kill_runs import killed_at_step, without_timing
 
     exp = experiment_from_dict(experiment_dict(
         tiny_model_dir, auxiliary=["papers"], task_files=[str(domain_file)], data={"max_train_examples": 32},
@@ -171,9 +171,6 @@ def test_a_masked_lm_auxiliary_trains_bert_masked_lm_on_its_text_and_resumes(dom
     losses = [r["train_loss"]["papers"] for r in records if "papers" in r["train_loss"]]
     assert losses and all(math.isfinite(v) for v in losses) and abs(losses[0] - math.log(30522)) < 1.5
 
-    with monkeypatch.context() as patch:
-        kill_at_step(patch, 7)
-        with pytest.raises(Killed):
-            train_experiment(exp, tmp_path / "killed")
+    killed_at_step(monkeypatch, 7, lambda: train_experiment(exp, tmp_path / "killed"))
     resumed = train_experiment(exp, tmp_path / "killed")
     assert resumed["resumed_from_step"] == 4 and without_timing(resumed) == without_timing(whole)

@@ -22,7 +22,7 @@ from auxlearn.objectives.space import DENOISE, OWN_TEXT, PRESETS, SearchSpace, e
 from auxlearn.plugins import MethodOptions
 from auxlearn.train.weightings import Weighting
 from auxlearn.train.weightings.aang import Aang
-from auxlearn.train.weightings.aang_static import AangStatic
+from auxlearn.train.weightings.aang_static import AangStatic, FactorLogits, objective_of
 
 
 class SpaceOption(MethodOptions):
@@ -71,9 +71,8 @@ class _ObjectiveMixer(Mixer):
         if not auxiliary:
             raise AuxlearnError("mix: the search space has no legal objective and no auxiliary task was kept")
         options = self.options.model_dump(mode="json", exclude={"space"})
-        weighting = self.weighting([primary, *auxiliary], self.weighting.Options(**options))
-        split = weighting.logits.lambdas()
-        shares = weighting.logits.objective_weights()
+        logits = FactorLogits({task: objective_of(task) for task in auxiliary})  # the weights a search starts from
+        split, shares = logits.lambdas(), logits.objective_weights()
         ratios = {primary: split[0], **{t: split[1] * shares[t] for t in auxiliary}}
         details = {"objectives": [o.name for o in legal], "illegal": {o.name: r for o, r in illegal.items()},
                    "space": self.options.search_space().model_dump(mode="json")}

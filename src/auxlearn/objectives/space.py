@@ -41,7 +41,14 @@ class Objective:
 
     @property
     def name(self) -> str:
+        """The task name that trains it (``objectives/tasks.py``)."""
         return "/".join((self.input, self.transform, self.attention, self.output))
+
+    @classmethod
+    def parse(cls, name: str) -> Optional["Objective"]:
+        """The objective a task name names (``input/transform/attention/output``), None for another name."""
+        parts = name.split("/")
+        return cls(*parts) if len(parts) == 4 else None
 
 
 class SearchSpace(BaseModel):

@@ -21,10 +21,9 @@ from auxlearn.tasks.spec import TaskSpec
 
 def objective_spec(name: str, known: Mapping[str, TaskSpec]) -> Optional[TaskSpec]:
     """The task that trains the objective ``name`` names, or None when ``name`` is not an objective's name."""
-    parts = name.split("/")
-    if len(parts) != 4:
+    objective = Objective.parse(name)
+    if objective is None:
         return None
-    objective = Objective(*parts)
     where = f"objective {name!r}"
     for value, allowed, factor in ((objective.transform, TRANSFORMS, "transform"),
                                    (objective.attention, PATTERNS, "attention pattern")):

@@ -48,16 +48,13 @@ class Aang(AangStatic):
 
     def __init__(self, tasks, options=None, seed=0):
         super().__init__(tasks, options, seed)
-        self.seed = seed
         self.history: list[dict[str, Any]] = []
-        self.context: StepContext | None = None
         # Seconds in combine (the backward passes, and on meta steps the measuring) and micro-batches, per kind of
         # step: what a meta step adds over a plain one.
         self.timing = {"meta": [0.0, 0], "plain": [0.0, 0]}
 
     def attach(self, context: StepContext) -> None:
         super().attach(context)
-        self.context = context
         self.dev = context.dev_batches(self.options.dev_examples, self.seed + 1)
         self.body = [p for p in context.model.encoder.parameters() if p.requires_grad]
 

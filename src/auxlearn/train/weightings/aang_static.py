@@ -22,7 +22,7 @@ from pydantic import Field, PositiveInt
 
 from auxlearn.objectives.space import Objective
 from auxlearn.plugins import MethodOptions
-from auxlearn.train.weightings.base import StepContext, Weighting
+from auxlearn.train.weightings.base import Weighting
 
 FACTORS = ("input", "transform", "attention", "output")
 ALLOCATED = ("attention", "input", "transform")  # the order the auxiliary batch is shared out in
@@ -30,8 +30,7 @@ ALLOCATED = ("attention", "input", "transform")  # the order the auxiliary batch
 
 def objective_of(task: str) -> Objective:
     """The objective a task trains: its name's four factors, or a plain task X as (X, none, bidirectional, X)."""
-    parts = task.split("/")
-    return Objective(*parts) if len(parts) == 4 else Objective(task, "none", "bidirectional", task)
+    return Objective.parse(task) or Objective(task, "none", "bidirectional", task)
 
 
 def softmax(values: Sequence[float]) -> list[float]:
@@ -116,17 +115,13 @@ class AangStatic(Weighting):
         self.primary, self.auxiliary = self.tasks[0], self.tasks[1:]
         self.logits = FactorLogits({task: objective_of(task) for task in self.auxiliary})
         self.generator = torch.Generator().manual_seed(seed)
-        self.batch_size = 0
         self.allocation: dict[str, int] = {}
-
-    def attach(self, context: StepContext) -> None:
-        self.batch_size = context.batch_size
 
     def tasks_of_step(self, sampled: str) -> list[str]:
         count = min(self.options.sampled, len(self.auxiliary))
         drawn = torch.randperm(len(self.auxiliary), generator=self.generator)[:count]
         chosen = [self.auxiliary[i] for i in sorted(drawn.tolist())]
-        self.allocation = allocate(self.logits, chosen, self.batch_size)
+        self.allocation = allocate(self.logits, chosen, self.context.batch_size)
         return [self.primary, *chosen]
 
     def rows(self, task: str) -> Optional[int]:
@@ -137,7 +132,7 @@ class AangStatic(Weighting):
         primary, auxiliary = self.logits.lambdas()
         pi = self.logits.pi(chosen)
         return {self.primary: primary,
-                **{c: auxiliary * self.allocation[c] / self.batch_size * pi[c] for c in chosen}}
+                **{c: auxiliary * self.allocation[c] / self.context.batch_size * pi[c] for c in chosen}}
 
     def combine(self, losses, params):
         weights = self.loss_weights(list(losses))

@@ -44,12 +44,14 @@ class Weighting(Plugin):
     def __init__(self, tasks: Sequence[str], options: Optional[MethodOptions] = None, seed: int = 0):
         """``tasks``: the primary first; ``seed``: of whatever the weighting draws."""
         super().__init__(options)
-        self.tasks = list(tasks)
+        self.tasks, self.seed = list(tasks), seed
         self.weight_sums = {task: 0.0 for task in self.tasks}
         self.steps = 0
+        self.context: Optional[StepContext] = None
 
     def attach(self, context: StepContext) -> None:
-        """Called once by the trainer before the first step."""
+        """Called once by the trainer before the first step; a subclass that extends it calls it too."""
+        self.context = context
 
     def tasks_of_step(self, sampled: str) -> list[str]:
         """The tasks that train at a step whose sampler drew ``sampled``."""
