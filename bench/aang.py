@@ -25,7 +25,8 @@ from pathlib import Path
 
 from machine import machine
 
-from auxlearn.config import experiment_from_dict, load_experiment
+from auxlearn.config import experiment_from_dict
+from auxlearn.config_files import load_experiment
 from auxlearn.experiment import prepare, train_experiment
 from auxlearn.io import read_json, write_json_atomic
 from auxlearn.mix import build_mixer

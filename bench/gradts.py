@@ -26,7 +26,8 @@ from pathlib import Path
 
 import torch
 
-from auxlearn.config import experiment_from_dict, load_experiment
+from auxlearn.config import experiment_from_dict
+from auxlearn.config_files import load_experiment
 from auxlearn.experiment import prepare, train_experiment
 from auxlearn.io import write_json_atomic
 from auxlearn.select.gradts.selector import GradTSSelector

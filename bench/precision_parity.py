@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from auxlearn.config import load_experiment
+from auxlearn.config_files import load_experiment
 from auxlearn.experiment import prepare, train_experiment
 from auxlearn.io import write_json_atomic
 from auxlearn.report.stats import mean_std

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from auxlearn.config import load_experiment
+from auxlearn.config_files import load_experiment
 from auxlearn.data.batching import eval_batches
 from auxlearn.experiment import build_model, prepare
 from auxlearn.io import write_json_atomic

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from machine import machine
 
-from auxlearn.config import load_experiment
+from auxlearn.config_files import load_experiment
 from auxlearn.experiment import prepare, train_experiment
 from auxlearn.io import write_json_atomic
 

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from auxlearn.cli import main
-from auxlearn.config import experiment_from_dict, load_experiment
+from auxlearn.config import experiment_from_dict
+from auxlearn.config_files import load_experiment
 from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import train_experiment
 from auxlearn.protocols import plan_arm, plan_budget

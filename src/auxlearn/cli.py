@@ -52,7 +52,7 @@ def cmd_train(args) -> int:
 
 def _experiment(args):
     """The config with ``--set`` overrides; ``--storage`` is short for ``--set mix.storage=URL``."""
-    from auxlearn.config import load_experiment
+    from auxlearn.config_files import load_experiment
     from auxlearn.train.processes import process_count
 
     if args.command != "train" and process_count() > 1:
@@ -203,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _experiment_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="experiment YAML")
+    p.add_argument("config", help="experiment YAML; compose several with +, later files override earlier "
+                                  "ones (base.yaml+mhr.yaml)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. train.lr=3e-5")
     p.add_argument("--data-dir", help="offline mirror in the hub's layout (default: $AUXLEARN_DATA_DIR)")
     p.add_argument("--out", help="output folder (default: runs/<name>)")

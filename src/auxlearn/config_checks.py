@@ -7,6 +7,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
+from auxlearn.adapters import build_adapter
 from auxlearn.config import Experiment
 from auxlearn.data.loading import check_data_folder
 from auxlearn.errors import AuxlearnError
@@ -28,6 +29,10 @@ def check_experiment(exp: Experiment, where: str) -> None:
             if unscored:
                 raise AuxlearnError(f"{key}: {', '.join(map(repr, unscored))} is a {specs[unscored[0]].type} task, "
                                     "which has no labels to score; it can only be an auxiliary task")
+        if exp.data.shots is not None and specs[exp.primary].type != "classification":
+            raise AuxlearnError(f"data.shots draws k examples per class of the primary; {exp.primary!r} is a "
+                                f"{specs[exp.primary].type} task")
+        build_adapter(exp.adapter.method, exp.adapter.options, exp.tasks).check(exp.model)
         caps = exp.data.max_train_examples
         _names_tasks(exp, "data.max_train_examples", caps if isinstance(caps, dict) else {})
         _names_tasks(exp, "train.sampler.ratios", exp.train.sampler.options.get("ratios") or {})

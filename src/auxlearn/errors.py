@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Optional
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -33,8 +33,10 @@ class MissingSplitError(AuxlearnError):
     """A task's source lacks a split (the offline mirror has no QNLI train, no QQP validation)."""
 
 
-def format_validation_error(error: ValidationError, where: str = "") -> str:
-    """pydantic's errors as one line each: the key's dotted path (after ``where``), then what was wrong."""
+def format_validation_error(error: ValidationError, where: str = "",
+                            note: Optional[Callable[[tuple], str]] = None) -> str:
+    """pydantic's errors as one line each: the key's dotted path (after ``where``), then what was wrong, then
+    ``note(location)`` if given (a composed config says which file set the key)."""
     lines = []
     for item in error.errors():
         key = ".".join([*([where] if where else []), *map(str, item["loc"])]) or "(top level)"
@@ -42,5 +44,5 @@ def format_validation_error(error: ValidationError, where: str = "") -> str:
         given = item.get("input")
         if isinstance(given, (str, int, float)) and item["type"] != "extra_forbidden" and len(repr(given)) <= 40:
             message += f" (got {given!r})"  # a scalar the user wrote: show it back
-        lines.append(f"{key}: {message}")
+        lines.append(f"{key}: {message}{note(tuple(item['loc'])) if note else ''}")
     return "; ".join(lines)

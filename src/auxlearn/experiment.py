@@ -11,7 +11,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -21,14 +21,16 @@ import transformers
 from pydantic import ValidationError
 
 from auxlearn import __version__
+from auxlearn.adapters import Adapter, build_adapter
 from auxlearn.config import Experiment
 from auxlearn.data.fingerprint import split_fingerprint
 from auxlearn.data.loading import default_data_dir
+from auxlearn.data.shots import draw_shots
 from auxlearn.data.task_data import TaskData, build_task_data
 from auxlearn.errors import NonFiniteLossError
 from auxlearn.identity import config_identity
 from auxlearn.io import read_json, write_json_atomic
-from auxlearn.models.encoder import clamp_max_length, load_config, load_encoder, load_tokenizer
+from auxlearn.models.encoder import clamp_max_length, load_config, load_tokenizer
 from auxlearn.models.multitask import MultiTaskModel, is_model_folder, saved_heads
 from auxlearn.protocols import plan_arm
 from auxlearn.tasks import available_tasks, get_task
@@ -80,17 +82,36 @@ def prepare(exp: Experiment, tasks: Optional[list[str]] = None, into: Optional[P
     return Prepared(tokenizer, data)
 
 
-def build_model(exp: Experiment, prepared: Prepared, tasks: list[str],
-                start: Optional[MultiTaskModel] = None) -> MultiTaskModel:
+def with_shots(exp: Experiment, prepared: Prepared) -> Prepared:
+    """``prepared`` with the primary's train and dev cut to ``data.shots`` examples per class, drawn for the
+    experiment's seed (the same draw for every arm of that seed); as it is without ``data.shots``."""
+    k = exp.data.shots
+    if k is None:
+        return prepared
+    full = prepared.data[exp.primary]
+    classes, seed = len(full.spec.label_names), (exp.data.split_seed, exp.seed)
+    task = replace(full, train=draw_shots(full.train, classes, k, (*seed, 0), f"task {exp.primary!r}'s train split"),
+                   dev=draw_shots(full.dev, classes, k, (*seed, 1), f"task {exp.primary!r}'s dev split"))
+    return Prepared(prepared.tokenizer, {**prepared.data, exp.primary: task})
+
+
+def build_model(exp: Experiment, prepared: Prepared, tasks: list[str], start: Optional[MultiTaskModel] = None,
+                adapter: Optional[Adapter] = None) -> MultiTaskModel:
     """A model for ``tasks`` (``model.adopted`` lists the tasks whose head it took over).
 
-    Heads start from the experiment's seed. ``start`` (an earlier phase's model) gives its encoder and the heads of
-    the tasks both share; else a ``model:`` that is a saved auxlearn folder gives its heads the same way."""
+    Heads and adapters start from the experiment's seed. ``start`` (an earlier phase's model) gives its encoder,
+    adapter and the heads of the tasks both share; else the encoder is ``adapter``'s (default: the experiment's, for
+    ``tasks``) built on ``model:``, and a saved auxlearn folder there gives its heads the same way."""
     transformers.set_seed(exp.seed)
     specs = {t: prepared.data[t].spec for t in tasks}
-    encoder = start.encoder if start is not None else load_encoder(exp.model)
+    if start is not None:
+        encoder, adapter = start.encoder, start.adapter
+        adapter.set_trainable(encoder)  # a finished phase's model was loaded for inference
+    else:
+        adapter = adapter or build_adapter(exp.adapter.method, exp.adapter.options, tasks)
+        encoder = adapter.build(exp.model)
     model = MultiTaskModel(encoder, specs, pooling=exp.pooling, pair_encoding=exp.pair_encoding,
-                           head_dropout=exp.head_dropout)
+                           head_dropout=exp.head_dropout, adapter=adapter)
     if start is not None:
         model.adopt_heads(start.specs, start.head_states())
     elif is_model_folder(exp.model):
@@ -121,7 +142,7 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
     ``finished_arm``), a finished phase is loaded, and a phase in progress resumes from its last checkpoint."""
     started = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None
-    prepared = prepare(exp, into=prepared)
+    prepared = with_shots(exp, prepare(exp, into=prepared))
     data = data_fingerprint(exp, prepared, score_eval) if out is not None else None  # only a folder resumes
     done = finished_arm(exp, out, data, save_model, score_eval) if out is not None else None
     if done is not None:
@@ -130,6 +151,7 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
         return done
     arm = plan_arm(exp, {t: len(prepared.data[t].train) for t in exp.tasks})
     resumable = out is not None and exp.train.checkpoint_every is not None
+    adapter = build_adapter(exp.adapter.method, exp.adapter.options, exp.tasks)  # routing rows for every phase
     phases, trained = [], None
     for index, phase in enumerate(arm.phases):
         last = index == len(arm.phases) - 1
@@ -141,7 +163,7 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
         # A resumable arm keeps each earlier phase's model until the arm ends: a re-run starts the next from it.
         trained = (None if last or not resumable else finished_phase(folder, identity)) or train_phase(
             variant, folder, prepared, save_model=save_model if last else resumable, score_eval=score_eval and last,
-            start=trained.model if trained else None, evaluate=phase.evaluate, identity=identity,
+            start=trained.model if trained else None, adapter=adapter, evaluate=phase.evaluate, identity=identity,
             score_start=phase.score_start,
             anchor=Anchor(trained.model.encoder, phase.regularization) if trained and phase.regularization else None)
         phases.append({"label": phase.label, **{k: trained.results[k] for k in PHASE_KEYS}})
@@ -221,12 +243,13 @@ def _stored_identity(config: Any) -> Optional[dict[str, Any]]:
 
 
 PHASE_KEYS = ("tasks", "steps", "task_steps", "best_step", "stopped", "seconds", "dev_best", "reused_heads",
-              "sampler")
+              "sampler", "parameters")
 
 
 def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepared, *,
                 sampler: Optional[TaskSampler] = None, save_model: bool = True, score_eval: bool = True,
-                start: Optional[MultiTaskModel] = None, anchor: Optional[Anchor] = None,
+                start: Optional[MultiTaskModel] = None, adapter: Optional[Adapter] = None,
+                anchor: Optional[Anchor] = None,
                 evaluate: bool = True, identity: Optional[str] = None, score_start: bool = False) -> Trained:
     """One training run of the experiment's tasks: keep the best dev checkpoint, score the primary and any
     eval_tasks on eval, write ``results.json`` in ``out_dir``. With ``identity`` (what it trains), it checkpoints
@@ -234,7 +257,7 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
     started = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None
     tasks = exp.tasks
-    model = build_model(exp, prepared, tasks, start)
+    model = build_model(exp, prepared, tasks, start, adapter)
     trainer = build_trainer(exp, prepared, model, sampler=sampler, out_dir=out, anchor=anchor, evaluate=evaluate,
                             identity=identity, score_start=score_start)
     given, data, sampler, main = sampler is not None, trainer.data, trainer.sampler, trainer.main
@@ -280,6 +303,7 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
         "sampler": sampler.describe(),
         "weighting": trainer.weighting.describe(),
         "reused_heads": model.adopted,
+        "parameters": model.parameter_counts(),
         "train_sizes": {t: len(d.train) for t, d in data.items()},
         "config": exp.model_dump(mode="json"),
         "versions": versions(),

@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from auxlearn.config import Experiment
 from auxlearn.experiment import (Prepared, data_fingerprint, finished_results, train_experiment, train_phase,
-                                 training_identity)
+                                 training_identity, with_shots)
 from auxlearn.train.samplers import TaskSampler
 
 
@@ -43,13 +43,14 @@ class Stage:
         folder resumes it, or reads it back finished with the sampler's learned state."""
         variant = self.exp.variant(auxiliary=self.candidates, steps=steps, **train)
         folder = self.folder / name
-        identity = training_identity(variant, data_fingerprint(variant, self.prepared, with_eval=False), 0,
+        prepared = with_shots(variant, self.prepared)
+        identity = training_identity(variant, data_fingerprint(variant, prepared, with_eval=False), 0,
                                      sampler.describe())
         done = finished_results(folder, identity)
         if done is not None and "sampler_state" in done:
             sampler.load_state_dict(done["sampler_state"])
             return done
-        return train_phase(variant, folder, self.prepared, sampler=sampler, save_model=False, score_eval=False,
+        return train_phase(variant, folder, prepared, sampler=sampler, save_model=False, score_eval=False,
                            identity=identity).results
 
     def signed(self, score: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from functools import lru_cache
@@ -32,6 +33,20 @@ def resolve_model_name(name: str) -> str:
     return name
 
 
+def base_of(name: str | Path) -> str:
+    """The encoder under a saved PEFT adapter (its ``adapter_config.json`` names it), else ``name`` itself."""
+    config = Path(name) / "adapter_config.json"
+    if not config.is_file():
+        return str(name)
+    try:
+        base = json.loads(config.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (OSError, ValueError, AttributeError) as error:
+        raise AuxlearnError(f"{config}: cannot read the adapter's config ({error})") from None
+    if not isinstance(base, str) or not base:
+        raise AuxlearnError(f"{config}: base_model_name_or_path does not name the encoder the adapter is for")
+    return base
+
+
 def load_encoder(name: str):
     """The encoder, attending through PyTorch's ``scaled_dot_product_attention`` (transformers' default for BERT,
     checked by a test): its fused kernel serves evaluation; in training, attention dropout sends it down the
@@ -52,7 +67,7 @@ def pretrained_lm_head(name: str) -> Optional[dict]:
     named as ``LMHead`` names them; None when it has none (a sentence-embedding model such as all-MiniLM-L6-v2
     keeps only the encoder), so the head starts fresh. Read once per process: every seed and trial that builds a
     model with a masked-LM head would otherwise load the checkpoint again (heads copy the weights in)."""
-    path = resolve_model_name(name)
+    path = resolve_model_name(base_of(name))
     verbosity = hf_logging.get_verbosity()
     try:
         # Loading draws the weights it lacks from the global generator: forked, so a model built after the head
@@ -83,8 +98,9 @@ def _first_line(error: BaseException) -> str:
 
 
 def load_config(name: str):
-    """The encoder's config (its position limit clamps max_length), read before any data work."""
-    path = resolve_model_name(name)
+    """The encoder's config (its position limit clamps max_length), read before any data work; of a saved
+    adapter, its encoder's."""
+    path = resolve_model_name(base_of(name))
     try:
         return AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as error:

@@ -1,8 +1,10 @@
 """The multi-task model: one shared encoder, one head per task, saved as a plain folder.
 
 Folder layout: the encoder's ``config.json`` + weights (``save_pretrained``, so plain
-``transformers.AutoModel.from_pretrained(folder)`` loads it), the tokenizer files, ``heads.safetensors``,
-``tasks.json`` (the task specs) and ``auxlearn.json`` (pooling, pair encoding, head dropout, version).
+``transformers.AutoModel.from_pretrained(folder)`` loads it) or, under a PEFT adapter, the adapter's
+``adapter_config.json`` + weights (``PeftModel.from_pretrained(encoder, folder)`` loads it), the tokenizer files,
+``heads.safetensors``, ``tasks.json`` (the task specs) and ``auxlearn.json`` (pooling, pair encoding, head dropout,
+the adapter, version); a routed adapter adds ``routing.json``, every task's routing weights.
 
 Siamese pair encoding (Reimers & Gurevych 2019, SBERT's classification objective): each text of a pair goes
 through the encoder alone, and the head reads ``[u, v, |u - v|, u * v]`` of the two pooled vectors. It keeps
@@ -13,7 +15,7 @@ as one sequence discards.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Mapping, Optional, get_args
+from typing import Any, Literal, Mapping, Optional, get_args
 
 import torch
 from pydantic import BaseModel, Field, ValidationError
@@ -22,9 +24,12 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from auxlearn import __version__
+from auxlearn.adapters import Adapter, build_adapter
+from auxlearn.adapters.base import is_adapter_parameter
+from auxlearn.adapters.routing import routing_weights
 from auxlearn.errors import AuxlearnError, DamagedFileError, format_validation_error
 from auxlearn.io import atomic_directory, read_json_mapping, write_json_atomic
-from auxlearn.models.encoder import load_encoder, load_tokenizer
+from auxlearn.models.encoder import load_tokenizer
 from auxlearn.models.heads import Head
 from auxlearn.config import PairEncoding, Precision
 from auxlearn.tasks.spec import TaskSpec
@@ -39,6 +44,12 @@ class _SavedData(BaseModel):
     split_seed: int = 0
 
 
+class _SavedAdapter(BaseModel):
+    method: str
+    options: dict[str, Any] = {}
+    tasks: list[str]
+
+
 class SavedMetadata(BaseModel):
     """What ``auxlearn.json`` must hold for a model to load and evaluate as it was trained (other keys pass)."""
 
@@ -47,12 +58,16 @@ class SavedMetadata(BaseModel):
     head_dropout: float = Field(ge=0, lt=1)
     precision: Precision = "fp32"
     data: _SavedData = _SavedData()
+    adapter: Optional[_SavedAdapter] = None  # None: saved before adapters, fully fine-tuned
 
 
 class MultiTaskModel(nn.Module):
     def __init__(self, encoder: nn.Module, specs: Mapping[str, TaskSpec], *, pooling: Pooling = "cls",
-                 pair_encoding: PairEncoding = "cross", head_dropout: float = 0.1):
+                 pair_encoding: PairEncoding = "cross", head_dropout: float = 0.1, adapter: Optional[Adapter] = None):
+        """``adapter``: what built ``encoder`` (default: full fine-tuning); every encoder call takes its inputs for
+        the call's task, so a routed adapter learns the task's routing."""
         super().__init__()
+        self.adapter = adapter if adapter is not None else build_adapter("full", {}, list(specs))
         if pooling not in ("cls", "mean"):
             raise AuxlearnError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
         if pair_encoding not in get_args(PairEncoding):
@@ -84,7 +99,7 @@ class MultiTaskModel(nn.Module):
         inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
         if "attention_pattern" in batch:
             inputs["attention_mask"] = batch["attention_pattern"]
-        hidden = self.encoder(**inputs).last_hidden_state
+        hidden = self._encode(task, inputs)
         if self.heads[task].per_token:
             return hidden
         pooled = self._pool(hidden, batch["attention_mask"])
@@ -92,14 +107,42 @@ class MultiTaskModel(nn.Module):
             if "pair_input_ids" not in batch:
                 raise AuxlearnError(f"task {task!r}: the model encodes pairs siamese, but the batch holds one "
                                     "sequence per pair (encode the data with pair_encoding='siamese')")
-            second = self.embed(batch["pair_input_ids"], batch["pair_attention_mask"])
+            second = self.embed(task, batch["pair_input_ids"], batch["pair_attention_mask"])
             pooled = torch.cat([pooled, second, (pooled - second).abs(), pooled * second], dim=-1)
         return pooled
 
-    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """The pooled vector of each text alone: its sentence embedding, [B, hidden]."""
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def embed(self, task: str, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The pooled vector of each text alone, as ``task`` reads it: its sentence embedding, [B, hidden]."""
+        hidden = self._encode(task, {"input_ids": input_ids, "attention_mask": attention_mask})
         return self._pool(hidden, attention_mask)
+
+    def _encode(self, task: str, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        ids = inputs["input_ids"]
+        return self.encoder(**inputs, **self.adapter.inputs(task, ids.shape[0], ids.device)).last_hidden_state
+
+    def parameter_kind(self, name: str) -> str:
+        """``heads``, ``routing`` or ``encoder`` (the encoder's own weights, or the adapters it trains): what sets a
+        parameter's learning rate."""
+        if name.startswith("heads."):
+            return "heads"
+        return "routing" if self.adapter.is_routing(name) else "encoder"
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Trained parameters of each kind, and ``encoder_size``: the encoder's own, its adapters left out."""
+        counts = {"encoder": 0, "routing": 0, "heads": 0}
+        for name, param in self.named_parameters():
+            if param.requires_grad:
+                counts[self.parameter_kind(name)] += param.numel()
+        counts["encoder_size"] = sum(p.numel() for n, p in self.encoder.named_parameters() if not is_adapter_parameter(n))
+        return counts
+
+    def routing(self) -> Optional[dict[str, Any]]:
+        """Every task's routing weights per adapted layer ([splits][skills] each), None without routing."""
+        layers = routing_weights(self.encoder) if self.adapter.peft else {}
+        if not layers:
+            return None
+        return {"tasks": self.adapter.tasks,
+                "layers": {name: weights.tolist() for name, weights in layers.items()}}
 
     def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "cls":
@@ -139,20 +182,26 @@ class MultiTaskModel(nn.Module):
         with atomic_directory(folder) as tmp:
             self.encoder.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
+            routing = self.routing()
+            if routing is not None:
+                write_json_atomic(tmp / "routing.json", routing)
             save_file({k: v.detach().cpu().contiguous() for k, v in self.heads.state_dict().items()},
                       str(tmp / "heads.safetensors"))
             write_json_atomic(tmp / "tasks.json", {n: s.model_dump(mode="json") for n, s in self.specs.items()})
             write_json_atomic(tmp / "auxlearn.json", {"version": __version__, "pooling": self.pooling,
                                                       "pair_encoding": self.pair_encoding,
-                                                      "head_dropout": self.head_dropout, **(metadata or {})})
+                                                      "head_dropout": self.head_dropout,
+                                                      "adapter": self.adapter.describe(), **(metadata or {})})
         return Path(folder)
 
     @classmethod
     def load(cls, folder: str | Path) -> tuple["MultiTaskModel", object, dict]:
         """The model, its tokenizer and its metadata from a folder written by ``save``."""
         specs, states, meta = saved_heads(folder)
-        model = cls(load_encoder(str(folder)), specs, pooling=meta["pooling"], pair_encoding=meta["pair_encoding"],
-                    head_dropout=meta["head_dropout"])
+        saved = meta.get("adapter") or {"method": "full", "options": {}, "tasks": list(specs)}
+        adapter = build_adapter(saved["method"], saved["options"], saved["tasks"])
+        model = cls(adapter.load(Path(folder)), specs, pooling=meta["pooling"], pair_encoding=meta["pair_encoding"],
+                    head_dropout=meta["head_dropout"], adapter=adapter)
         for task, head in model.heads.items():
             try:
                 head.load_state_dict(states[task])
@@ -171,9 +220,12 @@ def saved_heads(folder: str | Path) -> tuple[dict[str, TaskSpec], dict[str, dict
     """The task specs, head weights per task and metadata of a saved model folder; a damaged or foreign file is
     a DamagedFileError naming it."""
     folder = Path(folder)
-    for name in ("auxlearn.json", "tasks.json", "heads.safetensors", "config.json"):
+    for name in ("auxlearn.json", "tasks.json", "heads.safetensors"):
         if not (folder / name).is_file():
             raise AuxlearnError(f"{folder} is not an auxlearn model folder: {name} is missing")
+    if not (folder / "config.json").is_file() and not (folder / "adapter_config.json").is_file():
+        raise AuxlearnError(f"{folder} is not an auxlearn model folder: config.json (an encoder) is missing, and "
+                            "so is adapter_config.json (an adapter over one)")
     meta = read_json_mapping(folder / "auxlearn.json")
     try:
         SavedMetadata.model_validate(meta)

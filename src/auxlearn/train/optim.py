@@ -10,18 +10,21 @@ from torch import nn
 _NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 
 
-def parameter_groups(named: Iterable[tuple[str, nn.Parameter]], weight_decay: float, lr: float,
-                     head_lr: Optional[float] = None) -> list[dict]:
-    """No weight decay on biases and normalisation weights (the BERT recipe). Task heads (parameters named
-    ``heads.*``) learn at ``head_lr`` when given: a freshly initialised head moves by about the learning rate per
-    Adam step, so at an encoder's rate it stays near its random start for the first epoch of a small task."""
-    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+def parameter_groups(named: Iterable[tuple[str, nn.Parameter]], kind: Callable[[str], str], weight_decay: float,
+                     lr: float, head_lr: Optional[float] = None, routing_lr: Optional[float] = None) -> list[dict]:
+    """No weight decay on biases and normalisation weights (the BERT recipe). ``kind`` sorts the parameters:
+    the ``encoder``'s (or the adapters it trains) learn at ``lr``; task ``heads`` at ``head_lr`` when given (a
+    freshly initialised head moves by about the learning rate per Adam step, so at an encoder's rate it stays near
+    its random start for the first epoch of a small task); ``routing`` logits at ``routing_lr`` and without decay
+    (MTTL's two-speed rate; its AdamW decayed them by mistake, methods.md §5.8 item 4)."""
+    groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
     for name, param in named:
         if param.requires_grad:
-            groups.setdefault((name.startswith("heads."), name.endswith(_NO_DECAY)), []).append(param)
-    return [{"params": params, "weight_decay": 0.0 if no_decay else weight_decay,
-             "lr": head_lr if is_head and head_lr is not None else lr}
-            for (is_head, no_decay), params in sorted(groups.items())]  # encoder first (keys are unique)
+            groups.setdefault((kind(name), name.endswith(_NO_DECAY)), []).append(param)
+    rates = {"encoder": lr, "heads": head_lr or lr, "routing": routing_lr or lr}
+    return [{"params": params, "weight_decay": 0.0 if no_decay or what == "routing" else weight_decay,
+             "lr": rates[what]}
+            for (what, no_decay), params in sorted(groups.items())]  # encoder first (keys are unique)
 
 
 class GlobalSchedule:
@@ -71,12 +74,13 @@ def build_optimizers(model, tasks: list[str], *, per_task: bool, lr: float, weig
     def make(named):
         named = list(named)
         use_fused = all(p.device.type in ("cpu", "cuda") for _, p in named) if fused is None else fused
-        optimizer = torch.optim.AdamW(parameter_groups(named, weight_decay, lr, head_lr), fused=use_fused)
+        groups = parameter_groups(named, model.parameter_kind, weight_decay, lr, head_lr, model.adapter.routing_lr)
+        optimizer = torch.optim.AdamW(groups, fused=use_fused)
         return optimizer, GlobalSchedule(optimizer, schedule, global_step)
 
     if not per_task:
         shared = make(model.named_parameters())
         return {task: shared for task in tasks}
-    encoder = list(model.encoder.named_parameters())
+    encoder = [(f"encoder.{n}", p) for n, p in model.encoder.named_parameters()]
     return {task: make(encoder + [(f"heads.{task}.{n}", p) for n, p in model.heads[task].named_parameters()])
             for task in tasks}
