@@ -10,7 +10,7 @@ from peft import PeftModel
 from transformers import AutoModel
 
 from auxlearn.adapters import ADAPTERS, build_adapter
-from auxlearn.adapters.routing import ADAPTER, mean_routing, poly_layers, routing_weights
+from auxlearn.adapters.routing import ADAPTER, poly_layers, routing_weights
 from auxlearn.models.multitask import MultiTaskModel
 from auxlearn.tasks import available_tasks, get_task
 from auxlearn.train.optim import build_optimizers, linear_warmup_decay
@@ -118,7 +118,7 @@ def test_routing_weights_sum_to_one_over_the_skills_of_each_split(tiny_model_dir
         assert weights.shape == (2, 4, 3)
         torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4))
         torch.testing.assert_close(weights, torch.sigmoid(logits) / torch.sigmoid(logits).sum(-1, keepdim=True))
-    assert mean_routing(model.encoder).shape == (2, 4, 3)
+    assert torch.tensor(model.routing()["mean"]).shape == (2, 4, 3)
 
 
 def test_one_skill_and_one_split_is_plain_lora(tiny_model_dir):
@@ -242,5 +242,5 @@ def test_each_task_of_lora_per_task_trains_its_own(tiny_model_dir):
         now = dict(model.encoder.named_parameters())[name]
         assert not torch.equal(now[:, 0], value[:, 0]), name  # rte's skill
         assert torch.equal(now[:, 1], value[:, 1]), name  # mrpc's, untouched
-    weights = mean_routing(model.encoder)
+    weights = torch.tensor(model.routing()["mean"])
     torch.testing.assert_close(weights[:, 0], torch.eye(2))

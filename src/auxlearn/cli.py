@@ -100,7 +100,6 @@ def cmd_mix(args) -> int:
 
 def cmd_run(args) -> int:
     from auxlearn.pipeline import run_pipeline, summary_table
-    from auxlearn.report import write_report
     from auxlearn.run_files import check_baseline_source
 
     exp = _experiment(args)
@@ -110,12 +109,38 @@ def cmd_run(args) -> int:
     results = run_pipeline(exp, run_dir, baseline_from=args.baseline_from)
     print(summary_table(results))
     print(f"results in {run_dir / 'results.json'}")
+    _report(run_dir)
+    return 0
+
+
+def cmd_adapt(args) -> int:
+    from auxlearn.fewshot import run_fewshot
+    from auxlearn.fewshot.arms import label
+
+    exp = _experiment(args)
+    run_dir = _run_dir(args, exp)
+    results = run_fewshot(exp, run_dir)
+    print(f"{exp.primary} eval, mean ± std over {len(results['seeds'])} seeds; gain over LoRA from scratch paired "
+          "by seed (95 % t-interval):")
+    for k, arms in results["comparison"].items():
+        for arm, row in arms.items():
+            gain = row["vs_lora"]
+            interval = "" if gain is None else (f"  {gain['mean']:+.4f}" + (
+                f" [{gain['low']:+.4f}, {gain['high']:+.4f}]" if gain["low"] is not None else ""))
+            print(f"  k={k:<4}{label(arm, results['splits']):<18}{row['mean']:.4f} ± {row['std']:.4f}{interval}")
+    print(f"results in {run_dir / 'results.json'}")
+    _report(run_dir)
+    return 0
+
+
+def _report(run_dir: Path) -> None:
+    from auxlearn.report import write_report
+
     try:
         print(f"report in {write_report(run_dir)}")
     except Exception as error:  # the results are written; a failed report must not hide them
         print(f"auxlearn: warning: the report failed ({type(error).__name__}: {error}); "
               f"retry with `auxlearn report {run_dir}`", file=sys.stderr)
-    return 0
 
 
 def cmd_report(args) -> int:
@@ -166,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("select", "choose the auxiliary tasks (the config's select method)", cmd_select),
         ("mix", "choose the mixing ratios of the selected tasks (the config's mix method)", cmd_mix),
         ("run", "the whole pipeline: baseline, select, mix, final, per seed", cmd_run),
+        ("adapt", "pre-train skills and routing on the auxiliary tasks, then adapt to the primary from k shots "
+                  "per class by every few-shot arm, per seed", cmd_adapt),
     ):
         p = experiment_commands[name] = sub.add_parser(name, help=help_text)
         _experiment_arguments(p)

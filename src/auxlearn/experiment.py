@@ -304,6 +304,7 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
         "weighting": trainer.weighting.describe(),
         "reused_heads": model.adopted,
         "parameters": model.parameter_counts(),
+        "routing": model.routing(per_layer=False),
         "train_sizes": {t: len(d.train) for t, d in data.items()},
         "config": exp.model_dump(mode="json"),
         "versions": versions(),

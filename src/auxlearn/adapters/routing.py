@@ -30,11 +30,6 @@ def routing_weights(encoder: nn.Module) -> dict[str, torch.Tensor]:
     return weights
 
 
-def mean_routing(encoder: nn.Module) -> torch.Tensor:
-    """The routing weights averaged over the layers, [tasks, splits, skills]: what the report draws."""
-    return torch.stack(list(routing_weights(encoder).values())).mean(0)
-
-
 def skills_average(lora_A: torch.Tensor, lora_B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One LoRA from a Poly layer's skills under uniform routing (MHR-mu): ``A`` [d_in, r] stacks each split's
     mean input block, ``B`` [r, d_out] sets side by side each split's mean output block, so that ``x A B`` is the

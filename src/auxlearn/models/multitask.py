@@ -136,13 +136,15 @@ class MultiTaskModel(nn.Module):
         counts["encoder_size"] = sum(p.numel() for n, p in self.encoder.named_parameters() if not is_adapter_parameter(n))
         return counts
 
-    def routing(self) -> Optional[dict[str, Any]]:
-        """Every task's routing weights per adapted layer ([splits][skills] each), None without routing."""
+    def routing(self, per_layer: bool = True) -> Optional[dict[str, Any]]:
+        """Every task's routing weights ([splits][skills] per task): their ``mean`` over the adapted layers and,
+        with ``per_layer``, each layer's; None without routing."""
         layers = routing_weights(self.encoder) if self.adapter.peft else {}
         if not layers:
             return None
-        return {"tasks": self.adapter.tasks,
-                "layers": {name: weights.tolist() for name, weights in layers.items()}}
+        mean = torch.stack(list(layers.values())).mean(0).tolist()
+        return {"tasks": self.adapter.tasks, "mean": mean,
+                **({"layers": {name: weights.tolist() for name, weights in layers.items()}} if per_layer else {})}
 
     def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "cls":

@@ -1,0 +1,95 @@
+"""Few-shot adaptation after multi-task pre-training of skills and routing (MTTL; Caccia et al. 2023).
+
+For each target (RTE, MRPC, citation intent): pre-train MHR (8 rank-4 LoRA skills, 8 routing blocks per layer,
+on the attention projections of all-MiniLM-L6-v2) on the data mirror's other GLUE tasks, 8,000 examples per task
+at most, 3,000 steps of 16; then learn the target from k = 16 and 64 examples per class by MHR, MHR-z, MHR-mu, LoRA
+from scratch and full fine-tuning, on the same k-shot draws per seed, 5 seeds (``examples/mttl/``). Scores are on
+the official validation split; dev (k per class, carved from train) picks each run's checkpoint.
+
+    AUXLEARN_DATA_DIR=../shared/data nohup .venv/bin/python bench/routing.py > bench/results/routing.log 2>&1 &
+
+Resumable: runs live under ``runs/bench_routing/<target>``, and a re-run reads back every finished pre-training
+and adaptation. Seed-major: every target gets seed s before any gets seed s + 1, and ``bench/results/routing.json``
+is rewritten after each seed: the gain averaged over the targets, paired by seed, with its t-interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from auxlearn.config_files import load_experiment  # noqa: E402
+from auxlearn.fewshot import run_fewshot  # noqa: E402
+from auxlearn.io import write_json_atomic  # noqa: E402
+from auxlearn.report.stats import paired_t  # noqa: E402
+
+TARGETS = ["rte", "mrpc", "citation_intent"]
+SEEDS = [0, 1, 2, 3, 4]
+OUT = ROOT / "runs" / "bench_routing"
+RESULTS = ROOT / "bench" / "results" / "routing.json"
+COMMAND = "AUXLEARN_DATA_DIR=../shared/data nohup .venv/bin/python bench/routing.py"
+
+
+def experiment(target: str, seeds: list[int]):
+    files = f"{ROOT}/examples/mttl/{target}.yaml+{ROOT}/examples/mttl/mhr.yaml"
+    return load_experiment(files, [f"seeds={seeds}", "train.progress=false"])
+
+
+def averaged(studies: dict[str, dict], k: str, arm: str, reference: str = "lora") -> dict:
+    """The arm's gain over ``reference`` averaged over the targets, paired by seed (seeds every target has)."""
+    seeds = set.intersection(*(set(s["runs"][k][reference]) & set(s["runs"][k][arm]) for s in studies.values()))
+
+    def mean_over_targets(name: str) -> dict[str, float]:
+        return {seed: sum(s["runs"][k][name][seed]["eval"] for s in studies.values()) / len(studies)
+                for seed in sorted(seeds)}
+
+    gain = paired_t(mean_over_targets(reference), mean_over_targets(arm))
+    return {"mean": gain.mean, "low": gain.low, "high": gain.high, "p_value": gain.p_value, "seeds": gain.n,
+            "per_seed": gain.per_seed}
+
+
+def summary(studies: dict[str, dict]) -> dict:
+    first = next(iter(studies.values()))
+    arms, shots = first["arms"], [str(k) for k in first["shots"]]
+    targets = {}
+    for target, study in studies.items():
+        share = {arm: max(run["parameters"]["share"] for run in study["runs"][shots[0]][arm].values())
+                 for arm in arms}
+        trained = {arm: max(run["parameters"]["trained"] for run in study["runs"][shots[0]][arm].values())
+                   for arm in arms}
+        targets[target] = {"comparison": study["comparison"], "trained_parameters": trained,
+                           "trained_share_of_encoder": share,
+                           "pretrain": {k: study["pretrain"][k] for k in ("steps", "seconds", "task_steps",
+                                                                          "train_sizes", "dev_best")},
+                           "seconds": study["seconds"]}
+    return {
+        "command": COMMAND,
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "torch": torch.__version__, "threads": torch.get_num_threads()},
+        "setup": "examples/mttl/<target>.yaml+examples/mttl/mhr.yaml",
+        "targets": targets,
+        "average_over_targets": {k: {arm: averaged(studies, k, arm) for arm in arms if arm != "lora"}
+                                 for k in shots},
+    }
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    studies: dict[str, dict] = {}
+    for done in range(1, len(SEEDS) + 1):
+        for target in TARGETS:
+            studies[target] = run_fewshot(experiment(target, SEEDS[:done]), OUT / target)
+        write_json_atomic(RESULTS, summary(studies))
+        logging.info("seeds %s done for every target; %s written", SEEDS[:done], RESULTS)
+
+
+if __name__ == "__main__":
+    main()
