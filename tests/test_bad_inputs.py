@@ -78,6 +78,19 @@ def saved_model(tmp_path_factory, tiny_model_dir, tokenizer) -> Path:
     return model.save(folder / "model", tokenizer, meta)
 
 
+@pytest.fixture(scope="module")
+def saved_poly_model(tmp_path_factory, tiny_model_dir, tokenizer, saved_model) -> Path:
+    """The same model under MHR adapters (2 skills, 2 splits): a folder in PEFT's format with the heads."""
+    from auxlearn.adapters import build_adapter
+    from auxlearn.models.multitask import MultiTaskModel
+
+    plain, _, meta = MultiTaskModel.load(saved_model)
+    adapter = build_adapter("poly", {"n_skills": 2, "n_splits": 2}, list(plain.specs))
+    model = MultiTaskModel(adapter.build(tiny_model_dir), plain.specs, pooling="mean", adapter=adapter)
+    return model.save(tmp_path_factory.mktemp("saved-poly") / "model", tokenizer,
+                      {k: meta[k] for k in ("data", "precision")})
+
+
 def _fill(value: Any, places: dict[str, str]) -> Any:
     """``{dir}``, ``{out}`` ... replaced by their paths; other braces (JSON) stay."""
     if isinstance(value, str):
@@ -94,7 +107,7 @@ def _places(folder: Path, tiny_model_dir: str) -> dict[str, str]:
             "model": tiny_model_dir, "model_dir": str(folder / "model"), "run": str(folder / "run")}
 
 
-def _set_up(case: dict, folder: Path, tiny_model_dir: str, saved_model: Path) -> list[str]:
+def _set_up(case: dict, folder: Path, tiny_model_dir: str, saved_models: dict[str, Path]) -> list[str]:
     """Write the case's files into ``folder``; return its command line."""
     places = _places(folder, tiny_model_dir)
     (folder / "train.csv").write_text(TICKETS)
@@ -112,7 +125,7 @@ def _set_up(case: dict, folder: Path, tiny_model_dir: str, saved_model: Path) ->
                                train={"steps": 4, "eval_every": 2})
         write_yaml(folder / "exp.yaml", _merge(base, _fill(case.get("config", {}), places)))
     if "model" in case:
-        shutil.copytree(saved_model, folder / "model")
+        shutil.copytree(saved_models[case["model"].get("kind", "full")], folder / "model")
         for name in case["model"].get("delete", []):
             (folder / "model" / name).unlink()
         for name, text in case["model"].get("write", {}).items():
@@ -208,8 +221,8 @@ def _run(argv: list[str]) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bad_input(case, tmp_path, tiny_model_dir, saved_model):
-    argv = _set_up(case, tmp_path, tiny_model_dir, saved_model)
+def test_bad_input(case, tmp_path, tiny_model_dir, saved_model, saved_poly_model):
+    argv = _set_up(case, tmp_path, tiny_model_dir, {"full": saved_model, "poly": saved_poly_model})
     (tmp_path / "ro").mkdir(exist_ok=True)
     before, trained = _snapshot(tmp_path), set(tmp_path.rglob("metrics.jsonl"))
     root = tmp_path.resolve() if case.get("fault") == "enospc" else (tmp_path / "ro").resolve()

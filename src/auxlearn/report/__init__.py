@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from auxlearn.errors import AuxlearnError, DamagedFileError
-from auxlearn.io import write_bytes_atomic, write_text_atomic
+from auxlearn.io import read_json_mapping, write_bytes_atomic, write_text_atomic
 
 
 def write_report(run_dir: str | os.PathLike) -> Path:
@@ -23,15 +23,13 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     A folder without results.json but with run folders below it is a study (study.py): each run gets its
     own report, and the folder a report that compares them.
     """
-    from auxlearn.report.content import build_report
     from auxlearn.report.data import load_run
     from auxlearn.report.study import build_study_report, find_runs
 
     run_dir = Path(run_dir)
     if (run_dir / "results.json").is_file() or not run_dir.is_dir():
-        data = load_run(run_dir)
         try:
-            report = build_report(data)
+            report = _build(run_dir)
         except AuxlearnError:  # a damaged file the report reads besides results.json names itself
             raise
         except (AttributeError, KeyError, TypeError, ValueError, IndexError) as error:
@@ -47,6 +45,20 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     for folder in run_dirs:
         write_report(folder)
     return _write(run_dir, build_study_report(run_dir, [load_run(folder) for folder in run_dirs]))
+
+
+def _build(run_dir: Path):
+    """The report of a run folder: of `auxlearn adapt` (results.json of kind ``fewshot``) or of `auxlearn run`."""
+    from auxlearn.report.content import build_report
+    from auxlearn.report.data import load_run
+
+    if (run_dir / "results.json").is_file():
+        results = read_json_mapping(run_dir / "results.json")
+        if results.get("kind") == "fewshot":
+            from auxlearn.report.fewshot import build_fewshot_report
+
+            return build_fewshot_report(results)
+    return build_report(load_run(run_dir))
 
 
 def _write(folder: Path, report) -> Path:
