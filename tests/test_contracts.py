@@ -1,5 +1,5 @@
 """The contract every registered method keeps, checked over the registries themselves (SELECTORS, MIXERS,
-SAMPLERS), so a method is checked the moment it is registered (see CONTRIBUTING.md).
+SAMPLERS, WEIGHTINGS, ADAPTERS), so a method is checked the moment it is registered (see CONTRIBUTING.md).
 
 Options: the defaults validate, and a bad value or an unknown key is a config error naming its key. Selectors:
 the selection is a subset of the candidates, the scores cover them, the same seed gives the same selection,
@@ -17,6 +17,7 @@ import re
 import numpy as np
 import pytest
 
+from auxlearn.adapters import ADAPTERS
 from auxlearn.config import experiment_from_dict
 from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import prepare
@@ -40,7 +41,8 @@ FAST = {
     "gp-bo": {"n_trials": 2, "n_startup_trials": 1, "steps": 2},
     "random": {"n_trials": 2, "n_startup_trials": 1, "steps": 2},
 }
-FAMILIES = {"select": SELECTORS, "mix": MIXERS, "train.sampler": SAMPLERS, "train.weighting": WEIGHTINGS}
+FAMILIES = {"select": SELECTORS, "mix": MIXERS, "train.sampler": SAMPLERS, "train.weighting": WEIGHTINGS,
+            "adapter": ADAPTERS}
 METHODS = [(where, name) for where, registry in FAMILIES.items() for name in registry]
 
 
