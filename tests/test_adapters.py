@@ -73,6 +73,16 @@ def test_trains_what_it_says_and_leaves_the_rest(method, tiny_model_dir):
 
 
 @pytest.mark.parametrize("method", NAMES)
+def test_fresh_adapters_leave_the_encoder_as_it_was(method, tiny_model_dir):
+    """PEFT starts B at 0: before training, the adapted encoder computes the bare encoder's features."""
+    model, bare = _model(tiny_model_dir, method), _model(tiny_model_dir, "full")
+    model.eval(), bare.eval()
+    with torch.no_grad():
+        for task in TASKS:
+            torch.testing.assert_close(model.features(task, _batch()), bare.features(task, _batch()), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("method", NAMES)
 def test_save_then_load_predicts_the_same(method, tiny_model_dir, tokenizer, tmp_path):
     model = _model(tiny_model_dir, method)
     _nonzero_skills(model)
