@@ -8,8 +8,9 @@ the official validation split; dev (k per class, carved from train) picks each r
 
     AUXLEARN_DATA_DIR=../shared/data nohup .venv/bin/python bench/routing.py > bench/results/routing.log 2>&1 &
 
-Resumable: runs live under ``runs/bench_routing/<target>``, and a re-run reads back every finished pre-training
-and adaptation. Seed-major: every target gets seed s before any gets seed s + 1, and ``bench/results/routing.json``
+Resumable: runs live under ``bench/results/routing/<target>`` and are committed (the pre-trained skills are 2.4 MB
+a target, an adaptation's record a few kB), so a re-run, from a fresh clone too, reads back every finished
+pre-training and adaptation. Seed-major: every target gets seed s before any gets seed s + 1, and ``bench/results/routing.json``
 is rewritten after each seed: the gain averaged over the targets, paired by seed, with its t-interval.
 """
 
@@ -33,7 +34,7 @@ from auxlearn.report.stats import paired_t  # noqa: E402
 
 TARGETS = ["rte", "mrpc", "citation_intent"]
 SEEDS = [0, 1, 2, 3, 4]
-OUT = ROOT / "runs" / "bench_routing"
+OUT = ROOT / "bench" / "results" / "routing"
 RESULTS = ROOT / "bench" / "results" / "routing.json"
 COMMAND = "AUXLEARN_DATA_DIR=../shared/data nohup .venv/bin/python bench/routing.py"
 

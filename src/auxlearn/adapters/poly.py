@@ -107,6 +107,5 @@ class Poly(Skills):
                 logits[self.tasks.index(task)] = saved[row]
 
 
-
 def _comparable(value):
     return sorted(value) if isinstance(value, (list, set, tuple)) else value

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from auxlearn.adapters.poly import PolyOptions
-from auxlearn.config import Experiment
+from auxlearn.config import Experiment, experiment_from_dict
 
 Options = dict[str, Any]
 
@@ -47,8 +47,6 @@ def label(arm: str, splits: int) -> str:
 
 def arm_experiment(exp: Experiment, arm: str, *, shots: int, seed: int, pretrained: str) -> Experiment:
     """The experiment of one arm at ``shots`` examples per class and ``seed`` (validated)."""
-    from auxlearn.config import experiment_from_dict
-
     spec = ARMS[arm]
     document = exp.model_dump()
     poly = PolyOptions.model_validate(exp.adapter.options)
