@@ -8,10 +8,14 @@ the official validation split; dev (k per class, carved from train) picks each r
 
     AUXLEARN_DATA_DIR=../shared/data nohup .venv/bin/python bench/routing.py > bench/results/routing.log 2>&1 &
 
-Resumable: runs live under ``bench/results/routing/<target>`` and are committed (the pre-trained skills are 2.4 MB
+Resumable: runs live under ``bench/results/routing/<target>`` and are committed (the pre-trained skills are 3.5 MB
 a target, an adaptation's record a few kB), so a re-run, from a fresh clone too, reads back every finished
 pre-training and adaptation. Seed-major: every target gets seed s before any gets seed s + 1, and ``bench/results/routing.json``
 is rewritten after each seed: the gain averaged over the targets, paired by seed, with its t-interval.
+
+Then a check that the reference is not a straw man: LoRA from scratch again at 3e-3 and 1e-2 (every arm above
+learns at 1e-3), each seed's learning rate chosen by its dev score (ties to the lower), and the skilled arms'
+gain over that LoRA, averaged over the targets as above (``lora_lr_chosen_on_dev`` in the results).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import logging
 import os
 import platform
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -30,18 +35,61 @@ sys.path.insert(0, str(ROOT / "src"))
 from auxlearn.config_files import load_experiment  # noqa: E402
 from auxlearn.fewshot import run_fewshot  # noqa: E402
 from auxlearn.io import write_json_atomic  # noqa: E402
-from auxlearn.report.stats import paired_t  # noqa: E402
+from auxlearn.report.stats import mean_std, paired_t  # noqa: E402
 
 TARGETS = ["rte", "mrpc", "citation_intent"]
 SEEDS = [0, 1, 2, 3, 4]
 OUT = ROOT / "bench" / "results" / "routing"
 RESULTS = ROOT / "bench" / "results" / "routing.json"
+LORA_LRS = [3e-3, 1e-2]  # beside the 1e-3 of the main study
 COMMAND = "AUXLEARN_DATA_DIR=../shared/data nohup .venv/bin/python bench/routing.py"
 
 
-def experiment(target: str, seeds: list[int]):
+def experiment(target: str, seeds: list[int], overrides: tuple[str, ...] = ()):
     files = f"{ROOT}/examples/mttl/{target}.yaml+{ROOT}/examples/mttl/mhr.yaml"
-    return load_experiment(files, [f"seeds={seeds}", "train.progress=false"])
+    return load_experiment(files, [f"seeds={seeds}", "train.progress=false", *overrides])
+
+
+def lora_at(target: str, lr: float) -> dict:
+    """LoRA from scratch alone at ``lr``; its study folder borrows the main study's pre-training (it needs none,
+    but a study always has one) through a symbolic link."""
+    out = OUT / target / f"lora_lr{lr:g}"
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / "pretrain").exists():
+        (out / "pretrain").symlink_to(Path("..") / "pretrain", target_is_directory=True)
+    return run_fewshot(experiment(target, SEEDS, (f"fewshot.arms={{lora: {{lr: {lr}}}}}",)), out)
+
+
+def lora_chosen_on_dev(studies: dict[str, dict], checks: dict[str, list[dict]]) -> dict:
+    """Per target, k and seed, the LoRA whose dev score is best (the main study's 1e-3 first, so ties keep it);
+    the skilled arms' gain over it, per target and averaged over the targets, paired by seed."""
+    shots = [str(k) for k in next(iter(studies.values()))["shots"]]
+    chosen: dict[str, dict] = {}
+    for target, study in studies.items():
+        chosen[target] = {}
+        for k in shots:
+            candidates = [study["runs"][k]["lora"]] + [check["runs"][k]["lora"] for check in checks[target]]
+            lrs = [1e-3] + LORA_LRS
+            chosen[target][k] = {}
+            for seed in study["runs"][k]["lora"]:
+                best = max(range(len(lrs)), key=lambda i: (candidates[i][seed]["dev"], -i))
+                chosen[target][k][seed] = {"lr": lrs[best], "eval": candidates[best][seed]["eval"]}
+    with_lora = {target: {"shots": study["shots"], "runs": {k: {**study["runs"][k], "lora": chosen[target][k]}
+                                                           for k in shots}}
+                 for target, study in studies.items()}
+    return {
+        "learning_rates": [1e-3] + LORA_LRS,
+        "chosen": {t: {k: {s: c["lr"] for s, c in by_seed.items()} for k, by_seed in ks.items()}
+                   for t, ks in chosen.items()},
+        "lora_mean": {t: {k: mean_std([c["eval"] for c in by_seed.values()])[0] for k, by_seed in ks.items()}
+                      for t, ks in chosen.items()},
+        "per_target": {t: {k: {arm: asdict(paired_t({s: c["eval"] for s, c in chosen[t][k].items()},
+                                                    {s: r["eval"] for s, r in study["runs"][k][arm].items()}))
+                               for arm in study["arms"] if arm != "lora"} for k in shots}
+                       for t, study in studies.items()},
+        "average_over_targets": {k: {arm: averaged(with_lora, k, arm) for arm in studies[next(iter(studies))]["arms"]
+                                     if arm != "lora"} for k in shots},
+    }
 
 
 def averaged(studies: dict[str, dict], k: str, arm: str, reference: str = "lora") -> dict:
@@ -90,6 +138,9 @@ def main() -> None:
             studies[target] = run_fewshot(experiment(target, SEEDS[:done]), OUT / target)
         write_json_atomic(RESULTS, summary(studies))
         logging.info("seeds %s done for every target; %s written", SEEDS[:done], RESULTS)
+    checks = {target: [lora_at(target, lr) for lr in LORA_LRS] for target in TARGETS}
+    write_json_atomic(RESULTS, {**summary(studies), "lora_lr_chosen_on_dev": lora_chosen_on_dev(studies, checks)})
+    logging.info("LoRA's learning rate chosen on dev; %s written", RESULTS)
 
 
 if __name__ == "__main__":
