@@ -39,7 +39,7 @@ from auxlearn.report.stats import mean_std, paired_t  # noqa: E402
 
 TARGETS = ["rte", "mrpc", "citation_intent"]
 SEEDS = [0, 1, 2, 3, 4]
-OUT = ROOT / "bench" / "results" / "routing"
+OUT = Path("bench") / "results" / "routing"  # from ROOT: the arms' configs name the pre-trained model by it
 RESULTS = ROOT / "bench" / "results" / "routing.json"
 LORA_LRS = [3e-3, 1e-2]  # beside the 1e-3 of the main study
 COMMAND = "AUXLEARN_DATA_DIR=../shared/data nohup .venv/bin/python bench/routing.py"
@@ -132,6 +132,7 @@ def summary(studies: dict[str, dict]) -> dict:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    os.chdir(ROOT)  # a clone anywhere reads back the committed runs
     studies: dict[str, dict] = {}
     for done in range(1, len(SEEDS) + 1):
         for target in TARGETS:

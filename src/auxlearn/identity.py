@@ -7,7 +7,10 @@ not count makes every new field count by default.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Union
 
 from auxlearn.config import Experiment
 from auxlearn.train.device import config_precision
@@ -19,8 +22,9 @@ NEVER = ("name", "data.dir", "data.cache_dir", "train.progress", "train.device",
 
 def config_identity(exp: Experiment, exclude: Iterable[str] = ()) -> dict[str, Any]:
     """The experiment's settings as JSON without ``exclude`` (dotted paths) and :data:`NEVER`; the precision
-    is what ``auto`` resolves to on this machine."""
+    is what ``auto`` resolves to on this machine, and a model folder is its weights (:func:`model_identity`)."""
     doc = exp.model_dump(mode="json")
+    doc["model"] = model_identity(exp.model)
     doc["train"]["precision"] = config_precision(exp.train.precision, exp.train.device)
     for path in (*NEVER, *exclude):
         *parents, leaf = path.split(".")
@@ -29,3 +33,29 @@ def config_identity(exp: Experiment, exclude: Iterable[str] = ()) -> dict[str, A
             node = node[part]
         node.pop(leaf)
     return doc
+
+
+WEIGHTS = (".safetensors", ".bin")
+
+
+def model_identity(model: str) -> Union[str, dict[str, str]]:
+    """A model name stands for itself; a local folder for the content of its weight files, so that a folder copied
+    or cloned elsewhere is the same model and one trained again in place (new skills under the same path) is not.
+    Only the weights: the configs saved beside them may hold the path they were written from."""
+    folder = Path(model)
+    if not folder.is_dir():
+        return model
+    files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix in WEIGHTS)
+    return {"weights": _digest(tuple((str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files))}
+
+
+@lru_cache(maxsize=64)
+def _digest(files: tuple[tuple[str, int, int], ...]) -> str:
+    """The sha256 of the files' names and contents, read once per process while their sizes and times hold."""
+    digest = hashlib.sha256()
+    for path, _, _ in files:
+        digest.update(Path(path).name.encode() + b"\0")
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

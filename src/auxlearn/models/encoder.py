@@ -54,11 +54,15 @@ def load_encoder(name: str):
     path = resolve_model_name(name)
     what = f"the encoder in {path} (config.json and its weights)" if Path(path).is_dir() else f"encoder {name!r}"
     try:
-        return AutoModel.from_pretrained(path)
+        encoder = AutoModel.from_pretrained(path)
     except (OSError, ValueError) as error:
         raise AuxlearnError(f"cannot load {what}: {_first_line(error)}") from None
     except SafetensorError as error:
         raise AuxlearnError(f"cannot load {what}: its weights (model.safetensors) are damaged ({error})") from None
+    # PEFT saves this as the adapter's base_model_name_or_path: the hub id or the name as given, not this
+    # install's folder, so that a saved adapter loads from another clone, machine or hub download.
+    encoder.name_or_path = _DEFAULT_HUB_ID if name == DEFAULT_MODEL else name
+    return encoder
 
 
 @lru_cache(maxsize=4)

@@ -29,7 +29,6 @@ import logging
 import time
 import zipfile
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,7 +37,7 @@ from auxlearn.data.batching import eval_batches
 from auxlearn.data.encode import EncodedSplit, default_cache_dir
 from auxlearn.data.fingerprint import split_fingerprint
 from auxlearn.experiment import build_model, build_trainer, prepared_pad_length
-from auxlearn.identity import config_identity
+from auxlearn.identity import config_identity, model_identity
 from auxlearn.io import write_json_atomic
 from auxlearn.models.encoder import resolve_model_name
 
@@ -73,7 +72,7 @@ def task_importance(stage, task: str, options: GradTSSelector.Options, *,
     variant = _finetune_variant(exp, task, options, steps)
     key_material = {
         "version": CACHE_VERSION,
-        "model": _model_fingerprint(exp.model),
+        "model": model_identity(resolve_model_name(exp.model)),
         "spec": prepared.data[task].spec.model_dump(mode="json"),
         # The examples are fingerprinted below, so their caps and task files do not count twice.
         "finetune": {"config": config_identity(variant, exclude=("model", "task_files", "data.max_train_examples")),
@@ -137,19 +136,3 @@ def finetune(stage, task: str, options: GradTSSelector.Options, tune_split: Enco
     data = {task: replace(source, train=tune_split, dev=dev)}
     outcome = build_trainer(variant, prepared, model, data=data).train()
     return model, outcome.best_dev.get(task, {}).get("main")
-
-
-def _model_fingerprint(model: str) -> dict[str, Any]:
-    """The model's name; for a local folder also its config and the size and time of its weight files."""
-    resolved = resolve_model_name(model)
-    path = Path(resolved)
-    if not path.is_dir():
-        return {"name": resolved}
-    files = {}
-    for f in sorted(path.iterdir()):
-        if f.name == "config.json":
-            files[f.name] = hashlib.sha256(f.read_bytes()).hexdigest()
-        elif f.suffix in (".safetensors", ".bin"):
-            stat = f.stat()
-            files[f.name] = [stat.st_size, stat.st_mtime_ns]
-    return {"name": str(path.resolve()), "files": files}
