@@ -4,6 +4,9 @@ skills' average, a new task's routing), on the tiny BERT."""
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 import torch
 from peft import PeftModel
@@ -11,6 +14,7 @@ from transformers import AutoModel
 
 from auxlearn.adapters import ADAPTERS, build_adapter
 from auxlearn.adapters.routing import ADAPTER, poly_layers, routing_weights
+from auxlearn.config import DEFAULT_MODEL
 from auxlearn.models.multitask import MultiTaskModel
 from auxlearn.tasks import available_tasks, get_task
 from auxlearn.train.optim import build_optimizers, linear_warmup_decay
@@ -106,6 +110,24 @@ def test_save_then_load_predicts_the_same(method, tiny_model_dir, tokenizer, tmp
                 ours = model.encoder(**inputs, **model.adapter.inputs(task, 4, torch.device("cpu")))
                 theirs = peft_encoder(**inputs, **model.adapter.inputs(task, 4, torch.device("cpu")))
                 torch.testing.assert_close(theirs.last_hidden_state, ours.last_hidden_state, rtol=0, atol=1e-6)
+
+
+def test_a_saved_adapter_names_its_encoder_portably_and_loads_from_a_copy(tokenizer, tmp_path):
+    """Not this install's folder of the default model (a clone or machine elsewhere has another) but its hub id,
+    which PEFT users load from the hub and auxlearn from the packaged model."""
+    model = _model(DEFAULT_MODEL, "lora")
+    _nonzero_skills(model)
+    batch = _batch(seed=2)
+    with torch.no_grad():
+        expected = model("rte", batch)
+    model.save(tmp_path / "saved", tokenizer)
+    config = json.loads((tmp_path / "saved" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "sentence-transformers/all-MiniLM-L6-v2"
+    shutil.copytree(tmp_path / "saved", tmp_path / "elsewhere" / "copy")
+    loaded, _, _ = MultiTaskModel.load(tmp_path / "elsewhere" / "copy")
+    loaded.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded("rte", batch), expected, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("method", NAMES)

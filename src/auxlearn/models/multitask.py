@@ -182,7 +182,10 @@ class MultiTaskModel(nn.Module):
 
         ``metadata`` (how the data was split and encoded) goes into auxlearn.json for `evaluate`."""
         with atomic_directory(folder) as tmp:
-            self.encoder.save_pretrained(tmp)
+            if self.adapter.peft:  # its layers never touch the embeddings: no lookup of the base's vocabulary
+                self.encoder.save_pretrained(tmp, save_embedding_layers=False)
+            else:
+                self.encoder.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
             routing = self.routing()
             if routing is not None:
