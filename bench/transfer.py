@@ -115,7 +115,8 @@ def part_named(doc: dict, key: str, work: Path) -> None:
         for name, (protocol, budget) in NAMED_ARMS.items():
             exp = base.variant(auxiliary=[named], seed=seed,
                                sampler={"name": "round_robin", "ratios": {base.primary: 1, named: 1}})
-            exp = experiment_from_dict({**exp.model_dump(), "transfer": {"protocol": protocol, "budget": budget}})
+            exp = experiment_from_dict({**exp.model_dump(), "transfer": {"protocol": protocol, "budget": budget}},
+                                       check=False)  # a variant: the base was checked, its caps name the whole pool
             steps = cell(doc, f"{key}/{named}:{name}/{seed}", lambda: arm(exp, prepared, work / name))["planned_steps"]
             if steps > base.train.steps:
                 controls.add(steps)
