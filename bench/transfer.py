@@ -60,7 +60,8 @@ NAMED_ARMS = {"joint_equal_total": ("joint", "equal_total"), "joint_equal_primar
               "joint_then_finetune": ("joint_then_finetune", "equal_primary")}
 
 
-def base_experiment(key: str) -> Experiment:
+def base_experiment(key: str, **sections: Any) -> Experiment:
+    """The primary with its whole candidate pool; ``sections`` replace top-level config keys (transfer, seeds...)."""
     spec = PRIMARIES[key]
     caps = {t: CAP for t in spec["candidates"]}
     if spec["primary_cap"]:
@@ -68,7 +69,7 @@ def base_experiment(key: str) -> Experiment:
     return experiment_from_dict({
         "name": f"transfer-{key}", "primary": spec["primary"], "auxiliary": spec["candidates"],
         "data": {"max_length": 128, "max_train_examples": caps},
-        "train": {**spec["train"], "lr": 5e-5, "progress": False},
+        "train": {**spec["train"], "lr": 5e-5, "progress": False}, **sections,
     })
 
 
@@ -108,15 +109,15 @@ def part_named(doc: dict, key: str, work: Path) -> None:
     base = base_experiment(key)
     named = PRIMARIES[key]["named"]
     prepared = prepare(base, [base.primary, named])
+    arm_bases = {name: base_experiment(key, transfer={"protocol": protocol, "budget": budget})
+                 for name, (protocol, budget) in NAMED_ARMS.items()}
     controls = set()
     for seed in SEEDS:
         alone = base.variant(auxiliary=[], seed=seed)
         cell(doc, f"{key}/alone/{seed}", lambda: arm(alone, prepared, work / "alone"))
-        for name, (protocol, budget) in NAMED_ARMS.items():
-            exp = base.variant(auxiliary=[named], seed=seed,
-                               sampler={"name": "round_robin", "ratios": {base.primary: 1, named: 1}})
-            exp = experiment_from_dict({**exp.model_dump(), "transfer": {"protocol": protocol, "budget": budget}},
-                                       check=False)  # a variant: the base was checked, its caps name the whole pool
+        for name, arm_base in arm_bases.items():
+            exp = arm_base.variant(auxiliary=[named], seed=seed,
+                                   sampler={"name": "round_robin", "ratios": {base.primary: 1, named: 1}})
             steps = cell(doc, f"{key}/{named}:{name}/{seed}", lambda: arm(exp, prepared, work / name))["planned_steps"]
             if steps > base.train.steps:
                 controls.add(steps)
@@ -137,7 +138,7 @@ def part_pairs(doc: dict, key: str, work: Path) -> None:
 def part_run(doc: dict, key: str, work: Path) -> None:
     """One `auxlearn run` per primary, in a folder kept between sessions: a killed run resumes where it stopped
     (its finished seeds, trials and stages are read back), so the hours it costs are never spent twice."""
-    exp = experiment_from_dict({**base_experiment(key).model_dump(), "seeds": SEEDS})
+    exp = base_experiment(key, seeds=SEEDS)
 
     def run() -> dict[str, Any]:
         results = run_pipeline(exp, RUNS / key)
@@ -151,7 +152,7 @@ def part_run(doc: dict, key: str, work: Path) -> None:
 
 def part_selectors(doc: dict, key: str, work: Path) -> None:
     for method in ("autosem", "gradts"):
-        exp = experiment_from_dict({**base_experiment(key).model_dump(), "select": {"method": method}})
+        exp = base_experiment(key, select={"method": method})
 
         def select() -> dict[str, Any]:
             selection = run_select(exp, work / f"select_{method}")
