@@ -55,7 +55,8 @@ def test_joint_equal_primary_trains_longer_with_the_same_early_stopping():
     arm = arm_of("joint", "equal_primary", sampler={"name": "round_robin", "ratios": {"rte": 1, "mnli": 3}})
     (phase,) = arm.phases
     assert (phase.label, phase.tasks, phase.steps) == ("joint", ["rte", "mnli"], 400)  # rte gets 1 step in 4
-    assert phase.eval_every == 10 and phase.patience == 3  # the baseline's evaluations and patience
+    # the baseline's evaluations and patience, counted in the primary's batches: every 10 of them, 1 step in 4
+    assert phase.eval_every == 40 and phase.patience == 3
     assert arm.total_steps == 400 and arm.rule == "the config asks for joint"
 
 

@@ -133,6 +133,24 @@ def cmd_adapt(args) -> int:
     return 0
 
 
+def cmd_atlas(args) -> int:
+    from auxlearn.atlas.config import load_atlas
+    from auxlearn.atlas.worker import run_atlas
+    from auxlearn.io import check_writable
+
+    overrides = list(args.set or [])
+    if args.storage:
+        overrides.append(f"atlas.storage={json.dumps(args.storage)}")
+    atlas = load_atlas(args.config, overrides, data_dir=args.data_dir)
+    out = Path(args.out or Path("runs") / atlas.name)
+    check_writable(out)
+    doc = run_atlas(atlas, out, max_cells=args.max_cells)
+    print(f"atlas: {doc['cells_done']} of {doc['cells_planned']} cells done"
+          + ("" if doc["complete"] else " (re-run to go on)") + f"; {out / 'atlas.json'}")
+    _report(out)
+    return 0
+
+
 def _report(run_dir: Path) -> None:
     from auxlearn.report import write_report
 
@@ -207,6 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
             help="Optuna storage of the gp-bo / random study (default: SQLite in the run folder). Share one "
                  "study between machines with postgresql:// or mysql://, between processes of one machine "
                  "with a journal file; never share the SQLite file")
+
+    p = sub.add_parser("atlas", help="train every primary alone, with each candidate, and its control, over "
+                                     "paired seeds: the transfer atlas (atlas.json and a heatmap report)")
+    _experiment_arguments(p)
+    p.add_argument("--storage", metavar="URL",
+                   help="Optuna storage the cells are queued in (default: a journal file in the atlas folder); "
+                        "workers on several machines share one atlas through postgresql://")
+    p.add_argument("--max-cells", type=int, metavar="N", help="stop after training N cells here (re-run to go on)")
+    p.set_defaults(func=cmd_atlas)
 
     p = sub.add_parser("report", help="write report.html and report.md of a finished run folder, or of a study")
     p.add_argument("run_dir", help="the folder of `auxlearn run` (with results.json), or a study folder holding "

@@ -40,6 +40,14 @@ def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = (
     its configs: a variant is a small file over a shared base, not a copy of it). Each file merges over the
     earlier ones (``_merge``), then the ``--set`` overrides apply; a validation error names the file or flag
     that set the bad key."""
+    document, where, note = load_document(path, overrides, data_dir)
+    return experiment_from_dict(document, where=where, note=note)
+
+
+def load_document(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
+                  data_dir: Optional[str] = None) -> tuple[dict, str, Any]:
+    """The composed mapping of the config files, with overrides applied and paths resolved, before validation;
+    ``where`` names the files for an error, and ``note(location)`` the file or flag that set a key."""
     files = _config_files(str(path))
     origins = _Origins(several=len(files) > 1)
     document: dict = {}
@@ -60,7 +68,7 @@ def load_experiment(path: str | Path, overrides: tuple[str, ...] | list[str] = (
         document.setdefault("data", {})["dir"] = data_dir
         origins.wrote(["data", "dir"], data_dir, "--data-dir")
     _resolve_paths(document, origins, files[0])
-    return experiment_from_dict(document, where="config file " + "+".join(map(str, files)), note=origins.note)
+    return document, "config file " + "+".join(map(str, files)), origins.note
 
 
 def _config_files(argument: str) -> list[Path]:

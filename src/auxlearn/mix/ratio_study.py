@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -21,11 +20,10 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import optuna
 import torch
-from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from auxlearn.mix.study_storage import claim, heartbeat, interrupt, opened_storage, retry_interrupted
+from auxlearn.mix.study_storage import claim, heartbeat, interrupt, opened_storage, quiet_optuna, retry_interrupted
 
 METHODS = ("gp-bo", "random")
 POLL_SECONDS = 2  # how often a worker whose study is full checks the other workers' running trials
@@ -74,7 +72,7 @@ def search_ratios(objective: Callable[[dict[str, int]], float], tasks: list[str]
     # the study without training (see _tell_infeasible).
     lows = [1, 1 if len(tasks) == 2 else 0, *[0] * (len(tasks) - 2)]
     propose = functools.partial(_sampler, method, seed, n_startup_trials)
-    with _quiet_optuna(), opened_storage(storage) as store:
+    with quiet_optuna(), opened_storage(storage) as store:
         study = optuna.create_study(storage=store, study_name=study_name, direction="maximize", load_if_exists=True)
         _check_or_record_space(study, tasks, max_ratio, method)
         while True:
@@ -214,19 +212,3 @@ def _one_torch_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
-
-
-@contextlib.contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    """Optuna logs every trial at INFO; the pipeline reports trials itself, so only warnings get through. The
-    heartbeat and rerun API is experimental, and Optuna warns that heartbeats are meant for ``optimize``: the
-    search beats itself (study_storage.heartbeat)."""
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with")
-            yield
-    finally:
-        optuna.logging.set_verbosity(verbosity)

@@ -169,3 +169,19 @@ def _has_sqlite_header(path: Path) -> bool:
             return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
     except OSError as error:
         raise AuxlearnError(f"cannot read {path}: {error.strerror}") from None
+
+
+@contextlib.contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Optuna logs every trial at INFO; auxlearn reports trials itself, so only warnings get through. The
+    heartbeat and rerun API is experimental, and Optuna warns that heartbeats are meant for ``optimize``: the
+    searches beat themselves (``heartbeat``)."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with")
+            yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)

@@ -73,9 +73,14 @@ class Arm:
                      lr=self.finetune_lr, score_start=True)
 
     def joint_phase(self, plan: Plan) -> Phase:
-        """Primary and auxiliaries together; early stopping on the primary's dev score, as in the baseline."""
+        """Primary and auxiliaries together; early stopping on the primary's dev score, as in the baseline.
+
+        Evaluations come every ``eval_every`` of the primary's batches, not of all steps, so the patience counts
+        what the baseline's counts: a joint arm where the primary draws 1 batch in 7 would otherwise stop after
+        a seventh of the primary batches the baseline is allowed without a gain."""
+        every = max(1, round(self.eval_every / plan.primary_share))
         return Phase("joint", self.primary, list(self.auxiliary), dict(self.sampler),
-                     plan.primary_steps + plan.auxiliary_steps, self.eval_every, self.patience,
+                     plan.primary_steps + plan.auxiliary_steps, every, self.patience,
                      weighting=dict(self.weighting))
 
 

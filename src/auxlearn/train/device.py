@@ -9,6 +9,7 @@ such CPU); without them bfloat16 is emulated and slower than fp32, so ``auto`` p
 from __future__ import annotations
 
 import logging
+import platform
 from contextlib import nullcontext
 from functools import lru_cache
 from pathlib import Path
@@ -39,16 +40,26 @@ def pick_device(name: str) -> torch.device:
 
 
 @lru_cache(maxsize=1)
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _cpuinfo_field(name: str) -> str | None:
+    return next((line.partition(":")[2].strip() for line in _cpuinfo().splitlines() if line.startswith(name)), None)
+
+
 def cpu_flags() -> frozenset[str]:
     """The CPU feature flags Linux reports (empty elsewhere: no flag, no claim of bfloat16 units)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.partition(":")[2].split())
-    return frozenset()
+    return frozenset((_cpuinfo_field("flags") or "").split())
+
+
+def cpu_name() -> str:
+    """The CPU's model name, recorded beside every timing (``platform.processor()`` says only "x86_64"); the CPU
+    changes between machines of one kind, and with it every figure."""
+    return _cpuinfo_field("model name") or platform.machine()
 
 
 def bf16_units(device: torch.device) -> str | None:
