@@ -1,11 +1,11 @@
-"""`auxlearn report RUN_DIR | STUDY_DIR`: what one run (or a study of several) found, at a glance.
+"""`auxlearn report RUN_DIR | STUDY_DIR | ATLAS_DIR`: what one run (a study of several, an atlas) found, at a glance.
 
 It writes report.html (one self-contained file) and report.md.
 
 ``write_report(run_dir)`` reads the run folder (data.py), computes the statistics (stats.py), builds the
 content (content.py: the verdict from verdict.py, each method's own sections through method.py) out of the
 blocks of blocks.py with figures from plots.py, and renders it (html.py, markdown.py); every file is written
-atomically.
+atomically. A folder of `auxlearn atlas` (atlas.json, no results.json) gets the atlas's report (atlas.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     """Write ``report.html``, ``report.md`` and ``report_figures/*.png`` into ``run_dir``; return report.html.
 
     A folder without results.json but with run folders below it is a study (study.py): each run gets its
-    own report, and the folder a report that compares them.
+    own report, and the folder a report that compares them. One with atlas.json is an atlas (atlas.py); the
+    runs of its cells below it get no report of their own.
     """
     from auxlearn.report.data import load_run
     from auxlearn.report.study import build_study_report, find_runs
@@ -38,6 +39,10 @@ def write_report(run_dir: str | os.PathLike) -> Path:
                                    f"({type(error).__name__}: {error}); damaged, or written by another "
                                    "version of auxlearn") from None
         return _write(run_dir, report)
+    if (run_dir / "atlas.json").is_file():
+        from auxlearn.report.atlas import build_atlas_report
+
+        return _write(run_dir, build_atlas_report(run_dir / "atlas.json"))
     run_dirs = find_runs(run_dir)
     if not run_dirs:
         raise AuxlearnError(f"{run_dir} holds no results.json, neither its own (a run folder) nor below it "

@@ -6,15 +6,17 @@ from typing import Any, Mapping
 
 from auxlearn.plugins import build
 from auxlearn.select.all_none import AllSelector, NoneSelector
+from auxlearn.select.atlas_prior import AtlasSelector
 from auxlearn.select.autosem import AutoSemSelector
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.exhaustive import ExhaustiveSelector
 from auxlearn.select.gradts.selector import GradTSSelector
 from auxlearn.select.random_k import RandomKSelector
+from auxlearn.select.similarity import SimilaritySelector
 
 SELECTORS: dict[str, type[Selector]] = {
     cls.name: cls for cls in (NoneSelector, AllSelector, AutoSemSelector, ExhaustiveSelector, GradTSSelector,
-                              RandomKSelector)
+                              RandomKSelector, SimilaritySelector, AtlasSelector)
 }
 
 

@@ -1,0 +1,127 @@
+"""An atlas read back for prediction: each measured pair's mean gain and interval, and the task embeddings stored
+beside them. Every key read is checked, so a damaged or foreign file is an error that names the file and the key.
+
+The built-in atlas (all-MiniLM-L6-v2, ``builtin/``) ships with the package: summaries only, no runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from auxlearn.errors import AuxlearnError, DamagedFileError
+from auxlearn.io import read_json
+
+FORMAT = "auxlearn-atlas"
+BUILTIN_FOLDER = Path(__file__).resolve().parent / "builtin"
+
+
+def builtin_path(encoder: str) -> Path:
+    """The built-in atlas of ``encoder``; an error when none ships for it."""
+    path = BUILTIN_FOLDER / f"{encoder.replace('/', '__')}.json"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in BUILTIN_FOLDER.glob("*.json"))
+        raise AuxlearnError(f"no built-in atlas for encoder {encoder!r} (built in: {', '.join(shipped) or 'none'}); "
+                            "compute one with `auxlearn atlas` and give its atlas.json")
+    return path
+
+
+@dataclass
+class Pair:
+    gain: float
+    low: Optional[float]
+    high: Optional[float]
+    n: int
+
+    @property
+    def harmful(self) -> bool:
+        """Its whole 95 % interval below zero."""
+        return self.high is not None and self.high < 0
+
+    @property
+    def helpful(self) -> bool:
+        return self.low is not None and self.low > 0
+
+
+@dataclass
+class TransferTable:
+    """``pairs[primary][candidate]``: the measured gain of training the primary with the candidate, signed so
+    that positive helps; ``embeddings[task]``: the stored task embeddings (may be empty)."""
+
+    path: Path
+    encoder: str
+    pairs: dict[str, dict[str, Pair]]
+    embeddings: dict[str, np.ndarray] = field(default_factory=dict)
+    embedding_settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def primaries(self) -> list[str]:
+        return list(self.pairs)
+
+    @property
+    def candidates(self) -> list[str]:
+        return sorted({c for row in self.pairs.values() for c in row})
+
+    def gains(self, primary: str) -> dict[str, float]:
+        return {c: p.gain for c, p in self.pairs.get(primary, {}).items()}
+
+    def without(self, primary: str) -> "TransferTable":
+        """The table with ``primary``'s row left out: what a selector may learn from when choosing for it."""
+        return TransferTable(self.path, self.encoder, {p: r for p, r in self.pairs.items() if p != primary},
+                             self.embeddings, self.embedding_settings)
+
+
+def read_atlas(path: str | Path) -> TransferTable:
+    """The pairs with at least one trained seed of an ``atlas.json`` (as `auxlearn atlas` writes it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AuxlearnError(f"atlas file {path} not found")
+    try:
+        doc = read_json(path)
+    except (OSError, ValueError) as error:
+        raise DamagedFileError(f"{path}: not an atlas ({error})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise DamagedFileError(f"{path}: format: expected {FORMAT!r}, got "
+                               f"{doc.get('format') if isinstance(doc, dict) else type(doc).__name__!r}")
+    encoder = _need(doc, "encoder", str, path)
+    rows = _need(doc, "rows", dict, path)
+    pairs: dict[str, dict[str, Pair]] = {}
+    for primary, row in rows.items():
+        entries = _need(row, "pairs", dict, path, f"rows.{primary}")
+        for candidate, entry in entries.items():
+            where = f"rows.{primary}.pairs.{candidate}"
+            if not isinstance(entry, dict):
+                raise DamagedFileError(f"{path}: {where}: expected a mapping")
+            gain = entry.get("gain")
+            if not gain:
+                continue  # not trained yet
+            mean = _number(gain.get("mean"), path, f"{where}.gain.mean")
+            low, high = (None if gain.get(k) is None else _number(gain[k], path, f"{where}.gain.{k}")
+                         for k in ("low", "high"))
+            pairs.setdefault(primary, {})[candidate] = Pair(mean, low, high, int(gain.get("n", 0)))
+    embeddings = {}
+    for task, vector in (doc.get("embeddings") or {}).items():
+        array = np.asarray(vector, dtype=float) if isinstance(vector, list) else None
+        if array is None or array.ndim != 1 or not array.size or not np.isfinite(array).all():
+            raise DamagedFileError(f"{path}: embeddings.{task}: expected a list of finite numbers")
+        embeddings[task] = array
+    if len({v.size for v in embeddings.values()}) > 1:
+        raise DamagedFileError(f"{path}: embeddings: the vectors differ in length")
+    return TransferTable(path, encoder, pairs, embeddings, dict(doc.get("embedding_settings") or {}))
+
+
+def _need(doc: Any, key: str, kind: type, path: Path, where: str = "") -> Any:
+    name = f"{where}.{key}" if where else key
+    if not isinstance(doc, dict) or not isinstance(doc.get(key), kind):
+        raise DamagedFileError(f"{path}: {name}: expected a {kind.__name__}")
+    return doc[key]
+
+
+def _number(value: Any, path: Path, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise DamagedFileError(f"{path}: {where}: expected a finite number, got {value!r}")
+    return float(value)

@@ -1,0 +1,74 @@
+"""A task as one vector: the mean sentence embedding of up to ``examples`` of its training inputs under the
+experiment's pretrained encoder, untouched by training (TextEmb, Vu et al., EMNLP 2020; SEmb, Poth et al., EMNLP
+2021, with the same all-MiniLM-L6-v2 that TaskShop uses). Two tasks whose inputs read alike get close vectors;
+it costs one forward pass over a thousand examples a task, seconds on a CPU.
+
+An input is what the model reads: a pair task's two texts as the one sequence the experiment encodes, a tagging
+task's sentence. Only the train split is read.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+
+from auxlearn.data.batching import eval_batches
+from auxlearn.data.encode import EncodedSplit
+from auxlearn.data.fingerprint import split_fingerprint
+from auxlearn.identity import model_identity
+from auxlearn.models.encoder import load_encoder
+
+DEFAULT_EXAMPLES = 1000
+TOKENS_PER_BATCH = 4096  # padded tokens of a forward batch: cache-sized on a CPU, as the dev evaluation
+
+
+def embedding_settings(model: str, pooling: str, examples: int = DEFAULT_EXAMPLES) -> dict[str, Any]:
+    """What a task embedding depends on besides the task: an atlas records it beside the vectors it stores, so
+    that a selector compares like with like."""
+    return {"encoder": model, "pooling": pooling, "examples": examples}
+
+
+def task_embedding(model: str, pooling: str, split: EncodedSplit, pad_id: int, *, examples: int = DEFAULT_EXAMPLES,
+                   seed: int = 0) -> np.ndarray:
+    """The unit-length mean of the pooled embeddings of up to ``examples`` inputs of ``split`` (drawn with
+    ``seed``), from ``model``'s pretrained encoder."""
+    key = (str(model_identity(model)), pooling, split_fingerprint(split), examples, seed, pad_id)
+    if key not in _EMBEDDINGS:
+        if len(split) > examples:
+            chosen = np.sort(np.random.default_rng(seed).choice(len(split), examples, replace=False))
+            split = split.select(chosen.tolist())
+        _EMBEDDINGS[key] = _mean_embedding(_encoder(model), pooling, split, pad_id)
+    return _EMBEDDINGS[key].copy()
+
+
+_EMBEDDINGS: dict[tuple, np.ndarray] = {}  # per process: a selector and a bench ask for the same tasks again
+
+
+def _mean_embedding(encoder: torch.nn.Module, pooling: str, split: EncodedSplit, pad_id: int) -> np.ndarray:
+    total = None
+    with torch.inference_mode():
+        for _, batch in eval_batches(split, len(split), pad_id, max_tokens=TOKENS_PER_BATCH):
+            mask = batch["attention_mask"]
+            inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+            hidden = encoder(**inputs).last_hidden_state.float()
+            if pooling == "cls":
+                pooled = hidden[:, 0]
+            else:
+                weights = mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+            pooled = torch.nn.functional.normalize(pooled, dim=-1)  # each input counts alike, whatever its norm
+            total = pooled.sum(0) if total is None else total + pooled.sum(0)
+    mean = (total / len(split)).numpy().astype(np.float64)
+    return mean / max(np.linalg.norm(mean), 1e-12)
+
+
+@lru_cache(maxsize=2)
+def _encoder(model: str) -> torch.nn.Module:
+    return load_encoder(model).eval()
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
