@@ -16,6 +16,9 @@ import shutil
 import sys
 from pathlib import Path
 
+import datasets
+import transformers
+
 from auxlearn.atlas.config import load_atlas
 from auxlearn.atlas.worker import run_atlas
 from auxlearn.io import write_json_atomic
@@ -27,6 +30,8 @@ RESULT = ROOT / "bench" / "results" / "atlas.json"
 
 
 def main() -> None:
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-cells", type=int)
     args = parser.parse_args()

@@ -80,7 +80,7 @@ def main() -> None:
     config = write_yaml(WORK / "run.yaml", experiment_dict(
         model, auxiliary=["mrpc", "stsb"], seeds=[0, 1], data={"max_train_examples": 96},
         train={"steps": 40, "eval_every": 8, "checkpoint_every": 8},
-        select={"method": "exhaustive", "min_gain": -1.0},  # keeps candidates whatever their gain: all stages run
+        select={"method": "exhaustive", "seeds": 1, "min_gain": -1.0},  # keeps candidates whatever their gain: all stages run
         mix={"method": "gp-bo", "n_trials": 4, "n_startup_trials": 2, "max_ratio": 3}))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1"}

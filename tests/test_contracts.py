@@ -35,12 +35,13 @@ CANDIDATES = ["mrpc", "stsb"]
 # The smallest settings of the methods that train; any other method runs with its defaults.
 FAST = {
     "autosem": {"rounds": 4, "round_steps": 2, "min_plays": 0, "reward_dev_size": 8},
-    "exhaustive": {"steps": 2},
+    "exhaustive": {"steps": 2, "seeds": 2},
     "gradts": {"mode": "top_k", "top_k": 1, "finetune_examples": 8, "finetune_batch_size": 8,
                "importance_examples": 8, "importance_batch_size": 8},
     "gp-bo": {"n_trials": 2, "n_startup_trials": 1, "steps": 2},
     "random": {"n_trials": 2, "n_startup_trials": 1, "steps": 2},
 }
+SELECTOR_FAST = {"alignment": {"steps": 4, "every": 2}}  # selectors whose name another family's method shares
 FAMILIES = {"select": SELECTORS, "mix": MIXERS, "train.sampler": SAMPLERS, "train.weighting": WEIGHTINGS,
             "adapter": ADAPTERS}
 METHODS = [(where, name) for where, registry in FAMILIES.items() for name in registry]
@@ -134,10 +135,26 @@ def _blocks_ok(blocks) -> bool:
     return all(isinstance(b, (Paragraph, Table, Figure, Code)) for b in blocks)
 
 
+@pytest.fixture(scope="module")
+def tiny_atlas(tmp_path_factory, tiny_model_dir):
+    """An atlas of the tiny model for the ``atlas`` selector: rows of tasks besides the experiment's, with their
+    embeddings (the tiny BERT's hidden size), and a row of the primary's own, which the selector must leave out."""
+    rng = np.random.default_rng(0)
+    gains = {"cola": {"mrpc": 0.02, "stsb": -0.01, "sst2": 0.0}, "sst2": {"mrpc": -0.03, "stsb": 0.01},
+             "rte": {"mrpc": -0.5, "stsb": 0.5}}
+    rows = {p: {"pairs": {c: {"gain": {"mean": g, "low": g - 0.01, "high": g + 0.01, "n": 3}} for c, g in row.items()}}
+            for p, row in gains.items()}
+    path = tmp_path_factory.mktemp("atlas") / "atlas.json"
+    path.write_text(json.dumps({"format": "auxlearn-atlas", "encoder": tiny_model_dir, "rows": rows,
+                                "embedding_settings": {"examples": 8, "pooling": "mean"},
+                                "embeddings": {t: rng.normal(size=32).tolist() for t in ("cola", "sst2")}}))
+    return str(path)
+
+
 @pytest.mark.data
 @pytest.mark.parametrize("name", sorted(SELECTORS))
-def test_selector_contract(name, exp, no_eval, tmp_path):
-    options = FAST.get(name, {})
+def test_selector_contract(name, exp, no_eval, tmp_path, tiny_atlas):
+    options = {"atlas": tiny_atlas} if name == "atlas" else SELECTOR_FAST.get(name, FAST.get(name, {}))
     first, again = (build_selector(name, options).select(Stage(exp, no_eval, tmp_path / f"select_{i}"))
                     for i in range(2))
     assert first.method == name

@@ -24,7 +24,7 @@ def test_a_run_killed_at_every_stage_resumes_to_the_uninterrupted_results(tmp_pa
     config = write_yaml(tmp_path / "run.yaml", experiment_dict(
         tiny_model_dir, auxiliary=["mrpc"], seeds=[0, 1], data={"max_train_examples": 48},
         train={"steps": 16, "eval_every": 4, "checkpoint_every": 4},
-        select={"method": "exhaustive", "min_gain": -1.0},  # keeps MRPC whatever its gain: the mix and final train
+        select={"method": "exhaustive", "seeds": 1, "min_gain": -1.0},  # keeps MRPC whatever its gain: the mix and final train
         mix={"method": "gp-bo", "n_trials": 3, "n_startup_trials": 2, "max_ratio": 3}))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     whole = run_to_end(config, tmp_path / "whole", env)
@@ -36,7 +36,7 @@ def test_a_run_killed_at_every_stage_resumes_to_the_uninterrupted_results(tmp_pa
     points = {
         "preparing the data": (_first("*", cache), {**env, "AUXLEARN_CACHE": str(cache)}),
         "a baseline seed": (_first("baseline/seed_1/checkpoint/checkpoint.json", run), env),
-        "a selection trial": (_first("select/*/checkpoint/checkpoint.json", run), env),
+        "a selection trial": (_first("select/*/*/checkpoint/checkpoint.json", run), env),
         "a mixing trial": (_first("mix/trial_*/checkpoint/checkpoint.json", run), env),
         "a final seed": (_first("final/seed_1/checkpoint/checkpoint.json", run), env),
     }

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from scipy import stats
 
 from auxlearn import cli
 from auxlearn.config import PRESETS, experiment_from_dict
@@ -152,24 +153,29 @@ def test_bandit_is_the_trainer_with_the_thompson_sampler(tmp_path, tiny_model_di
     assert spies["eval"] == []
 
 
-def test_exhaustive_scores_are_pair_dev_gains_over_alone(tmp_path, tiny_model_dir, train_calls):
-    exp = experiment(tiny_model_dir, select={"method": "exhaustive", "steps": 4})
+def test_exhaustive_keeps_a_pair_on_the_interval_of_its_paired_dev_gains(tmp_path, tiny_model_dir, train_calls):
+    exp = experiment(tiny_model_dir, select={"method": "exhaustive", "steps": 4, "seeds": 2, "min_gain": -0.05})
     selection = run_select(exp, tmp_path)
-    assert train_calls == ["alone", "pair_mrpc", "pair_stsb"]
+    assert train_calls == [f"{arm}/seed_{s}" for arm in ("alone", "pair_mrpc", "pair_stsb") for s in (0, 1)]
 
     def dev(name):
         results = read(tmp_path / "select" / name / "results.json")
         assert results["eval"] == {} and results["primary_steps"] == 4  # each pair under the budget's rule
-        return results["dev_best"]["rte"]["main"], results["tasks"]
+        return results["dev_best"]["rte"]["main"], results["tasks"], results["config"]["seed"]
 
-    alone, tasks = dev("alone")
-    assert tasks == ["rte"]
+    for seed in (0, 1):
+        assert dev(f"alone/seed_{seed}")[1:] == (["rte"], seed)
     for task in CANDIDATES:
-        pair, tasks = dev(f"pair_{task}")
-        assert tasks == ["rte", task]
-        assert selection.scores[task] == pytest.approx(pair - alone)
-    assert selection.selected == sorted((t for t in CANDIDATES if selection.scores[t] > 0),
-                                        key=lambda t: -selection.scores[t])
+        gains = []
+        for seed in (0, 1):
+            pair, tasks, trained_seed = dev(f"pair_{task}/seed_{seed}")
+            assert tasks == ["rte", task] and trained_seed == seed
+            gains.append(pair - dev(f"alone/seed_{seed}")[0])
+        assert selection.scores[task] == pytest.approx(sum(gains) / 2)
+        test = stats.ttest_rel([g + 1 for g in gains], [1, 1]) if len(set(gains)) > 1 else None
+        low = test.confidence_interval(0.95).low if test else gains[0]
+        assert selection.details["pairs"][task]["low"] == pytest.approx(low)
+        assert (task in selection.selected) == (low > -0.05)  # kept on the interval's lower end, not the mean
 
 
 def test_none_trains_the_primary_alone(tmp_path, tiny_model_dir, train_calls):

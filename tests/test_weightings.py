@@ -161,6 +161,26 @@ def test_pcgrad_projects_each_gradient_off_the_other_by_hand():
     assert torch.allclose(torch.cat([p.grad.flatten() for p in params]), expected, atol=1e-5)
 
 
+def test_alignment_measures_each_gradients_cosine_with_the_primarys_on_shared_parameters():
+    shared, heads, losses = _toy()
+    params = [shared, *heads.values()]
+    weighting = build_weighting("alignment", {"every": 2}, ["a", "b"])
+    assert weighting.tasks_of_step("b") == ["b"]  # step 1 trains the sampler's task alone
+    weighting.backward({"b": losses()["b"]}, params)
+    assert weighting.alignment() == {}
+    for p in params:
+        p.grad = None
+    assert weighting.tasks_of_step("b") == ["a", "b"]  # step 2 measures: every task
+    a, b = (_grads(loss, params) for loss in losses().values())
+    expected = torch.nn.functional.cosine_similarity(a[0], b[0], dim=0)  # the heads are not shared
+    weighting.backward(losses(), params)
+    assert weighting.alignment() == {"b": pytest.approx(float(expected))} and weighting.measurements == 1
+    assert float(expected) < 0  # the toy's tasks conflict on the shared parameter
+    for param, ga, gb in zip(params, a, b):  # the measured step trains both tasks: their gradients summed
+        total = sum(g for g in (ga, gb) if g is not None)
+        assert torch.allclose(param.grad, total)
+
+
 @pytest.mark.data
 @pytest.mark.parametrize("weighting", [{"name": "static", "weights": {"mrpc": 0.5}}, {"name": "upgrad"}])
 def test_a_run_under_a_weighting_trains_every_task_at_every_step(tmp_path, tiny_model_dir, weighting):

@@ -19,6 +19,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
 from auxlearn.atlas.config import Atlas, Cell
+from auxlearn.atlas.embeddings import atlas_embeddings
 from auxlearn.atlas.plan import plan_cells
 from auxlearn.atlas.summary import FORMAT, summarise
 from auxlearn.errors import AuxlearnError
@@ -45,6 +46,7 @@ def run_atlas(atlas: Atlas, out_dir: str | Path, *, max_cells: Optional[int] = N
         study = optuna.create_study(storage=store, study_name=atlas.config.study_name, direction="maximize",
                                     load_if_exists=True)
         _import_runs(atlas, study, out / "atlas.json")
+        embeddings = atlas_embeddings(atlas)
         while max_cells is None or trained < max_cells:
             retry_interrupted(study, store)
             trials = study.get_trials(deepcopy=False)
@@ -61,10 +63,10 @@ def run_atlas(atlas: Atlas, out_dir: str | Path, *, max_cells: Optional[int] = N
                 continue
             if _run_one(atlas, study, store, out, prepared, log):
                 trained += 1
-                doc = write_atlas(atlas, study, out)
+                doc = write_atlas(atlas, study, out, embeddings)
                 if after_cell is not None:
                     after_cell(doc)
-        return write_atlas(atlas, study, out)
+        return write_atlas(atlas, study, out, embeddings)
 
 
 def finished(atlas: Atlas, trials: list[optuna.trial.FrozenTrial]) -> dict[str, dict[str, Any]]:
@@ -136,11 +138,12 @@ def train_cell(atlas: Atlas, cell: Cell, out: Path, prepared: dict[str, Prepared
             "degenerate": bool(results.get("degenerate", {}).get(cell.primary, False))}
 
 
-def write_atlas(atlas: Atlas, study: optuna.Study, out: Path) -> dict[str, Any]:
+def write_atlas(atlas: Atlas, study: optuna.Study, out: Path,
+                embeddings: tuple[dict[str, list[float]], dict[str, Any]]) -> dict[str, Any]:
     done = finished(atlas, study.get_trials(deepcopy=False))
     exp = atlas.experiment(next(iter(atlas.config.primaries)), [], atlas.seed)
     meta = {"encoder": exp.model, "encoder_identity": model_identity(exp.model), "pooling": exp.pooling,
-            "versions": versions()}
+            "versions": versions(), "embeddings": embeddings[0], "embedding_settings": embeddings[1]}
     doc = summarise(atlas, done, meta)
     write_json_atomic(out / "atlas.json", doc)
     return doc

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from auxlearn.plugins import build
+from auxlearn.select.alignment import AlignmentSelector
 from auxlearn.select.all_none import AllSelector, NoneSelector
 from auxlearn.select.atlas_prior import AtlasSelector
 from auxlearn.select.autosem import AutoSemSelector
@@ -16,7 +17,7 @@ from auxlearn.select.similarity import SimilaritySelector
 
 SELECTORS: dict[str, type[Selector]] = {
     cls.name: cls for cls in (NoneSelector, AllSelector, AutoSemSelector, ExhaustiveSelector, GradTSSelector,
-                              RandomKSelector, SimilaritySelector, AtlasSelector)
+                              RandomKSelector, SimilaritySelector, AtlasSelector, AlignmentSelector)
 }
 
 

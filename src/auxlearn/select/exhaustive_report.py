@@ -7,14 +7,19 @@ from auxlearn.report.method import SelectionReport, listing
 
 
 class ExhaustiveReport(SelectionReport):
-    score_column = "dev gain of the pair"
-    score_meaning = "dev gain of the pair"
+    score_column = "mean dev gain of the pair"
+    score_meaning = "mean dev gain of the pair"
 
     def explain(self, run):
         scores, selected = run.selection_scores, run.selected
         dropped = [t for t in scores if t not in selected]
-        return (f"Exhaustive pairs trained the primary with each candidate and kept those that raised its dev score "
-                f"over the primary alone: {listing(selected, scores, lambda v: f'{v:+.4f}') or 'none'}"
+        details = run.selection_details
+        seeds = len(details.get("seeds", [])) or 1
+        rule = ("the lower end of its 95 % interval over " + f"{seeds} paired seeds" if seeds > 1 else
+                "its one seed's dev difference")
+        return (f"Exhaustive pairs trained the primary with each candidate and kept those whose dev gain over the "
+                f"primary alone ({rule}) was above {details.get('min_gain', 0):g}: "
+                f"{listing(selected, scores, lambda v: f'{v:+.4f}') or 'none'}"
                 + (f"; dropped {listing(dropped, scores, lambda v: f'{v:+.4f}')}" if dropped else "") + ".")
 
     def evidence(self, run):

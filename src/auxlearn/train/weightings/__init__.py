@@ -8,6 +8,7 @@ from typing import Any, Mapping, Sequence
 from auxlearn.plugins import build
 from auxlearn.train.weightings.aang import Aang
 from auxlearn.train.weightings.aang_static import AangStatic
+from auxlearn.train.weightings.alignment import Alignment
 from auxlearn.train.weightings.base import Weighting
 from auxlearn.train.weightings.jacobian import JACOBIAN_WEIGHTINGS
 from auxlearn.train.weightings.single import Single
@@ -15,7 +16,7 @@ from auxlearn.train.weightings.static import Static
 from auxlearn.train.weightings.uncertainty import Uncertainty
 
 WEIGHTINGS: dict[str, type[Weighting]] = {
-    cls.name: cls for cls in (Single, Static, Uncertainty, AangStatic, Aang, *JACOBIAN_WEIGHTINGS)
+    cls.name: cls for cls in (Single, Static, Uncertainty, AangStatic, Aang, Alignment, *JACOBIAN_WEIGHTINGS)
 }
 
 

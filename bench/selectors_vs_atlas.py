@@ -1,0 +1,201 @@
+"""Every selector on every primary of the built-in atlas, scored against the atlas (leave one primary out).
+
+For each atlas primary P, each selector chooses among P's candidates as `auxlearn select` would, on the atlas's
+own settings for P (caps, steps, protocol, budget), reading only train and dev. Its choice is scored against P's
+row of the atlas, whose gains were measured on P's official validation split:
+
+* regret@1: the best candidate's gain minus the gain of the selector's first pick (an empty selection: 0 when no
+  candidate's gain is above zero, else the best gain), in points;
+* harmful picks: kept candidates whose atlas interval lies wholly below zero;
+* Spearman's rho between the selector's scores and the atlas gains;
+* cost: the selection's seconds, and as a multiple of one run of P alone.
+
+Nothing a selector learns from the atlas includes P's row: the ``atlas`` selector always leaves the primary's own
+row out. ``exhaustive`` is read off the atlas's cells rather than trained again: its trials are the atlas's pair
+and alone cells of seeds 0-2 (the same settings), its evidence their dev scores, its cost their seconds.
+``random_k`` is scored by its expectation over the draw (rho 0). The trained selectors (alignment, AutoSeM, GradTS) run with
+``--trained``, each (primary, selector) resumable in ``bench/work/selectors``.
+
+Run: AUXLEARN_DATA_DIR=../shared/data .venv/bin/python bench/selectors_vs_atlas.py [--trained]
+(Not bench/selectors.py: a script of that name in bench/ would shadow the standard library's selectors module
+for every bench, which subprocess imports.)
+Writes bench/results/selectors.json and bench/results/selectors.md (the docs' table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from auxlearn.atlas.config import load_atlas
+from auxlearn.atlas.scoring import score_selection
+from auxlearn.atlas.table import Pair, read_atlas
+from auxlearn.experiment import prepare
+from auxlearn.io import read_json, write_json_atomic, write_text_atomic
+from auxlearn.report.stats import paired_t
+from auxlearn.select import build_selector
+from auxlearn.stage import Stage
+
+from machine import machine
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "examples" / "atlas" / "minilm.yaml"
+ATLAS = ROOT / "bench" / "results" / "atlas.json"
+OUT = ROOT / "bench" / "results" / "selectors.json"
+TABLE = ROOT / "bench" / "results" / "selectors.md"
+WORK = ROOT / "bench" / "work" / "selectors"
+
+FREE = {  # selectors that train nothing: name in the results -> (method, options)
+    "similarity": ("similarity", {}),
+    "atlas": ("atlas", {"atlas": str(ATLAS)}),
+    "atlas_uniform": ("atlas", {"atlas": str(ATLAS), "weighting": "uniform"}),
+}
+TRAINED = {"alignment": ("alignment", {}), "autosem": ("autosem", {}), "gradts": ("gradts", {})}
+EXHAUSTIVE_SEEDS = 3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trained", action="store_true",
+                        help="also run the selectors that train (alignment, AutoSeM, GradTS): an hour or more")
+    args = parser.parse_args()
+    atlas, table, doc = load_atlas(CONFIG), read_atlas(ATLAS), read_json(ATLAS)
+    results = read_json(OUT) if OUT.is_file() else {}
+    results.setdefault("selections", {})
+    complete = [p for p in atlas.config.primaries if _row_complete(doc, p)]
+    for primary in complete:
+        exp = atlas.experiment(primary, atlas.candidates_of(primary), atlas.seed)
+        prepared = prepare(exp)
+        methods = {**FREE, **(TRAINED if args.trained else {})}
+        for name, (method, options) in methods.items():
+            key = f"{primary}/{name}"
+            if key in results["selections"] and name in TRAINED:
+                continue  # a trained selection is kept; the free ones are cheap to redo on a grown atlas
+            started = time.perf_counter()
+            selection = build_selector(method, options).select(Stage(exp, prepared, WORK / primary / name))
+            results["selections"][key] = {"selected": selection.selected, "scores": selection.scores,
+                                          "seconds": time.perf_counter() - started, "details": selection.details}
+            write_json_atomic(OUT, results)
+        results["selections"][f"{primary}/exhaustive"] = _exhaustive(doc, primary)
+    results["scores"] = _score(doc, table, results["selections"], complete)
+    results["summary"] = _summary(results["scores"])
+    results["machine"] = machine()
+    results["atlas"] = {"cells_done": doc["cells_done"], "cells_planned": doc["cells_planned"],
+                        "complete": doc["complete"], "primaries_scored": complete}
+    write_json_atomic(OUT, results)
+    write_text_atomic(TABLE, _markdown(results))
+    print(_markdown(results))
+
+
+def _row_complete(doc: dict, primary: str) -> bool:
+    """Every pair of the row has its initial seeds (a partial row would score a selector on noise)."""
+    row = doc["rows"][primary]
+    initial = doc["settings"]["seeds"]["initial"]
+    return bool(row["pairs"]) and all(p.get("n", 0) >= initial for p in row["pairs"].values())
+
+
+def _exhaustive(doc: dict, primary: str) -> dict[str, Any]:
+    """Exhaustive selection as the selector runs it (paired dev gains over seeds 0-2, kept when the interval's
+    lower end is above 0), from the atlas's own cells: the same trials."""
+    runs = [r for r in doc["runs"] if r["cell"]["primary"] == primary and r["cell"]["protocol"] is None
+            and r["cell"]["seed"] < EXHAUSTIVE_SEEDS and r["cell"]["kind"] in ("alone", "pair")]
+    signed = {True: 1.0, False: -1.0}
+
+    def dev(kind: str, candidate: str | None) -> dict[str, float]:
+        return {str(r["cell"]["seed"]): signed[r["higher_is_better"]] * r["dev"] for r in runs
+                if r["cell"]["kind"] == kind and r["cell"]["candidate"] == candidate}
+
+    alone = dev("alone", None)
+    tests = {c: paired_t(alone, dev("pair", c)) for c in doc["rows"][primary]["pairs"]}
+    scores = {c: t.mean for c, t in tests.items()}
+    kept = sorted((c for c, t in tests.items() if t.low is not None and t.low > 0), key=lambda c: -scores[c])
+    return {"selected": kept, "scores": scores, "seconds": sum(r["seconds"] for r in runs),
+            "details": {"from": "the atlas's cells of seeds 0-2 (dev scores)"}}
+
+
+def _score(doc: dict, table, selections: dict, primaries: list[str]) -> dict[str, dict[str, Any]]:
+    scores: dict[str, dict[str, Any]] = {}
+    for primary in primaries:
+        row = table.pairs[primary]
+        baseline = doc["rows"][primary]["alone"]["seconds"]
+        for key, selection in selections.items():
+            if not key.startswith(primary + "/"):
+                continue
+            name = key.split("/", 1)[1]
+            score = score_selection(row, selection["selected"], selection["scores"]).to_json()
+            scores.setdefault(name, {})[primary] = {**score, "seconds": selection["seconds"],
+                                                    "baseline_runs": selection["seconds"] / baseline,
+                                                    "selected": selection["selected"]}
+        scores.setdefault("random_k", {})[primary] = _expected_random(row)
+    return scores
+
+
+def _expected_random(row: dict[str, Pair]) -> dict[str, Any]:
+    """One candidate drawn at random, in expectation over the draw."""
+    best = max(p.gain for p in row.values())
+    return {"regret": statistics.mean(best - p.gain for p in row.values()),
+            "harmful_expected": sum(p.harmful for p in row.values()) / len(row), "spearman": 0.0,
+            "seconds": 0.0, "baseline_runs": 0.0, "selected": []}
+
+
+def _summary(scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    summary = {}
+    for name, by_primary in scores.items():
+        rhos = [s["spearman"] for s in by_primary.values() if s.get("spearman") is not None]
+        summary[name] = {
+            "primaries": len(by_primary),
+            "regret_points": 100 * statistics.mean(s["regret"] for s in by_primary.values()),
+            "harmful_picks": sum(len(s.get("harmful", [])) for s in by_primary.values()),
+            "spearman": statistics.mean(rhos) if rhos else None,
+            "baseline_runs": statistics.mean(s["baseline_runs"] for s in by_primary.values()),
+        }
+    best = min((n for n in summary if n != "random_k"), key=lambda n: summary[n]["regret_points"], default=None)
+    if best:
+        for other in summary:
+            if other != best:
+                common = [p for p in scores[best] if p in scores[other]]
+                test = paired_t({p: 100 * scores[other][p]["regret"] for p in common},
+                                {p: 100 * scores[best][p]["regret"] for p in common})
+                summary[other][f"regret_minus_{best}"] = {"mean": -test.mean, "low": _neg(test.high),
+                                                          "high": _neg(test.low), "n": test.n}
+    return {"best": best, "selectors": summary}
+
+
+def _neg(value):
+    return None if value is None else -value
+
+
+def _markdown(results: dict[str, Any]) -> str:
+    summary = results["summary"]
+    lines = [f"Selectors scored against the atlas, leave one primary out ({len(results['atlas']['primaries_scored'])} "
+             f"primaries: {', '.join(results['atlas']['primaries_scored'])}; atlas {results['atlas']['cells_done']} of "
+             f"{results['atlas']['cells_planned']} cells).", "",
+             "| selector | mean regret@1, points | harmful picks | mean Spearman ρ | cost, baseline runs | "
+             f"regret − {summary['best']}'s, points (95 % CI over primaries) |",
+             "|---|---|---|---|---|---|"]
+    for name, row in sorted(summary["selectors"].items(), key=lambda kv: kv[1]["regret_points"]):
+        rho = "–" if row["spearman"] is None else f"{row['spearman']:+.2f}"
+        versus = row.get(f"regret_minus_{summary['best']}")
+        interval = "–" if not versus else (f"{versus['mean']:+.1f}" + (
+            f" ({versus['low']:+.1f} to {versus['high']:+.1f})" if versus["low"] is not None else ""))
+        harmful = row["harmful_picks"]
+        lines.append(f"| {name} | {row['regret_points']:.2f} | {harmful} | {rho} | {row['baseline_runs']:.2f} | "
+                     f"{interval} |")
+    lines += ["", "| primary | best candidate (gain) | " + " | ".join(sorted(results["scores"])) + " |",
+              "|---|---|" + "---|" * len(results["scores"])]
+    for primary in results["atlas"]["primaries_scored"]:
+        cells = []
+        for name in sorted(results["scores"]):
+            s = results["scores"][name].get(primary)
+            cells.append("–" if s is None else (", ".join(s["selected"][:2]) or "none") + f" ({100 * s['regret']:.1f})")
+        scored = results["scores"]["exhaustive"][primary]
+        lines.append(f"| {primary} | {scored['best']} ({100 * scored['best_gain']:+.1f}) | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
