@@ -1,0 +1,195 @@
+"""Selectors that need no training (similarity, atlas) and how a selection is scored against an atlas row."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stderr
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from auxlearn.atlas.scoring import score_selection
+from auxlearn.atlas.table import Pair, read_atlas
+from auxlearn.cli import main
+from auxlearn.config import experiment_from_dict
+from auxlearn.experiment import prepare
+from auxlearn.select import build_selector
+from auxlearn.select.task_embedding import task_embedding
+from auxlearn.stage import Stage
+from conftest import experiment_dict, write_yaml
+
+
+# ------------------------------------------------------------------------------------------ scoring
+
+
+def _row(**gains):
+    """candidate=(gain, low, high)."""
+    return {c: Pair(g, lo, hi, 3) for c, (g, lo, hi) in gains.items()}
+
+
+ROW = _row(a=(0.03, 0.01, 0.05), b=(0.00, -0.02, 0.02), c=(-0.04, -0.06, -0.02))
+
+
+def test_regret_is_the_best_gain_minus_the_first_picks():
+    score = score_selection(ROW, ["b", "a"], {"a": 0.2, "b": 0.9, "c": 0.1})
+    assert score.top_pick == "b" and score.best == "a"
+    assert score.regret == pytest.approx(0.03)  # only the first pick counts
+    assert score.regret == pytest.approx(score_selection(ROW, ["b"], {}).regret)
+    assert score_selection(ROW, ["a"], {}).regret == 0.0
+
+
+def test_harmful_picks_are_kept_candidates_whose_interval_lies_below_zero():
+    assert score_selection(ROW, ["a", "c"], {}).harmful == ["c"]
+    assert score_selection(ROW, ["a", "b"], {}).harmful == []  # b's interval straddles zero: not harmful
+
+
+def test_an_empty_selection_regrets_the_best_gain_only_when_some_candidate_helps():
+    assert score_selection(ROW, [], {}).regret == pytest.approx(0.03)
+    hurting = _row(a=(-0.01, -0.03, 0.01), b=(-0.05, -0.07, -0.03), c=(-0.02, -0.04, 0.0))
+    assert score_selection(hurting, [], {}).regret == 0.0
+    assert score_selection(hurting, ["a"], {}).regret == 0.0  # the best of a bad lot
+    assert score_selection(hurting, ["b"], {}).regret == pytest.approx(0.04)
+
+
+def test_spearman_ranks_the_scores_against_the_gains():
+    assert score_selection(ROW, [], {"a": 3.0, "b": 2.0, "c": 1.0}).spearman == pytest.approx(1.0)
+    assert score_selection(ROW, [], {"a": 1.0, "b": 2.0, "c": 3.0}).spearman == pytest.approx(-1.0)
+    assert score_selection(ROW, [], {"a": 1.0, "b": 1.0, "c": 1.0}).spearman is None  # constant scores
+    assert score_selection(ROW, [], {"a": 1.0, "b": 2.0}).spearman is None  # fewer than three
+
+
+def test_candidates_the_atlas_did_not_measure_do_not_count():
+    score = score_selection(ROW, ["zz", "c"], {"zz": 9.0, "a": 3.0, "b": 2.0, "c": 1.0})
+    assert score.top_pick == "c" and score.regret == pytest.approx(0.07) and score.candidates == 3
+
+
+# --------------------------------------------------------------------------------------- similarity
+
+SPORT = ["The striker scored twice as the home side won the league match.",
+         "Our goalkeeper saved a penalty in the final minute of the cup tie.",
+         "The coach praised the midfield after a narrow away win on Saturday.",
+         "Fans cheered as the team lifted the championship trophy at the stadium.",
+         "The defender was sent off and the club appealed the red card."]
+COOKING = ["Whisk the eggs with sugar until pale, then fold in the flour.",
+           "Simmer the onions in butter for ten minutes before adding the stock.",
+           "Season the roast with garlic and rosemary and bake for an hour.",
+           "Knead the dough, let it rise, then shape it into small rolls.",
+           "Toast the spices in a dry pan before grinding them for the curry."]
+
+
+def _task_files(folder: Path) -> Path:
+    """A primary of football reports, a candidate of other football reports, one of recipes."""
+    texts = {"matches": SPORT, "games": [t.replace("The ", "A ") for t in reversed(SPORT)], "recipes": COOKING}
+    tasks = []
+    for name, rows in texts.items():
+        (folder / f"{name}.csv").write_text("text,label\n" + "".join(f'"{t}",{i % 2}\n' for i, t in
+                                                                   enumerate(rows * 4)), encoding="utf-8")
+        tasks.append({"name": name, "type": "classification", "text_fields": ["text"], "label_field": "label",
+                      "files": {"train": f"{name}.csv", "eval": f"{name}.csv"}})
+    return write_yaml(folder / "tasks.yaml", {"tasks": tasks})
+
+
+def test_similarity_ranks_the_candidate_whose_texts_read_like_the_primarys_first(tmp_path):
+    exp = experiment_from_dict({"name": "sim", "primary": "matches", "auxiliary": ["recipes", "games"],
+                                "task_files": [str(_task_files(tmp_path))],
+                                "data": {"dev_size": 4, "max_length": 48}})  # all-MiniLM-L6-v2, the default
+    stage = Stage(exp, prepare(exp), tmp_path / "select")
+    selection = build_selector("similarity", {}).select(stage)
+    assert selection.selected == ["games"]
+    assert selection.scores["games"] > 0 > selection.scores["recipes"]  # centred on the pool
+    raw = build_selector("similarity", {"centre": False, "top_k": None}).select(stage)
+    assert raw.scores["games"] > raw.scores["recipes"] and raw.selected == ["games", "recipes"]
+    floor = build_selector("similarity", {"min_similarity": 0.99}).select(stage)
+    assert floor.selected == []  # nothing as alike as that: "none" is an answer
+
+
+# -------------------------------------------------------------------------------------------- atlas
+
+
+@pytest.fixture(scope="module")
+def rte_stage(tiny_model_dir, tmp_path_factory):
+    exp = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc", "cola"],
+                                               data={"max_train_examples": 16, "dev_size": 8, "max_length": 32}))
+    return Stage(exp, prepare(exp), tmp_path_factory.mktemp("stage"))
+
+
+def _embedding(stage, task):
+    return task_embedding(stage.exp.model, stage.exp.pooling, stage.prepared.data[task].train,
+                          stage.prepared.tokenizer.pad_token_id, examples=8)
+
+
+def _atlas(path: Path, encoder: str, rows: dict, embeddings: dict) -> str:
+    doc = {"format": "auxlearn-atlas", "encoder": encoder,
+           "rows": {p: {"pairs": {c: {"gain": {"mean": g, "low": g - 0.01, "high": g + 0.01, "n": 3}}
+                                  for c, g in row.items()}} for p, row in rows.items()},
+           "embedding_settings": {"examples": 8, "pooling": "mean"},
+           "embeddings": {t: np.asarray(v).tolist() for t, v in embeddings.items()}}
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.data
+def test_atlas_weighs_its_primaries_by_likeness_and_leaves_the_primarys_own_row_out(rte_stage, tmp_path):
+    rte, cola = _embedding(rte_stage, "rte"), _embedding(rte_stage, "cola")
+    rows = {"twin": {"mrpc": 0.04, "stsb": -0.02}, "far": {"mrpc": -0.04, "stsb": 0.05},
+            "rte": {"mrpc": -0.5, "stsb": 0.5}}  # the primary's own row: measured on the split the run reports
+    # twin reads exactly as RTE, far the opposite; stsb (never a candidate here) reads as cola does.
+    path = _atlas(tmp_path / "atlas.json", rte_stage.exp.model, rows,
+                  {"twin": rte, "far": -rte, "stsb": cola, "rte": rte})
+    sharp = build_selector("atlas", {"atlas": path, "temperature": 0.01}).select(rte_stage)
+    assert sharp.scores["mrpc"] == pytest.approx(0.04, abs=1e-3)  # twin's gain, not the own row's -0.5
+    # cola was never paired in the atlas: it borrows the gains of the column that reads like it, stsb.
+    assert sharp.scores["cola"] == pytest.approx(-0.02, abs=1e-3)
+    assert sharp.selected == ["mrpc"] and sharp.details["left_out"] == "rte"
+    uniform = build_selector("atlas", {"atlas": path, "weighting": "uniform"}).select(rte_stage)
+    assert uniform.scores["mrpc"] == pytest.approx(0.0) and uniform.scores["cola"] == pytest.approx(0.015, abs=1e-3)
+    assert uniform.selected == ["cola"]
+    rows["twin"] = {"mrpc": -0.01, "stsb": -0.03}
+    none = build_selector("atlas", {"atlas": _atlas(tmp_path / "bad.json", rte_stage.exp.model, rows,
+                                                    {"twin": rte, "far": -rte, "stsb": cola}),
+                                    "temperature": 0.01}).select(rte_stage)
+    assert none.selected == []  # no predicted gain above zero: "none"
+
+
+@pytest.mark.data
+def test_an_atlas_read_back_is_the_file_that_auxlearn_atlas_writes(tmp_path):
+    """The committed atlas (bench/atlas.py's output) reads back: the same rows and gains."""
+    committed = Path(__file__).resolve().parents[1] / "bench" / "results" / "atlas.json"
+    doc = json.loads(committed.read_text(encoding="utf-8"))
+    table = read_atlas(committed)
+    for primary, row in doc["rows"].items():
+        for candidate, entry in row["pairs"].items():
+            if entry.get("gain"):
+                assert table.pairs[primary][candidate].gain == pytest.approx(entry["gain"]["mean"])
+
+
+def _select_error(tmp_path, tiny_model_dir, atlas_path) -> str:
+    config = write_yaml(tmp_path / "exp.yaml", experiment_dict(
+        tiny_model_dir, auxiliary=["mrpc"], select={"method": "atlas", "atlas": str(atlas_path)},
+        data={"max_train_examples": 16, "dev_size": 8, "max_length": 32}))
+    stderr = io.StringIO()
+    with redirect_stderr(stderr):
+        assert main(["select", str(config), "--out", str(tmp_path / "run")]) == 2
+    assert "Traceback" not in stderr.getvalue()
+    return stderr.getvalue()
+
+
+@pytest.mark.data
+def test_a_bad_atlas_is_an_error_naming_the_file_and_the_key(tmp_path, tiny_model_dir):
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text('{"format": "auxlearn-atlas", "rows": {', encoding="utf-8")
+    assert f"{damaged}: not an atlas" in _select_error(tmp_path, tiny_model_dir, damaged)
+    foreign = Path(_atlas(tmp_path / "foreign.json", "bert-base-uncased", {"cola": {"mrpc": 0.01}}, {}))
+    message = _select_error(tmp_path, tiny_model_dir, foreign)
+    assert f"{foreign}: encoder: the atlas was measured with 'bert-base-uncased'" in message
+    unknown = Path(_atlas(tmp_path / "unknown.json", tiny_model_dir, {"my_task": {"mrpc": 0.01}}, {}))
+    assert f"{unknown}: embeddings.my_task: the atlas stores no embedding of task 'my_task'" in _select_error(
+        tmp_path, tiny_model_dir, unknown)
+    gain = tmp_path / "gain.json"
+    gain.write_text(json.dumps({"format": "auxlearn-atlas", "encoder": tiny_model_dir,
+                                "rows": {"cola": {"pairs": {"mrpc": {"gain": {"mean": "high"}}}}}}))
+    assert f"{gain}: rows.cola.pairs.mrpc.gain.mean: expected a finite number" in _select_error(
+        tmp_path, tiny_model_dir, gain)
+    assert not (tmp_path / "run" / "select" / "selection.json").exists()
