@@ -13,9 +13,9 @@ from typing import Any, Mapping, Optional
 
 from auxlearn.atlas.config import Atlas, Cell
 from auxlearn.atlas.plan import plan_cells
+from auxlearn.atlas.table import FORMAT
 from auxlearn.report.stats import paired_t
 
-FORMAT = "auxlearn-atlas"
 VERSION = 1
 
 

@@ -21,7 +21,8 @@ from optuna.trial import TrialState
 from auxlearn.atlas.config import Atlas, Cell
 from auxlearn.atlas.embeddings import atlas_embeddings
 from auxlearn.atlas.plan import plan_cells
-from auxlearn.atlas.summary import FORMAT, summarise
+from auxlearn.atlas.summary import summarise
+from auxlearn.atlas.table import FORMAT
 from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import Prepared, prepare, train_experiment, versions
 from auxlearn.identity import model_identity
@@ -38,6 +39,7 @@ def run_atlas(atlas: Atlas, out_dir: str | Path, *, max_cells: Optional[int] = N
     ``atlas.json``; ``after_cell(atlas document)`` after each cell (a bench keeps a copy). Re-run into the same
     folder (or with the same storage) to resume."""
     out = Path(out_dir)
+    imports = _read_runs(out / "atlas.json")  # a damaged file stops the command before anything is written
     out.mkdir(parents=True, exist_ok=True)
     url = atlas.storage_url(out)
     prepared: dict[str, Prepared] = {}
@@ -45,7 +47,7 @@ def run_atlas(atlas: Atlas, out_dir: str | Path, *, max_cells: Optional[int] = N
     with quiet_optuna(), opened_storage(url) as store:
         study = optuna.create_study(storage=store, study_name=atlas.config.study_name, direction="maximize",
                                     load_if_exists=True)
-        _import_runs(atlas, study, out / "atlas.json")
+        _import_runs(study, imports)
         embeddings = atlas_embeddings(atlas)
         while max_cells is None or trained < max_cells:
             retry_interrupted(study, store)
@@ -97,9 +99,9 @@ def _run_one(atlas: Atlas, study: optuna.Study, store: BaseStorage, out: Path, p
         trial.set_user_attr("surplus", True)
         study.tell(trial, state=TrialState.FAIL)
         return False
-    others = study.get_trials(deepcopy=False)
-    if any(t.user_attrs.get("cell") == key and t.number < trial.number
-           and t.state in (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE) for t in others):
+    older = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("cell") == key and t.number < trial.number]
+    # An older finished trial counts only under this atlas's identity (one of other settings is trained again).
+    if any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in older) or finished(atlas, older):
         trial.set_user_attr("duplicate", True)  # two workers queued the same cell at once: the older one counts
         study.tell(trial, state=TrialState.PRUNED)
         return False
@@ -149,22 +151,29 @@ def write_atlas(atlas: Atlas, study: optuna.Study, out: Path,
     return doc
 
 
-def _import_runs(atlas: Atlas, study: optuna.Study, path: Path) -> None:
-    """The runs of an atlas.json in the folder, as finished trials of the study (those it lacks)."""
+def _read_runs(path: Path) -> list[tuple[Cell, dict[str, Any], float]]:
+    """The runs of an atlas.json in the folder (none without one), each checked."""
     if not path.is_file():
-        return
+        return []
     doc = read_json(path)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("runs"), list):
         raise AuxlearnError(f"{path}: not an auxlearn atlas (expected format {FORMAT!r} with a runs list); move "
                             "it away to start the atlas afresh")
-    have = {t.user_attrs.get("cell") for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
+    runs = []
     for index, run in enumerate(doc["runs"]):
         try:
             cell = Cell(**run["cell"])
             result = {k: v for k, v in run.items() if k != "cell"}
-            score = float(result["score"])
+            runs.append((cell, result, float(result["score"])))
         except (KeyError, TypeError, ValueError) as error:
             raise AuxlearnError(f"{path}: runs[{index}] is not a cell's run ({error})") from None
+    return runs
+
+
+def _import_runs(study: optuna.Study, runs: list[tuple[Cell, dict[str, Any], float]]) -> None:
+    """The runs read from an atlas.json, as finished trials of the study (those it lacks)."""
+    have = {t.user_attrs.get("cell") for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
+    for cell, result, score in runs:
         if cell.key not in have:
             study.add_trial(optuna.trial.create_trial(state=TrialState.COMPLETE, value=score, params={},
                                                       distributions={},

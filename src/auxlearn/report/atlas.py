@@ -3,8 +3,8 @@
 A heatmap of every pair's mean gain over the primary alone, the table behind it (the gains over the primary alone
 and over the control as long, with the paired 95 % t-intervals ``auxlearn atlas`` computed, atlas/summary.py) and
 the primaries alone. Gains are signed (positive helps, whatever the metric's direction) and shown in points: 0.01
-of the metric is one point. atlas.json is read here, not through auxlearn.atlas, so that a report loads no
-experiment config; every key is read in ``load_atlas``, so a damaged file is a DamagedFileError naming the key.
+of the metric is one point. atlas.json is read here (auxlearn.atlas.table reads only the gains a selector needs);
+every key is read in ``load_atlas``, so a damaged file is a DamagedFileError naming the key.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from typing import Any, Optional
 import numpy as np
 import yaml
 
+from auxlearn.atlas.table import FORMAT
 from auxlearn.errors import DamagedFileError
 from auxlearn.io import read_json_mapping
 from auxlearn.report import plots
 from auxlearn.report.blocks import Code, Paragraph, Report, Section, Table, add_figure, fmt
 from auxlearn.report.stats import CONFIDENCE, Comparison
 
-FORMAT = "auxlearn-atlas"  # atlas/summary.py's FORMAT; importing it would load the experiment config
 MARK = "†"  # after a gain whose 95 % interval excludes zero (not "*": Markdown's emphasis)
 
 
