@@ -21,7 +21,8 @@ import transformers
 
 from auxlearn.atlas.config import load_atlas
 from auxlearn.atlas.worker import run_atlas
-from auxlearn.io import write_json_atomic
+from auxlearn.atlas.table import builtin_file
+from auxlearn.io import read_json, write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "atlas" / "minilm.yaml"
@@ -34,7 +35,11 @@ def main() -> None:
     transformers.utils.logging.disable_progress_bar()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-cells", type=int)
+    parser.add_argument("--ship", action="store_true", help="write the package's built-in copy of a complete atlas")
     args = parser.parse_args()
+    if args.ship:
+        ship()
+        return
     atlas = load_atlas(CONFIG)
     WORK.mkdir(parents=True, exist_ok=True)
     if RESULT.is_file() and not (WORK / "atlas.json").is_file():
@@ -44,6 +49,17 @@ def main() -> None:
     write_json_atomic(RESULT, doc)
     print(f"{doc['cells_done']} of {doc['cells_planned']} cells; {doc['seconds']['total'] / 3600:.2f} h", flush=True)
     sys.exit(0)
+
+
+def ship() -> None:
+    """The package's built-in atlas: everything but the per-run list (the summaries, the embeddings, the cost)."""
+    doc = read_json(RESULT)
+    if not doc["complete"]:
+        raise SystemExit(f"{RESULT}: {doc['cells_done']} of {doc['cells_planned']} cells; finish the atlas first")
+    shipped = {k: v for k, v in doc.items() if k != "runs"}
+    path = builtin_file(doc["encoder"])
+    write_json_atomic(path, shipped)
+    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 
 if __name__ == "__main__":

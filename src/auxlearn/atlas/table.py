@@ -20,9 +20,14 @@ FORMAT = "auxlearn-atlas"
 BUILTIN_FOLDER = Path(__file__).resolve().parent / "builtin"
 
 
+def builtin_file(encoder: str) -> Path:
+    """Where the built-in atlas of ``encoder`` lives (or would)."""
+    return BUILTIN_FOLDER / f"{encoder.replace('/', '__')}.json"
+
+
 def builtin_path(encoder: str) -> Path:
     """The built-in atlas of ``encoder``; an error when none ships for it."""
-    path = BUILTIN_FOLDER / f"{encoder.replace('/', '__')}.json"
+    path = builtin_file(encoder)
     if not path.is_file():
         shipped = sorted(p.stem for p in BUILTIN_FOLDER.glob("*.json"))
         raise AuxlearnError(f"no built-in atlas for encoder {encoder!r} (built in: {', '.join(shipped) or 'none'}); "
