@@ -36,10 +36,11 @@ def run_to_end(config: Path, out: Path, env: dict) -> dict:
     return json.loads((out / "results.json").read_text())
 
 
-def kill_when(config: Path, out: Path, env: dict, marker: Callable[[], Optional[object]]) -> Optional[object]:
-    """Start the run and SIGKILL it as soon as ``marker()`` returns something, which is returned; None if the run
-    ended first."""
-    process = subprocess.Popen(run_command(config, out), env=env, stdout=subprocess.DEVNULL,
+def kill_when(config: Path, out: Path, env: dict, marker: Callable[[], Optional[object]],
+              command: Optional[list[str]] = None) -> Optional[object]:
+    """Start the run (or ``command``) and SIGKILL it as soon as ``marker()`` returns something, which is returned;
+    None if the run ended first."""
+    process = subprocess.Popen(command or run_command(config, out), env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
         while process.poll() is None:
