@@ -153,18 +153,6 @@ def test_atlas_weighs_its_primaries_by_likeness_and_leaves_the_primarys_own_row_
     assert none.selected == []  # no predicted gain above zero: "none"
 
 
-@pytest.mark.data
-def test_an_atlas_read_back_is_the_file_that_auxlearn_atlas_writes(tmp_path):
-    """The committed atlas (bench/atlas.py's output) reads back: the same rows and gains."""
-    committed = Path(__file__).resolve().parents[1] / "bench" / "results" / "atlas.json"
-    doc = json.loads(committed.read_text(encoding="utf-8"))
-    table = read_atlas(committed)
-    for primary, row in doc["rows"].items():
-        for candidate, entry in row["pairs"].items():
-            if entry.get("gain"):
-                assert table.pairs[primary][candidate].gain == pytest.approx(entry["gain"]["mean"])
-
-
 def _select_error(tmp_path, tiny_model_dir, atlas_path) -> str:
     config = write_yaml(tmp_path / "exp.yaml", experiment_dict(
         tiny_model_dir, auxiliary=["mrpc"], select={"method": "atlas", "atlas": str(atlas_path)},

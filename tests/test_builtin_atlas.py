@@ -1,0 +1,38 @@
+"""The built-in atlas is hours of training, grown over sessions and machines: the code must keep recognising its
+cells. A change that alters what a cell's identity hashes (a config field, a default) makes every committed cell
+train again; this test says so before the atlas silently restarts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from auxlearn.atlas.config import Cell, load_atlas
+from auxlearn.atlas.table import read_atlas
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "examples" / "atlas" / "minilm.yaml"
+COMMITTED = REPO / "bench" / "results" / "atlas.json"
+
+pytestmark = pytest.mark.data
+
+
+def test_the_committed_atlas_cells_keep_their_identity():
+    atlas = load_atlas(CONFIG)
+    runs = json.loads(COMMITTED.read_text(encoding="utf-8"))["runs"]
+    assert runs, f"{COMMITTED} holds no run"
+    changed = [run["cell"] for run in runs if atlas.cell_identity(Cell(**run["cell"])) != run["identity"]]
+    assert not changed, (f"{len(changed)} of {len(runs)} committed atlas cells would train again under this code "
+                         f"(their identity changed), e.g. {changed[:2]}")
+
+
+def test_the_committed_atlas_reads_back_for_the_atlas_selector():
+    doc = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    table = read_atlas(COMMITTED)
+    assert table.encoder == load_atlas(CONFIG).experiment("rte", [], 0).model
+    for primary, row in doc["rows"].items():
+        for candidate, entry in row["pairs"].items():
+            if entry.get("gain"):
+                assert table.pairs[primary][candidate].gain == pytest.approx(entry["gain"]["mean"])
