@@ -123,7 +123,8 @@ def trained_run(tmp_path_factory, tiny_model_dir) -> dict[str, Any]:
     exp = experiment_from_dict(experiment_dict(
         tiny_model_dir, auxiliary=["mrpc"], head_dropout=0.0,
         data={"max_train_examples": 16, "dev_size": 64},
-        train={"steps": 30, "eval_every": 5, "lr": 3e-3, "sampler": {"name": "uniform"}},
+        # eval_every counts rte's batches, half the steps: an evaluation every 6 steps
+        train={"steps": 30, "eval_every": 3, "lr": 3e-3, "sampler": {"name": "uniform"}},
         transfer={"protocol": "joint", "budget": "equal_total"},  # one joint run of exactly 30 steps
     ))
     out = tmp_path_factory.mktemp("trained-run")

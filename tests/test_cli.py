@@ -301,7 +301,8 @@ def test_non_finite_loss_stops_names_the_task_and_keeps_the_last_good_checkpoint
 
     monkeypatch.setattr(MultiTaskModel, "loss", loss)
     round_robin = {"name": "round_robin", "ratios": {"rte": 1, "mrpc": 1}}
-    path = config(tmp_path, tiny_model_dir, auxiliary=["mrpc"], train={"steps": 20, "eval_every": 2,
+    # eval_every counts the primary's batches: one of every two steps here, so the joint phase scores every 2 steps
+    path = config(tmp_path, tiny_model_dir, auxiliary=["mrpc"], train={"steps": 20, "eval_every": 1,
                                                                        "sampler": round_robin},
                   transfer={"protocol": "joint", "budget": "equal_total"})
     out = tmp_path / "out"

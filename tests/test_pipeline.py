@@ -235,9 +235,10 @@ def test_all_keeps_every_candidate_and_integer_fixed_ratios_use_round_robin(tmp_
     assert final["tasks"] == ["rte", "mrpc"]  # a ratio of 0 drops the task
     assert final["sampler"] == {"name": "round_robin", "ratios": {"rte": 2, "mrpc": 1}}
     batches = [r["batches"] for r in metrics(tmp_path / "final" / "seed_0")]
-    # equal_primary: rte keeps its 10 batches, mrpc adds 5; evaluations every 5 steps, as in the baseline.
+    # equal_primary: rte keeps its 10 batches, mrpc adds 5; evaluations every 5 of rte's batches, as in the
+    # baseline: every 7 steps at 2 in 3.
     assert (final["steps"], final["primary_steps"]) == (15, 10)
-    assert batches[0] == {"rte": 4, "mrpc": 1}  # the first 5 steps: rte rte mrpc rte rte
+    assert batches[0] == {"rte": 5, "mrpc": 2}  # the first 7 steps: rte rte mrpc rte rte mrpc rte
     fractional = build_mixer("fixed", {"ratios": {"rte": 0.7, "mrpc": 0.3}}).mix(None, ["rte", "mrpc"])
     assert fractional.sampler == {"name": "fixed", "ratios": {"rte": 0.7, "mrpc": 0.3}}  # sampled, not cycled
 
