@@ -34,3 +34,4 @@ postgresql:
 
 test: install chromium postgresql
 	$(PY) -m pytest -q
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict  # the docs site, into site/

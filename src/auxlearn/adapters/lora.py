@@ -3,7 +3,7 @@ that train a single adapter.
 
 ``init: skills_average`` starts it from a saved Poly / MHR model's skills under uniform routing (MHR-mu, Caccia et
 al. 2023): the average is merged once into this one LoRA, which then trains, rather than training every skill
-through a uniform router, whose steps would each be divided by the number of skills (methods.md §5.8 item 6)."""
+through a uniform router, whose steps would each be divided by the number of skills (Caccia et al., NeurIPS 2023)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Reading what PEFT's Poly layers hold: the layers, every task's routing weights, and the skills' average.
 
-PEFT has no helper for these (methods.md §5.6: no routing readout, no MHR-mu merge), so they are written here, on
+PEFT lacks these (no routing readout, no MHR-mu merge of Caccia et al., NeurIPS 2023), so they are written here, on
 PEFT's own router (its eval-mode weights: the sigmoid of the logits, normalised over the skills)."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each pattern is a boolean mask [batch, 1, query, key] that BERT-style encoders take as ``attention_mask``
 (True: may attend). Padding keys are never visible. ``left_to_right`` lets position i see j <= i;
 ``right_to_left`` j >= i, the same rule mirrored (AANG's reference code combines its padding mask along the other
-axis there, methods.md §4.7.11; here padding is removed from the keys for every pattern alike);
+axis there: Dery et al., ICLR 2023; here padding is removed from the keys for every pattern alike);
 ``random_factorised`` (XLNet's factorisation order) draws a random order of the positions per sequence and lets
 i see the positions that come no later than i in it. A query left with no visible key (a padding position under
 a one-way pattern) sees itself, so attention stays defined; nothing is ever predicted there.

@@ -1,5 +1,5 @@
 """The factored objective space: every (I, T, R, O) combination of the configured factor values, with the
-illegal and degenerate ones set aside, each with its reason (methods.md §4.2).
+illegal and degenerate ones set aside, each with its reason (after AANG: Dery et al., ICLR 2023).
 
 - I, the input text: ``task`` (the primary's own training text), a text source (a masked-LM task: domain text
   from a file or the hub) or a supervised task (its text, and its labels for a supervised output).
@@ -10,7 +10,7 @@ illegal and degenerate ones set aside, each with its reason (methods.md §4.2).
 
 Why combinations are illegal: ``denoise`` with T ``none`` under ``bidirectional`` or ``random_factorised``
 attention would predict a token the position sees (through its own input embedding, whatever the attention
-pattern: a copy task; AANG's code allows it, methods.md §4.7.10). A supervised output reads the whole sequence,
+pattern: a copy task; AANG's code allows it, Dery et al., ICLR 2023). A supervised output reads the whole sequence,
 so one-way attention does not fit it (as in AANG), and it needs its own task as input. (X, none, bidirectional,
 X) is task X itself: the primary, always trained, or an auxiliary task named as it is.
 

@@ -16,7 +16,7 @@ def parameter_groups(named: Iterable[tuple[str, nn.Parameter]], kind: Callable[[
     the ``encoder``'s (or the adapters it trains) learn at ``lr``; task ``heads`` at ``head_lr`` when given (a
     freshly initialised head moves by about the learning rate per Adam step, so at an encoder's rate it stays near
     its random start for the first epoch of a small task); ``routing`` logits at ``routing_lr`` and without decay
-    (MTTL's two-speed rate; its AdamW decayed them by mistake, methods.md §5.8 item 4)."""
+    (MTTL's two-speed rate, Caccia et al., NeurIPS 2023; its AdamW decayed them by mistake)."""
     groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
     for name, param in named:
         if param.requires_grad:

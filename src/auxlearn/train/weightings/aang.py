@@ -1,4 +1,4 @@
-"""AANG's learned weighting (Dery et al., ICLR 2023; methods.md §4.4, §8.4): the mixture of ``aang_static``, whose
+"""AANG's learned weighting (Dery et al., ICLR 2023): the mixture of ``aang_static``, whose
 logits move toward the objectives whose gradient points where the primary's dev gradient does.
 
 Every ``step_every``-th step is a meta step. It computes the dev gradient (dev_gradient.py), keeps each trained
@@ -6,7 +6,7 @@ task's gradient apart (one backward pass each, the same passes a plain step make
 ``aang_static`` makes with these weights), and takes the cosine of each task's encoder gradient with the dev
 gradient: r_c for each sampled objective, r_prim for the primary, r_aux for the sum of the objectives' gradients
 weighted by their rows. The logits then climb the expected reward through their softmaxes (softmax-aware, unlike
-the reference code's raw-score steps, which let logits grow without bound, §4.7.3):
+the reference code's raw-score steps, which let logits grow without bound; Dery et al., ICLR 2023):
 ``w += lr * p (r - sum p r)`` for (w_prim, w_aux) with ``split_lr``; for w_all[c] and w_O through pi; for each
 of R, I, T over the sampled objectives' values, r averaged per value; those with ``aux_lr``. An objective that
 aligns better than the others gains weight, one that aligns worse loses it, and a value whose softmax has

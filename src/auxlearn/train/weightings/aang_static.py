@@ -1,5 +1,5 @@
 """AANG's mixture of objectives with fixed weights (``aang_static``, the paper's static multi-task baseline), and
-the factored weights that ``aang`` (aang.py) learns (Dery et al., ICLR 2023; methods.md §4.3-4.4).
+the factored weights that ``aang`` (aang.py) learns (Dery et al., ICLR 2023).
 
 Every non-primary task is an objective (I, T, R, O): an objective's task (``input/transform/attention/output``),
 or a plain auxiliary task X, which is (X, none, bidirectional, X). Each step trains the primary and ``sampled``

@@ -1,9 +1,9 @@
-"""The dev gradient AANG weighs objectives against (META-TARTAN's, methods.md §4.4 step 1): the gradient, with
+"""The dev gradient AANG weighs objectives against (META-TARTAN's: Dery et al., ICLR 2022): the gradient, with
 respect to the encoder, of the primary's loss on dev examples under a head fitted on those same examples.
 
 A fresh head of the primary's kind is fitted on the frozen encoder's features of the dev examples (AdamW, full
 batch, a few iterations), then its loss is differentiated through the encoder. The head is fitted on dev, not on
-train as the reference code does (§4.7.2): the signal is meant to say what lowers the dev loss. The features are
+train as the reference code does (Dery et al., ICLR 2023): the signal says what lowers the dev loss. The features are
 computed once, with their graph kept, so the fit and the gradient share one forward pass. Dropout is off and the
 random state is forked, so measuring leaves training's own random draws as they were.
 """
