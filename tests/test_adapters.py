@@ -173,7 +173,8 @@ def test_one_skill_and_one_split_is_plain_lora(tiny_model_dir):
 
 
 def test_mhr_has_polytropons_adapter_parameters(tiny_model_dir):
-    """methods.md §5.2: S * r * (d_in + d_out) per layer whatever the splits; only the routing grows with them."""
+    """Skill parameters (Polytropon, Ponti et al., EACL 2023): S * r * (d_in + d_out) per layer whatever the
+    splits; only the routing grows with them."""
     counts = {q: _model(tiny_model_dir, "poly", {"n_splits": q, "n_skills": 3, "r": 2}).parameter_counts()
               for q in (1, 4)}
     layers = 2 * 4  # two BERT layers, four attention projections of 32 x 32
