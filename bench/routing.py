@@ -6,11 +6,12 @@ at most, 3,000 steps of 16; then learn the target from k = 16 and 64 examples pe
 from scratch and full fine-tuning, on the same k-shot draws per seed, 5 seeds (``examples/mttl/``). Scores are on
 the official validation split; dev (k per class, carved from train) picks each run's checkpoint.
 
-    AUXLEARN_DATA_DIR=../shared/data nohup .venv/bin/python bench/routing.py > bench/results/routing.log 2>&1 &
+    AUXLEARN_DATA_DIR=../shared/data nohup .venv/bin/python bench/routing.py > bench/work/routing.log 2>&1 &
 
-Resumable: runs live under ``bench/results/routing/<target>`` and are committed (the pre-trained skills are 3.5 MB
-a target, an adaptation's record a few kB), so a re-run, from a fresh clone too, reads back every finished
-pre-training and adaptation. Seed-major: every target gets seed s before any gets seed s + 1, and ``bench/results/routing.json``
+Resumable: runs live under ``bench/work/routing/<target>`` (not committed: run folders and the pre-trained skills'
+weights are no results), so a re-run on the same machine reads back every finished pre-training and adaptation;
+in a fresh clone the bench says that it re-creates them, about 6 hours on an AVX2-only 2-core CPU, and
+``bench/results/routing.json`` keeps the summary of the runs it was computed from. Seed-major: every target gets seed s before any gets seed s + 1, and ``bench/results/routing.json``
 is rewritten after each seed: the gain averaged over the targets, paired by seed, with its t-interval.
 
 Then a check that the reference is not a straw man: LoRA from scratch again at 3e-3 and 1e-2 (every arm above
@@ -39,7 +40,7 @@ from auxlearn.report.stats import mean_std, paired_t  # noqa: E402
 
 TARGETS = ["rte", "mrpc", "citation_intent"]
 SEEDS = [0, 1, 2, 3, 4]
-OUT = Path("bench") / "results" / "routing"  # from ROOT: the arms' configs name the pre-trained model by it
+OUT = Path("bench") / "work" / "routing"  # from ROOT: the arms' configs name the pre-trained model by it
 RESULTS = ROOT / "bench" / "results" / "routing.json"
 LORA_LRS = [3e-3, 1e-2]  # beside the 1e-3 of the main study
 COMMAND = "AUXLEARN_DATA_DIR=../shared/data nohup .venv/bin/python bench/routing.py"
@@ -132,7 +133,11 @@ def summary(studies: dict[str, dict]) -> dict:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    os.chdir(ROOT)  # a clone anywhere reads back the committed runs
+    os.chdir(ROOT)  # the arms' configs name the pre-trained model by a path from the repository's root
+    missing = [t for t in TARGETS if not (OUT / t / "pretrain").is_dir()]
+    if missing and RESULTS.is_file():
+        logging.warning("%s holds no runs of %s: they are trained again (pre-training 15 min a target, 5 seeds x "
+                        "2 k x 5 arms of 1 min); %s summarises the runs it was computed from", OUT, missing, RESULTS)
     studies: dict[str, dict] = {}
     for done in range(1, len(SEEDS) + 1):
         for target in TARGETS:
