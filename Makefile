@@ -33,5 +33,6 @@ postgresql:
 	  { echo "make test needs PostgreSQL: apt-get install postgresql (as root) failed" >&2; exit 1; }
 
 test: install chromium postgresql
+	$(VENV)/bin/lint-imports --no-cache  # the layer contract in pyproject.toml
 	$(PY) -m pytest -q
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict  # the docs site, into site/

@@ -30,7 +30,7 @@ from auxlearn.config_files import load_experiment
 from auxlearn.experiment import prepare, train_experiment
 from auxlearn.io import read_json, write_json_atomic
 from auxlearn.mix import build_mixer
-from auxlearn.report.stats import mean_std, paired_t
+from auxlearn.stats import mean_std, paired_t
 from auxlearn.stage import Stage
 
 ROOT = Path(__file__).resolve().parents[1]

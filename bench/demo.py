@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from auxlearn.io import read_json, write_json_atomic
-from auxlearn.report.stats import paired_t
+from auxlearn.stats import paired_t
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "demo.json"

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from auxlearn.config_files import load_experiment  # noqa: E402
 from auxlearn.fewshot import run_fewshot  # noqa: E402
 from auxlearn.io import write_json_atomic  # noqa: E402
-from auxlearn.report.stats import mean_std, paired_t  # noqa: E402
+from auxlearn.stats import mean_std, paired_t  # noqa: E402
 
 TARGETS = ["rte", "mrpc", "citation_intent"]
 SEEDS = [0, 1, 2, 3, 4]

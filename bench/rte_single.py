@@ -22,7 +22,7 @@ from pathlib import Path
 from auxlearn.config_files import load_experiment
 from auxlearn.experiment import prepare, train_experiment
 from auxlearn.io import write_json_atomic
-from auxlearn.report.stats import mean_std
+from auxlearn.stats import mean_std
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "rte_single.yaml"

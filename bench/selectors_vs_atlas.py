@@ -35,7 +35,7 @@ from auxlearn.atlas.scoring import score_selection
 from auxlearn.atlas.table import Pair, read_atlas
 from auxlearn.experiment import prepare
 from auxlearn.io import read_json, write_json_atomic, write_text_atomic
-from auxlearn.report.stats import paired_t
+from auxlearn.stats import paired_t
 from auxlearn.select import build_selector
 from auxlearn.stage import Stage
 

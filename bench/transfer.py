@@ -37,7 +37,7 @@ from auxlearn.config import Experiment, experiment_from_dict
 from auxlearn.experiment import Prepared, prepare, train_experiment
 from auxlearn.io import read_json, write_json_atomic
 from auxlearn.pipeline import run_pipeline, run_select
-from auxlearn.report.stats import paired_t
+from auxlearn.stats import paired_t
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "transfer.json"

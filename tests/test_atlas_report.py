@@ -39,7 +39,7 @@ OTHER = {"mrpc": ("sequential", [0.61, 0.63, 0.60]), "stsb": ("joint", [0.60, 0.
 
 
 def _gain(reference: list[float], candidate: list[float]):
-    from auxlearn.report.stats import paired_t
+    from auxlearn.stats import paired_t
 
     comparison = paired_t({str(s): v for s, v in enumerate(reference)}, {str(s): v for s, v in enumerate(candidate)})
     return {**{k: v for k, v in asdict(comparison).items() if k != "confidence"}, "n": comparison.n}
@@ -179,7 +179,7 @@ def test_atlas_report_renders_in_chromium(atlas_dir, tmp_path):
 def test_heatmap_marks_cells(atlas_dir, monkeypatch):
     """Every trained pair's mean gain is written in its cell, † and a box where the interval excludes zero; the
     untrained pair has no number; the diagonal (a primary is not its own candidate) is hatched."""
-    from auxlearn.report import plots
+    from auxlearn.report_kit import plots
     from auxlearn.report.atlas import heatmap, load_atlas
 
     figures = []

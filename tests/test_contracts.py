@@ -22,8 +22,8 @@ from auxlearn.config import experiment_from_dict
 from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import prepare
 from auxlearn.mix import MIXERS, build_mixer
-from auxlearn.report.blocks import Code, Figure, Paragraph, Table
-from auxlearn.report.data import RunData
+from auxlearn.report_kit.blocks import Code, Figure, Paragraph, Table
+from auxlearn.report_kit.run_data import RunData
 from auxlearn.select import SELECTORS, build_selector
 from auxlearn.stage import Stage
 from auxlearn.train.samplers import SAMPLERS, build_sampler

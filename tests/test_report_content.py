@@ -41,7 +41,7 @@ def _shifted(base: dict[str, float], diffs) -> dict[str, float]:
 
 
 def test_paired_t_interval_p_value_median_and_share_by_hand():
-    from auxlearn.report.stats import paired_t
+    from auxlearn.stats import paired_t
 
     diffs = [0.01, 0.02, 0.06, -0.01, 0.03]
     gain = paired_t(BASE5, _shifted(BASE5, diffs))
@@ -62,7 +62,7 @@ def test_paired_t_interval_p_value_median_and_share_by_hand():
 
 
 def test_verdict_needs_an_interval_that_excludes_zero():
-    from auxlearn.report.stats import FIRM_SEEDS, paired_t, verdict_word
+    from auxlearn.stats import FIRM_SEEDS, paired_t, verdict_word
 
     clear = paired_t(BASE5, _shifted(BASE5, [0.02, 0.03, 0.01, 0.02, 0.025]))
     assert clear.low > 0
@@ -127,28 +127,28 @@ def _results(baseline: dict[str, float], final: dict[str, float], control=None, 
 
 def _report(tmp_path, results):
     from auxlearn.report.content import build_report
-    from auxlearn.report.data import RunData
+    from auxlearn.report_kit.run_data import RunData
 
     return build_report(RunData(tmp_path / "run", results))
 
 
 def _context(report) -> str:
     """The headline section's paragraph after the tables: protocol, budget, selection, mixing, cost."""
-    from auxlearn.report.blocks import Paragraph
+    from auxlearn.report_kit.blocks import Paragraph
 
     return [b for b in report.sections[0].blocks if isinstance(b, Paragraph)][1].text
 
 
 def _table(report, table_id: str) -> dict[str, list[str]]:
-    from auxlearn.report.blocks import Table
+    from auxlearn.report_kit.blocks import Table
 
     table = next(b for b in report.sections[0].blocks if isinstance(b, Table) and b.id == table_id)
     return {row[0]: dict(zip(table.headers, row)) for row in table.rows}
 
 
 def test_report_shows_the_t_analysis_of_both_gains(tmp_path):
-    from auxlearn.report.blocks import fmt_gain
-    from auxlearn.report.stats import paired_t
+    from auxlearn.report_kit.blocks import fmt_gain
+    from auxlearn.stats import paired_t
 
     final = _shifted(BASE5, [0.05, 0.06, 0.04, 0.05, 0.055])
     control = _shifted(BASE5, [0.01, 0.0, 0.02, 0.01, 0.015])
@@ -177,8 +177,8 @@ def test_report_shows_the_t_analysis_of_both_gains(tmp_path):
 
 def test_a_gain_the_control_explains_is_no_yes(tmp_path):
     from auxlearn.report.verdict import LONGER_TRAINING
-    from auxlearn.report.data import RunData
-    from auxlearn.report.stats import paired_t, verdict_word
+    from auxlearn.report_kit.run_data import RunData
+    from auxlearn.stats import paired_t, verdict_word
     from auxlearn.report.study import runs_table
 
     final = _shifted(BASE5, [0.05, 0.06, 0.04, 0.05, 0.055])
@@ -244,9 +244,9 @@ def test_report_of_an_older_results_json(tmp_path):
 
 def test_autosem_with_the_primary_threshold_is_explained_and_drawn(tmp_path):
     """The default AutoSeM rule (a utility above the primary arm's) has no number to draw as a line."""
-    from auxlearn.report.blocks import Figure
+    from auxlearn.report_kit.blocks import Figure
     from auxlearn.report.content import build_report
-    from auxlearn.report.data import RunData
+    from auxlearn.report_kit.run_data import RunData
     from auxlearn.train.samplers.thompson import ThompsonBanditSampler
 
     bandit = ThompsonBanditSampler(["rte", "mrpc", "cola"], {"rte": 10, "mrpc": 10, "cola": 10}, total_steps=40,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from auxlearn.atlas.scoring import score_selection
-from auxlearn.atlas.table import Pair, read_atlas
+from auxlearn.atlas.table import Pair
 from auxlearn.cli import main
 from auxlearn.config import experiment_from_dict
 from auxlearn.experiment import prepare

@@ -86,9 +86,7 @@ def cmd_select(args) -> int:
 
 
 def cmd_mix(args) -> int:
-    from auxlearn.pipeline import run_mix
-
-    from auxlearn.run_files import check_selection_file
+    from auxlearn.pipeline import check_selection_file, run_mix
 
     exp = _experiment(args)
     run_dir = _run_dir(args, exp)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from auxlearn.adapters import build_adapter
-from auxlearn.config import Experiment
+from auxlearn.config_schema import Experiment
 from auxlearn.data.loading import check_data_folder
 from auxlearn.errors import AuxlearnError
 from auxlearn.models.multitask import is_model_folder, saved_heads

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from auxlearn import __version__
 from auxlearn.adapters import Adapter, build_adapter
-from auxlearn.config import Experiment
+from auxlearn.config_schema import Experiment
 from auxlearn.data.fingerprint import split_fingerprint
 from auxlearn.data.loading import default_data_dir
 from auxlearn.data.shots import draw_shots

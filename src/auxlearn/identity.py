@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Union
 
-from auxlearn.config import Experiment
+from auxlearn.config_schema import Experiment
 from auxlearn.train.device import config_precision
 
 # Where and how visibly a run trains, never what it trains.

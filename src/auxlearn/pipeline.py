@@ -10,19 +10,20 @@ control arm trains the primary alone for as many steps, and ``control_gain`` com
 from __future__ import annotations
 
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
 
 from auxlearn.config import Experiment
-from auxlearn.errors import AuxlearnError
+from auxlearn.errors import AuxlearnError, DamagedFileError
 from auxlearn.experiment import Prepared, prepare, train_experiment, versions
 from auxlearn.identity import config_identity
-from auxlearn.io import read_json, write_json_atomic, write_text_atomic
-from auxlearn.run_files import check_baseline_source
+from auxlearn.io import read_json, read_json_mapping, write_json_atomic, write_text_atomic
 from auxlearn.mix import Mixture, build_mixer
-from auxlearn.report.stats import mean_std
+from auxlearn.run_files import check_baseline_source, check_value
+from auxlearn.stats import mean_std
 from auxlearn.select import Selection, build_selector
 from auxlearn.stage import Stage
 
@@ -43,6 +44,23 @@ def load_selection(exp: Experiment, run_dir: Path) -> Selection:
     """The selection of a previous `select` in this run folder, else all of the config's auxiliary tasks."""
     path = run_dir / "select" / "selection.json"
     return Selection(**read_json(path)) if path.is_file() else Selection("config", list(exp.auxiliary))
+
+
+def check_selection_file(run_dir: Path) -> None:
+    """``select/selection.json``, when there is one, as ``run_select`` writes it (`auxlearn mix` reads it back)."""
+    path = run_dir / "select" / "selection.json"
+    if not path.is_file():
+        return
+    selection = read_json_mapping(path)
+    known = {f.name for f in fields(Selection)}
+    foreign = [key for key in selection if key not in known]
+    if foreign:
+        raise DamagedFileError(f"{path}: unknown key(s) {', '.join(map(repr, foreign))} (a selection has "
+                               f"{', '.join(sorted(known))})")
+    check_value(path, "method", selection.get("method"), str, "the selector's name")
+    check_value(path, "selected", selection["selected"], list, "a list of task names")
+    for key in ("scores", "details", "instances", "options"):
+        check_value(path, key, selection.get(key, {}), dict, "a mapping")
 
 
 def keep_instances(prepared: Prepared, instances: dict[str, list[int]]) -> None:

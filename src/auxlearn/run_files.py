@@ -1,34 +1,15 @@
-"""The files of a run folder that a later command reads back (`mix` the selection, `run --baseline-from` the
-results, `report` both), checked before any work: a damaged or foreign one is a DamagedFileError naming the file
-and the key, where the pipeline would fail with a TypeError or a KeyError, possibly after training."""
+"""The files of a run folder that a later command reads back (`run --baseline-from` the results, `report` them),
+checked before any work: a damaged or foreign one is a DamagedFileError naming the file and the key, where the
+pipeline would fail with a TypeError or a KeyError, possibly after training. The selection's own check is beside
+the code that writes it (``pipeline.check_selection_file``)."""
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from auxlearn.errors import AuxlearnError, DamagedFileError
 from auxlearn.io import read_json_mapping
-
-
-def check_selection_file(run_dir: Path) -> None:
-    """``select/selection.json``, when there is one, as `auxlearn select` writes it."""
-    from auxlearn.select.base import Selection
-
-    path = run_dir / "select" / "selection.json"
-    if not path.is_file():
-        return
-    selection = read_json_mapping(path)
-    known = {f.name for f in fields(Selection)}
-    foreign = [key for key in selection if key not in known]
-    if foreign:
-        raise DamagedFileError(f"{path}: unknown key(s) {', '.join(map(repr, foreign))} (a selection has "
-                               f"{', '.join(sorted(known))})")
-    _expect(path, "method", selection.get("method"), str, "the selector's name")
-    _expect(path, "selected", selection["selected"], list, "a list of task names")
-    for key in ("scores", "details", "instances", "options"):
-        _expect(path, key, selection.get(key, {}), dict, "a mapping")
 
 
 def check_run_results(path: Path, need: str) -> dict[str, Any]:
@@ -39,10 +20,10 @@ def check_run_results(path: Path, need: str) -> dict[str, Any]:
     if "stages" not in results and "primary" in results:
         raise DamagedFileError(f"{path} has no 'stages': it is the folder of one trained model (`auxlearn train`), "
                                "not of `auxlearn run`")
-    _expect(path, "primary", results.get("primary"), str, "the primary task's name")
-    _expect(path, "stages", results.get("stages"), dict, "a mapping of stage names to their results")
+    check_value(path, "primary", results.get("primary"), str, "the primary task's name")
+    check_value(path, "stages", results.get("stages"), dict, "a mapping of stage names to their results")
     for stage in need.split():
-        _expect(path, f"stages.{stage}", results["stages"].get(stage), dict, f"the {stage} stage's results")
+        check_value(path, f"stages.{stage}", results["stages"].get(stage), dict, f"the {stage} stage's results")
     return results
 
 
@@ -51,14 +32,15 @@ def check_baseline_source(source: Path) -> dict[str, Any]:
     try:
         path = source / "results.json"
         baseline = check_run_results(path, "baseline")["stages"]["baseline"]
-        _expect(path, "stages.baseline.seconds", baseline.get("seconds"), (int, float), "the baseline's seconds")
-        _expect(path, "stages.baseline.identity", baseline.get("identity", {}), dict, "what the baseline trained")
+        check_value(path, "stages.baseline.seconds", baseline.get("seconds"), (int, float), "the baseline's seconds")
+        check_value(path, "stages.baseline.identity", baseline.get("identity", {}), dict, "what the baseline trained")
     except AuxlearnError as error:
         raise AuxlearnError(f"--baseline-from {source}: {error}") from None
     return baseline
 
 
-def _expect(path: Path, key: str, value: Any, kind: type | tuple, what: str) -> None:
+def check_value(path: Path, key: str, value: Any, kind: type | tuple, what: str) -> None:
+    """``value``, read at ``key`` of the run file ``path``, is a ``kind`` (``what`` says what it should be)."""
     if not isinstance(value, kind):
         found = "nothing" if value is None else f"a {type(value).__name__}"
         raise DamagedFileError(f"{path}: {key} should be {what}, found {found}; damaged, or not a file auxlearn wrote")

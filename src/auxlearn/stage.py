@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from auxlearn.config import Experiment
+from auxlearn.config_schema import Experiment
 from auxlearn.experiment import (Prepared, data_fingerprint, finished_results, train_experiment, train_phase,
                                  training_identity, with_shots)
 from auxlearn.train.samplers import TaskSampler

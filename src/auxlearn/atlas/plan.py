@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from auxlearn.atlas.config import Atlas, Cell
-from auxlearn.report.stats import paired_t
+from auxlearn.stats import paired_t
 
 OTHER_PROTOCOL = {"joint": "sequential", "sequential": "joint"}
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Optional
 from auxlearn.atlas.config import Atlas, Cell
 from auxlearn.atlas.plan import plan_cells
 from auxlearn.atlas.table import FORMAT
-from auxlearn.report.stats import paired_t
+from auxlearn.stats import paired_t
 
 VERSION = 1
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import atomic_directory
-from auxlearn.config import PairEncoding
+from auxlearn.config_types import PairEncoding
 from auxlearn.tasks.spec import TaskSpec
 from auxlearn.tasks.types import IGNORE_INDEX, TaskType
 

@@ -15,7 +15,7 @@ import numpy as np
 from auxlearn.data.encode import EncodedSplit, encode_split, infer_label_names, tokenizer_fingerprint
 from auxlearn.data.loading import describe_source, load_split
 from auxlearn.errors import AuxlearnError, MissingSplitError
-from auxlearn.config import PairEncoding
+from auxlearn.config_types import PairEncoding
 from auxlearn.tasks.spec import TaskSpec
 
 

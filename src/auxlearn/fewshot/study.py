@@ -19,7 +19,7 @@ from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import Prepared, prepare, train_experiment
 from auxlearn.fewshot.arms import ARMS, arm_experiment
 from auxlearn.io import write_json_atomic
-from auxlearn.report.stats import mean_std, paired_t
+from auxlearn.stats import mean_std, paired_t
 
 log = logging.getLogger(__name__)
 REFERENCE = "lora"  # what a gain is measured against: a LoRA trained from scratch on the k shots

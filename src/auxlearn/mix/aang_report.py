@@ -11,8 +11,8 @@ from statistics import fmean, pstdev
 from typing import Any, Optional
 
 from auxlearn.io import read_json_mapping
-from auxlearn.report.blocks import Paragraph, Table, add_figure, fmt
-from auxlearn.report.method import MixingReport
+from auxlearn.report_kit.blocks import Paragraph, Table, add_figure, fmt
+from auxlearn.report_kit.method import MixingReport
 
 FACTOR_TITLES = {"input": "input text I", "transform": "input transform T", "attention": "attention pattern R",
                  "output": "output O"}
@@ -86,7 +86,7 @@ def split_and_cost(weightings: list[dict[str, Any]]) -> str:
 
 
 def factor_plot(weightings: list[dict[str, Any]]) -> Optional[bytes]:
-    from auxlearn.report import plots  # when drawing: importing it sets matplotlib's backend
+    from auxlearn.report_kit import plots  # when drawing: importing it sets matplotlib's backend
 
     histories = [w["history"] for w in weightings if w.get("history")]
     panels = [*(f for f in FACTOR_TITLES if len(_values(histories, f)) > 1), "split"]  # a lone value stays at 1

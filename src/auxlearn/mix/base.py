@@ -6,10 +6,10 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from auxlearn.plugins import Plugin
-from auxlearn.report.method import MixingReport
+from auxlearn.report_kit.method import MixingReport
 
 if TYPE_CHECKING:  # the stage brings the training code, which a mixer's options and report do not need
-    from auxlearn.config import Experiment
+    from auxlearn.config_schema import Experiment
     from auxlearn.stage import Stage
 
 

@@ -6,8 +6,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from auxlearn.report.blocks import Table, add_figure, fmt, fmt_ratio
-from auxlearn.report.method import MixingReport
+from auxlearn.report_kit.blocks import Table, add_figure, fmt, fmt_ratio
+from auxlearn.report_kit.method import MixingReport
 
 
 def _trials(run) -> list[dict[str, Any]]:
@@ -21,7 +21,7 @@ class RatioSearchReport(MixingReport):
         return f" after {len(scored)} trained trials (best dev {fmt(best)})" if scored else ""
 
     def evidence(self, run):
-        from auxlearn.report import plots  # when drawing: importing it sets matplotlib's backend
+        from auxlearn.report_kit import plots  # when drawing: importing it sets matplotlib's backend
 
         blocks: list = []
         trials = _trials(run)
@@ -43,7 +43,7 @@ def trials_plot(trials: list[dict[str, Any]], metric: str, method: str) -> Optio
     Drawn from mixture.json rather than the Optuna study: proposals without an active auxiliary are told to
     the study with the worst score seen (they were never trained), and optuna's plot would count them as trials.
     """
-    from auxlearn.report import plots  # when drawing: importing it sets matplotlib's backend
+    from auxlearn.report_kit import plots  # when drawing: importing it sets matplotlib's backend
 
     scored = [t for t in trials if t.get("score") is not None]
     if not scored:

@@ -14,7 +14,7 @@ from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from auxlearn.config import DEFAULT_MODEL
+from auxlearn.config_types import DEFAULT_MODEL
 from auxlearn.errors import AuxlearnError
 
 _DEFAULT_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"

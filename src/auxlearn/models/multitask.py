@@ -30,8 +30,8 @@ from auxlearn.adapters.routing import routing_weights
 from auxlearn.errors import AuxlearnError, DamagedFileError, format_validation_error
 from auxlearn.io import atomic_directory, read_json_mapping, write_json_atomic
 from auxlearn.models.encoder import load_tokenizer
-from auxlearn.models.heads import Head
-from auxlearn.config import PairEncoding, Precision
+from auxlearn.tasks.types.heads import Head
+from auxlearn.config_types import PairEncoding, Precision
 from auxlearn.tasks.spec import TaskSpec
 
 Pooling = Literal["cls", "mean"]

@@ -14,8 +14,7 @@ import torch
 
 from auxlearn.objectives.attention import ONE_WAY, attention_pattern
 from auxlearn.objectives.space import DENOISE, Objective
-from auxlearn.objectives.transforms import RATE, TokenTransform
-from auxlearn.tasks.types.base import IGNORE_INDEX
+from auxlearn.objectives.transforms import IGNORE_INDEX, RATE, TokenTransform
 
 
 class ObjectiveBatcher:

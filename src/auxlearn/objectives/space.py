@@ -14,7 +14,7 @@ pattern: a copy task; AANG's code allows it, Dery et al., ICLR 2023). A supervis
 so one-way attention does not fit it (as in AANG), and it needs its own task as input. (X, none, bidirectional,
 X) is task X itself: the primary, always trained, or an auxiliary task named as it is.
 
-An objective trains as a task named ``input/transform/attention/output`` (``objectives/tasks.py``).
+An objective trains as a task named ``input/transform/attention/output`` (``tasks/objective_tasks.py``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class Objective:
 
     @property
     def name(self) -> str:
-        """The task name that trains it (``objectives/tasks.py``)."""
+        """The task name that trains it (``tasks/objective_tasks.py``)."""
         return "/".join((self.input, self.transform, self.attention, self.output))
 
     @classmethod

@@ -17,6 +17,9 @@ from transformers import DataCollatorForLanguageModeling
 Transform = Literal["none", "replace", "mask", "bert"]
 TRANSFORMS: tuple[str, ...] = get_args(Transform)
 RATE = 0.15  # the share of each sequence's tokens a transform selects (BERT's)
+# The label of positions that neither loss nor metrics read: cross-entropy's ignore_index, which transformers'
+# collator writes where no token is to be predicted. The task types' labels use it too.
+IGNORE_INDEX = -100
 
 # (share of the selected tokens masked, share replaced by a random token); the rest are kept.
 _SHARES = {"none": (0.0, 0.0), "replace": (0.0, 1.0), "mask": (1.0, 0.0), "bert": (0.8, 0.1)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from auxlearn.config import Experiment
+from auxlearn.config_schema import Experiment
 from auxlearn.errors import AuxlearnError
 from auxlearn.protocols.auto import choose
 from auxlearn.protocols.base import Arm, Phase, Plan, Protocol

@@ -2,10 +2,11 @@
 
 It writes report.html (one self-contained file) and report.md.
 
-``write_report(run_dir)`` reads the run folder (data.py), computes the statistics (stats.py), builds the
-content (content.py: the verdict from verdict.py, each method's own sections through method.py) out of the
-blocks of blocks.py with figures from plots.py, and renders it (html.py, markdown.py); every file is written
-atomically. A folder of `auxlearn atlas` (atlas.json, no results.json) gets the atlas's report (atlas.py).
+``write_report(run_dir)`` reads the run folder (``report_kit/run_data.py``), computes the statistics
+(``auxlearn/stats.py``), builds the content (content.py: the verdict from verdict.py, each method's own sections
+through method_reports.py) out of the kit's blocks with its figures, and renders it (the kit's html.py and
+markdown.py); every file is written atomically. A folder of `auxlearn atlas` (atlas.json, no results.json) gets
+the atlas's report (atlas.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ from pathlib import Path
 
 from auxlearn.errors import AuxlearnError, DamagedFileError
 from auxlearn.io import read_json_mapping, write_bytes_atomic, write_text_atomic
+from auxlearn.report.atlas import build_atlas_report
+from auxlearn.report.content import build_report
+from auxlearn.report.fewshot import build_fewshot_report
+from auxlearn.report.study import build_study_report, find_runs
+from auxlearn.report_kit.html import render_html
+from auxlearn.report_kit.markdown import render_markdown
+from auxlearn.report_kit.run_data import load_run
 
 
 def write_report(run_dir: str | os.PathLike) -> Path:
@@ -24,9 +32,6 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     own report, and the folder a report that compares them. One with atlas.json is an atlas (atlas.py); the
     runs of its cells below it get no report of their own.
     """
-    from auxlearn.report.data import load_run
-    from auxlearn.report.study import build_study_report, find_runs
-
     run_dir = Path(run_dir)
     if (run_dir / "results.json").is_file() or not run_dir.is_dir():
         try:
@@ -40,8 +45,6 @@ def write_report(run_dir: str | os.PathLike) -> Path:
                                    "version of auxlearn") from None
         return _write(run_dir, report)
     if (run_dir / "atlas.json").is_file():
-        from auxlearn.report.atlas import build_atlas_report
-
         return _write(run_dir, build_atlas_report(run_dir / "atlas.json"))
     run_dirs = find_runs(run_dir)
     if not run_dirs:
@@ -54,22 +57,14 @@ def write_report(run_dir: str | os.PathLike) -> Path:
 
 def _build(run_dir: Path):
     """The report of a run folder: of `auxlearn adapt` (results.json of kind ``fewshot``) or of `auxlearn run`."""
-    from auxlearn.report.content import build_report
-    from auxlearn.report.data import load_run
-
     if (run_dir / "results.json").is_file():
         results = read_json_mapping(run_dir / "results.json")
         if results.get("kind") == "fewshot":
-            from auxlearn.report.fewshot import build_fewshot_report
-
             return build_fewshot_report(results)
     return build_report(load_run(run_dir))
 
 
 def _write(folder: Path, report) -> Path:
-    from auxlearn.report.html import render_html
-    from auxlearn.report.markdown import render_markdown
-
     markdown, figures = render_markdown(report)
     for relative, png in figures.items():
         write_bytes_atomic(folder / relative, png)

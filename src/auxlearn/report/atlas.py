@@ -21,9 +21,9 @@ import yaml
 from auxlearn.atlas.table import FORMAT
 from auxlearn.errors import DamagedFileError
 from auxlearn.io import read_json_mapping
-from auxlearn.report import plots
-from auxlearn.report.blocks import Code, Paragraph, Report, Section, Table, add_figure, fmt
-from auxlearn.report.stats import CONFIDENCE, Comparison
+from auxlearn.report_kit import plots
+from auxlearn.report_kit.blocks import Code, Paragraph, Report, Section, Table, add_figure, fmt
+from auxlearn.stats import CONFIDENCE, Comparison
 
 MARK = "†"  # after a gain whose 95 % interval excludes zero (not "*": Markdown's emphasis)
 

@@ -1,17 +1,17 @@
 """What the report says about one run: ``build_report(data)`` turns a loaded run into a ``Report``.
 
 The headline (verdict.py), then how the final model came about: its protocol, the selection and the mixing, each
-explained by its method (method.py), the learning curves, the costs and the configuration.
+explained by its method (method_reports.py), the learning curves, the costs and the configuration.
 """
 
 from __future__ import annotations
 
 import yaml
 
-from auxlearn.report import plots
-from auxlearn.report.blocks import Block, Code, Paragraph, Report, Section, Table, add_figure, fmt_ratio
-from auxlearn.report.data import RunData
-from auxlearn.report.method import mixing_report, selection_report
+from auxlearn.report_kit import plots
+from auxlearn.report_kit.blocks import Block, Code, Paragraph, Report, Section, Table, add_figure, fmt_ratio
+from auxlearn.report_kit.run_data import RunData
+from auxlearn.report.method_reports import mixing_report, selection_report
 from auxlearn.report.verdict import ARMS, arms_table, headline_table, lead, outcome, run_gains, verdict_text
 
 PROTOCOLS = {"joint": "multi-task training, primary and auxiliary batches mixed throughout",

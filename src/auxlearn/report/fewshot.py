@@ -1,7 +1,7 @@
 """The report of ``auxlearn adapt``: the few-shot comparison of the arms, what each trains, the routing learnt.
 
 Read from the study's results.json (``fewshot/study.py``); every gain is an arm's eval score minus LoRA from
-scratch's on the same seed's k-shot draw, with a paired Student-t interval (stats.py).
+scratch's on the same seed's k-shot draw, with a paired Student-t interval (auxlearn/stats.py).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 import yaml
 
 from auxlearn.fewshot.arms import ARMS, label
-from auxlearn.report import plots
-from auxlearn.report.blocks import Code, Paragraph, Report, Section, Table, add_figure, fmt, fmt_gain
-from auxlearn.report.stats import Comparison
+from auxlearn.report_kit import plots
+from auxlearn.report_kit.blocks import Code, Paragraph, Report, Section, Table, add_figure, fmt, fmt_gain
+from auxlearn.stats import Comparison
 from auxlearn.report.verdict import fmt_level, interval_text
 
 REFERENCE = "lora"

@@ -15,11 +15,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from auxlearn.io import read_json
-from auxlearn.report import plots
-from auxlearn.report.blocks import Paragraph, Report, Section, Table, add_figure, fmt_gain
-from auxlearn.report.data import RunData
-from auxlearn.report.method import selection_report
-from auxlearn.report.stats import CONFIDENCE
+from auxlearn.report_kit import plots
+from auxlearn.report_kit.blocks import Paragraph, Report, Section, Table, add_figure, fmt_gain
+from auxlearn.report_kit.run_data import RunData
+from auxlearn.report.method_reports import selection_report
+from auxlearn.stats import CONFIDENCE
 from auxlearn.report.verdict import fmt_level, fmt_p, interval_text, mean_text, outcome, run_gains
 
 

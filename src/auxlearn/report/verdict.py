@@ -11,10 +11,10 @@ from typing import Any, Optional
 
 import numpy as np
 
-from auxlearn.report import plots
-from auxlearn.report.blocks import Table, fmt, fmt_gain
-from auxlearn.report.data import RunData
-from auxlearn.report.stats import CONFIDENCE, Comparison, mean_std, paired_t, verdict_word
+from auxlearn.report_kit import plots
+from auxlearn.report_kit.blocks import Table, fmt, fmt_gain
+from auxlearn.report_kit.run_data import RunData
+from auxlearn.stats import CONFIDENCE, Comparison, mean_std, paired_t, verdict_word
 
 ARMS = ("baseline", "control", "final")  # the stages trained and scored on eval seed by seed
 # verdict_word's words that outcome() treats apart (the positive ones weakest first), then outcome()'s own

@@ -13,7 +13,7 @@ from typing import Optional
 from pydantic import Field, StrictInt
 
 from auxlearn.plugins import MethodOptions
-from auxlearn.report.method import SelectionReport, listing
+from auxlearn.report_kit.method import SelectionReport, listing
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.rules import ranked
 from auxlearn.train.samplers import build_sampler

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auxlearn.report.method import SelectionReport
+from auxlearn.report_kit.method import SelectionReport
 from auxlearn.select.base import Selection, Selector
 
 

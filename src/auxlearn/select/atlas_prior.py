@@ -19,7 +19,7 @@ from pydantic import Field, StrictInt
 from auxlearn.atlas.table import TransferTable, builtin_path, read_atlas
 from auxlearn.errors import AuxlearnError
 from auxlearn.plugins import MethodOptions
-from auxlearn.report.method import SelectionReport, listing
+from auxlearn.report_kit.method import SelectionReport, listing
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.rules import ranked
 from auxlearn.select.task_embedding import DEFAULT_EXAMPLES, cosine, task_embedding

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from auxlearn.report.blocks import add_figure
-from auxlearn.report.method import SelectionReport, listing
+from auxlearn.report_kit.blocks import add_figure
+from auxlearn.report_kit.method import SelectionReport, listing
 from auxlearn.select.rules import PRIMARY
 
 
@@ -60,7 +60,7 @@ def utilities_plot(history: list[dict[str, Any]], tasks: Sequence[str], primary:
                    threshold: Optional[float] = None) -> Optional[bytes]:
     """Posterior mean utility alpha / (alpha + beta) of each arm after every round, one line per task; a numeric
     threshold is drawn as a line ("primary" is the primary's own curve, drawn anyway)."""
-    from auxlearn.report import plots  # when drawing: importing it sets matplotlib's backend
+    from auxlearn.report_kit import plots  # when drawing: importing it sets matplotlib's backend
 
     rounds = [r for r in history if isinstance(r.get("alpha"), dict) and isinstance(r.get("beta"), dict)]
     if not rounds:
@@ -88,7 +88,7 @@ def utilities_plot(history: list[dict[str, Any]], tasks: Sequence[str], primary:
 
 
 def plays_plot(plays: dict[str, int], selected: Sequence[str], primary: str) -> Optional[bytes]:
-    from auxlearn.report import plots  # when drawing: importing it sets matplotlib's backend
+    from auxlearn.report_kit import plots  # when drawing: importing it sets matplotlib's backend
 
     if not plays:
         return None

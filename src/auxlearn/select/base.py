@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from auxlearn.plugins import Plugin
-from auxlearn.report.method import SelectionReport
+from auxlearn.report_kit.method import SelectionReport
 
 if TYPE_CHECKING:  # the stage brings the training code, which a selector's options and report do not need
     from auxlearn.stage import Stage

@@ -16,7 +16,7 @@ from typing import Optional
 from pydantic import Field, StrictInt
 
 from auxlearn.plugins import MethodOptions
-from auxlearn.report.stats import paired_t
+from auxlearn.stats import paired_t
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.exhaustive_report import ExhaustiveReport
 from auxlearn.select.rules import ranked

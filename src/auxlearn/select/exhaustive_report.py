@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from auxlearn.report.blocks import add_figure
-from auxlearn.report.method import SelectionReport, listing
+from auxlearn.report_kit.blocks import add_figure
+from auxlearn.report_kit.method import SelectionReport, listing
 
 
 class ExhaustiveReport(SelectionReport):
@@ -23,7 +23,7 @@ class ExhaustiveReport(SelectionReport):
                 + (f"; dropped {listing(dropped, scores, lambda v: f'{v:+.4f}')}" if dropped else "") + ".")
 
     def evidence(self, run):
-        from auxlearn.report import plots  # when drawing: importing it sets matplotlib's backend
+        from auxlearn.report_kit import plots  # when drawing: importing it sets matplotlib's backend
 
         blocks = []
         scores = (run.selection or {}).get("scores")

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import Field, StrictInt
 
 from auxlearn.plugins import MethodOptions
-from auxlearn.report.method import SelectionReport
+from auxlearn.report_kit.method import SelectionReport
 from auxlearn.select.base import Selection, Selector
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field, StrictInt
 
 from auxlearn.plugins import MethodOptions
-from auxlearn.report.method import SelectionReport, listing
+from auxlearn.report_kit.method import SelectionReport, listing
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.rules import ranked
 from auxlearn.select.task_embedding import DEFAULT_EXAMPLES, cosine, task_embedding

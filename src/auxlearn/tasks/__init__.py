@@ -7,6 +7,7 @@ from typing import Iterable
 
 from auxlearn.errors import AuxlearnError
 from auxlearn.tasks.builtin import builtin_tasks
+from auxlearn.tasks.objective_tasks import objective_spec
 from auxlearn.tasks.spec import DataSource, TaskSpec
 from auxlearn.tasks.types import TASK_TYPES
 from auxlearn.tasks.user import load_task_file
@@ -36,8 +37,6 @@ def available_tasks(task_files: Iterable[str | Path] = ()) -> dict[str, TaskSpec
 
 def get_task(name: str, tasks: dict[str, TaskSpec]) -> TaskSpec:
     """The task ``name`` names: one of ``tasks``, or an objective's (``input/transform/attention/output``)."""
-    from auxlearn.objectives.tasks import objective_spec  # it builds on this package's specs
-
     spec = tasks.get(name) or objective_spec(name, tasks)
     if spec is None:
         raise AuxlearnError(f"unknown task {name!r}; known tasks: {', '.join(sorted(tasks))} (or an objective, "

@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from auxlearn.config import PairEncoding
+from auxlearn.config_types import PairEncoding
 from auxlearn.objectives.space import Objective
 from auxlearn.tasks.metrics import LOWER_IS_BETTER, check_metric
 from auxlearn.tasks.types import TASK_TYPES, TaskType
@@ -54,7 +54,7 @@ class TaskSpec(BaseModel):
     source: DataSource
     replaces: bool = Field(False, description="a user task that takes a built-in task's name must say so")
     objective: Optional[Objective] = Field(
-        None, description="an objective's task (objectives/tasks.py): how its batches are made from the text")
+        None, description="an objective's task (tasks/objective_tasks.py): how its batches are made from the text")
 
     @field_validator("type")
     @classmethod

@@ -17,7 +17,7 @@ from typing import ContextManager, Literal
 
 import torch
 
-from auxlearn.config import Precision
+from auxlearn.config_types import Precision
 from auxlearn.errors import AuxlearnError
 
 Resolved = Literal["fp32", "bf16"]

@@ -25,7 +25,7 @@ from typing import Any, Mapping, Optional
 import torch
 from tqdm.auto import tqdm
 
-from auxlearn.config import TrainConfig
+from auxlearn.config_schema import TrainConfig
 from auxlearn.data.batching import EndlessBatches
 from auxlearn.data.task_data import TaskData
 from auxlearn.errors import AuxlearnError, NonFiniteLossError

@@ -29,7 +29,7 @@ import logging
 import time
 import zipfile
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -42,18 +42,16 @@ from auxlearn.io import write_json_atomic
 from auxlearn.models.encoder import resolve_model_name
 
 from .importance import HeadImportance, head_importance
+from .options import GradTSOptions
 from .reference import reference_importance
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    from .selector import GradTSSelector
 
 CACHE_VERSION = 2
 FINETUNE_DEV_EXAMPLES = 64  # the fine-tune's one dev evaluation (a diagnostic only) uses this many examples
 
 
-def _subsample(stage, task: str, options: GradTSSelector.Options,
+def _subsample(stage, task: str, options: GradTSOptions,
                whole_split: bool) -> tuple[EncodedSplit, EncodedSplit]:
     """The fine-tuning and the importance examples of ``task``: prefixes of one seeded permutation of its
     train split (so the importance examples are among the fine-tuning ones when there are fewer)."""
@@ -63,7 +61,7 @@ def _subsample(stage, task: str, options: GradTSSelector.Options,
     return train.select(np.sort(order[: options.finetune_examples])), train.select(np.sort(order[:n_imp]))
 
 
-def task_importance(stage, task: str, options: GradTSSelector.Options, *,
+def task_importance(stage, task: str, options: GradTSOptions, *,
                     whole_split: bool = False) -> tuple[HeadImportance, dict[str, Any]]:
     """The head importance of ``task`` (from the cache when possible) and what it cost."""
     exp, prepared = stage.exp, stage.prepared
@@ -119,14 +117,14 @@ def task_importance(stage, task: str, options: GradTSSelector.Options, *,
     return result, {**cost, "cached": False, "cache_key": key}
 
 
-def _finetune_variant(exp, task: str, options: GradTSSelector.Options, steps: int):
+def _finetune_variant(exp, task: str, options: GradTSOptions, steps: int):
     """The experiment as GradTS fine-tunes ``task`` alone before measuring its head importance."""
     return exp.variant(primary=task, auxiliary=[], sampler={"name": "uniform"}, steps=steps,
                        batch_size=options.finetune_batch_size, lr=options.finetune_lr or exp.train.lr, grad_accum=1,
                        eval_every=steps, patience=None, eval_tasks=[], progress=False)
 
 
-def finetune(stage, task: str, options: GradTSSelector.Options, tune_split: EncodedSplit, steps: int):
+def finetune(stage, task: str, options: GradTSOptions, tune_split: EncodedSplit, steps: int):
     """A fresh model (encoder + ``task``'s head) trained ``steps`` steps on ``tune_split``."""
     exp, prepared = stage.exp, stage.prepared
     source = prepared.data[task]

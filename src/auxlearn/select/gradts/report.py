@@ -15,8 +15,8 @@ from typing import Sequence
 import numpy as np
 
 from auxlearn.io import read_json
-from auxlearn.report.blocks import Table, add_figure, fmt
-from auxlearn.report.method import SelectionReport
+from auxlearn.report_kit.blocks import Table, add_figure, fmt
+from auxlearn.report_kit.method import SelectionReport
 
 IMPORTANCE_DIR = Path("select") / "importance"
 TAUS_FILES = (Path("select") / "gradts.json", Path("select") / "taus.json")
@@ -33,7 +33,7 @@ class GradTSReport(SelectionReport):
                 f"primary's, and kept {kept or 'none'}.")
 
     def evidence(self, run):
-        from auxlearn.report import plots  # when drawing: importing it sets matplotlib's backend
+        from auxlearn.report_kit import plots  # when drawing: importing it sets matplotlib's backend
 
         blocks: list = []
         selected = (run.selection or {}).get("selected") or []
@@ -93,7 +93,7 @@ def load_taus(run_dir: Path, selection) -> dict[str, float]:
 
 def heatmaps(matrices: dict[str, np.ndarray], order: Sequence[str], taus: dict[str, float]):
     """One layers x heads heatmap per task (primary first), on one shared colour scale; PNG bytes."""
-    from auxlearn.report import plots  # when drawing: importing it sets matplotlib's backend
+    from auxlearn.report_kit import plots  # when drawing: importing it sets matplotlib's backend
 
     tasks = [t for t in order if t in matrices]
     if not tasks:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from auxlearn.tasks.types.base import IGNORE_INDEX, TaskType
+from auxlearn.objectives.transforms import IGNORE_INDEX
+from auxlearn.tasks.types.base import TaskType
 from auxlearn.tasks.types.classification import Classification
 from auxlearn.tasks.types.masked_lm import MaskedLM
 from auxlearn.tasks.types.regression import Regression

@@ -8,22 +8,30 @@ entry in the registry (``__init__.py``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
 
 import numpy as np
 import torch
 
+from auxlearn.config_types import PairEncoding
 from auxlearn.errors import AuxlearnError
-from auxlearn.models.heads import Head
+from auxlearn.objectives.batches import ObjectiveBatcher
+from auxlearn.objectives.space import Objective
 from auxlearn.tasks.metrics import compute_metrics
+from auxlearn.tasks.types.heads import Head
 
-if TYPE_CHECKING:
-    from auxlearn.config import PairEncoding
-    from auxlearn.objectives.space import Objective
-    from auxlearn.tasks.spec import TaskSpec
 
-# The label of positions that neither loss nor metrics read (cross-entropy's ignore_index).
-IGNORE_INDEX = -100
+class Spec(Protocol):
+    """What a type reads of a task's spec: ``auxlearn.tasks.spec.TaskSpec``, which names its type and so stands
+    above the types."""
+
+    name: str
+    text_fields: list[str]
+    label_field: Optional[str]
+    label_names: Optional[list[str]]
+    metrics: list[str]
+    main_metric: list[str]
+    objective: Optional[Objective]
 
 
 class TaskType:
@@ -39,7 +47,7 @@ class TaskType:
 
     # --- the spec ---------------------------------------------------------------------------------------------
 
-    def validate(self, spec: TaskSpec) -> None:
+    def validate(self, spec: Spec) -> None:
         """Raise ValueError for a spec this type cannot serve (metric names are known by now)."""
         for metric in spec.metrics:
             if metric not in self.metrics:
@@ -50,10 +58,10 @@ class TaskType:
         if self.labelled and (spec.label_field is None or not spec.main_metric):
             raise ValueError(f"a {self.name} task needs a label_field and a main_metric")
 
-    def num_labels(self, spec: TaskSpec) -> int:
+    def num_labels(self, spec: Spec) -> int:
         return len(spec.label_names or ())
 
-    def siamese(self, spec: TaskSpec, pair_encoding: PairEncoding) -> bool:
+    def siamese(self, spec: Spec, pair_encoding: PairEncoding) -> bool:
         """Whether the task's texts are encoded apart: a pair task under siamese encoding."""
         return pair_encoding == "siamese" and len(spec.text_fields) == 2
 
@@ -68,7 +76,7 @@ class TaskType:
             return {"input_ids": first["input_ids"], "pair_input_ids": second["input_ids"]}
         return tokenizer(*texts, truncation=True, max_length=max_length)
 
-    def check_rows(self, spec: TaskSpec, texts: list[list], labels: Optional[Sequence], row_ids: Sequence[int],
+    def check_rows(self, spec: Spec, texts: list[list], labels: Optional[Sequence], row_ids: Sequence[int],
                    source: str) -> None:
         """Raise an AuxlearnError naming the row and field of a value this type cannot read (before tokenizing,
         whose own errors name neither); ``labels`` is None for an unlabelled split."""
@@ -77,7 +85,7 @@ class TaskType:
         if labels is not None:
             check_each(spec, spec.label_field, labels, row_ids, source, _is_scalar, "a label name, an id or a number")
 
-    def encode_labels(self, spec: TaskSpec, values: Sequence, row_ids: Sequence[int], source: str,
+    def encode_labels(self, spec: Spec, values: Sequence, row_ids: Sequence[int], source: str,
                       encoded: Mapping[str, Any]) -> list:
         """Each row's label checked and converted; errors name the task, ``source`` and the row."""
         raise NotImplementedError
@@ -96,17 +104,15 @@ class TaskType:
         """One batch's labels as a tensor; ``width`` is the batch's padded sequence length."""
         return torch.as_tensor(labels, dtype=self.label_dtype)
 
-    def build_head(self, in_features: int, spec: TaskSpec, dropout: float) -> Head:
+    def build_head(self, in_features: int, spec: Spec, dropout: float) -> Head:
         return self.head(in_features, self.num_labels(spec), dropout)
 
-    def batch_transform(self, spec: TaskSpec, tokenizer, seed: int) -> Optional[Callable[[dict], dict]]:
+    def batch_transform(self, spec: Spec, tokenizer, seed: int) -> Optional[Callable[[dict], dict]]:
         """What turns a drawn training batch into the one the task trains on: the batch of the spec's objective
         (or the type's ``default_objective``), with its own seeded, checkpointable state; None: the batch as drawn."""
         objective = spec.objective or self.default_objective
         if objective is None:
             return None
-        from auxlearn.objectives.batches import ObjectiveBatcher  # objectives import this module
-
         return ObjectiveBatcher(objective, tokenizer, seed=seed)
 
     def pretrained_head(self, model_name: str) -> Optional[dict[str, torch.Tensor]]:
@@ -119,16 +125,16 @@ class TaskType:
         """One batch's head predictions as one Python value per example; ``labels`` are the examples' own."""
         return [prediction.item() for prediction in predictions]
 
-    def metric_inputs(self, spec: TaskSpec, predictions: list, labels: Sequence) -> tuple[Sequence, Sequence]:
+    def metric_inputs(self, spec: Spec, predictions: list, labels: Sequence) -> tuple[Sequence, Sequence]:
         """Predictions (as ``outputs`` gives them) and encoded labels in the form the metrics take."""
         return predictions, labels
 
-    def score(self, spec: TaskSpec, predictions: list, labels: Sequence) -> dict[str, float]:
+    def score(self, spec: Spec, predictions: list, labels: Sequence) -> dict[str, float]:
         """The task's metrics and its main score."""
         predictions, references = self.metric_inputs(spec, predictions, labels)
         return compute_metrics(spec.metrics, spec.main_metric, predictions, references)
 
-    def readable(self, spec: TaskSpec, prediction: Any) -> Any:
+    def readable(self, spec: Spec, prediction: Any) -> Any:
         """One prediction as a user reads it (a label name, a number)."""
         raise NotImplementedError
 
@@ -141,7 +147,7 @@ def _is_scalar(value) -> bool:
     return value is None or isinstance(value, (str, int, float, np.integer, np.floating))
 
 
-def check_each(spec: TaskSpec, field: str, values: Sequence, row_ids: Sequence[int], source: str, ok, expected: str):
+def check_each(spec: Spec, field: str, values: Sequence, row_ids: Sequence[int], source: str, ok, expected: str):
     """The first row of ``values`` that is not ``ok`` is an error naming its row, field and what was expected."""
     for row_id, value in zip(row_ids, values):
         if not ok(value):
@@ -158,7 +164,7 @@ def as_text(value) -> str:
     return "" if value is None else str(value)
 
 
-def label_id(spec: TaskSpec, value, row_id: int, source: str) -> int:
+def label_id(spec: Spec, value, row_id: int, source: str) -> int:
     """A label name or id as its id in ``spec.label_names``."""
     names = spec.label_names or []
     if isinstance(value, str):

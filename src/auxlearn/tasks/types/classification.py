@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch.nn import functional as F
 
-from auxlearn.models.heads import Head
 from auxlearn.tasks.types.base import TaskType, label_id
+from auxlearn.tasks.types.heads import Head
 
 
 class ClassificationHead(Head):

@@ -16,9 +16,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from auxlearn.errors import AuxlearnError
-from auxlearn.models.heads import Head
 from auxlearn.objectives.space import TAPT
-from auxlearn.tasks.types.base import IGNORE_INDEX, TaskType
+from auxlearn.objectives.transforms import IGNORE_INDEX
+from auxlearn.tasks.types.base import TaskType
+from auxlearn.tasks.types.heads import Head
 
 
 class LMHead(Head):

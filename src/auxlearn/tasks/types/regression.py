@@ -8,8 +8,8 @@ import torch
 from torch.nn import functional as F
 
 from auxlearn.errors import AuxlearnError
-from auxlearn.models.heads import Head
 from auxlearn.tasks.types.base import TaskType
+from auxlearn.tasks.types.heads import Head
 
 
 class RegressionHead(Head):

@@ -11,9 +11,10 @@ from typing import Optional
 import torch
 from torch.nn import functional as F
 
-from auxlearn.models.heads import Head
 from auxlearn.errors import AuxlearnError
-from auxlearn.tasks.types.base import IGNORE_INDEX, TaskType, check_each, label_id
+from auxlearn.objectives.transforms import IGNORE_INDEX
+from auxlearn.tasks.types.base import TaskType, check_each, label_id
+from auxlearn.tasks.types.heads import Head
 
 
 class TaggingHead(Head):

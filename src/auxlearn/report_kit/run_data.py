@@ -12,7 +12,7 @@ Files read (all optional except ``results.json``):
 - ``metrics.jsonl`` of every trained model: ``baseline/seed_*``, ``final/seed_*``, ``select/<name>`` (the
   selector's own runs) and ``mix/trial_*``.
 
-A selector's or mixer's own files are read by its own report (auxlearn/report/method.py).
+A selector's or mixer's own files are read by its own report (auxlearn/report_kit/method.py).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from auxlearn.report.blocks import Code, Figure, Paragraph, Report, Table
+from auxlearn.report_kit.blocks import Code, Figure, Paragraph, Report, Table
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; margin: 0 auto;

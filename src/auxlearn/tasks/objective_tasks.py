@@ -1,5 +1,5 @@
 """An objective is trained as a task named ``input/transform/attention/output``: its input task's text (and, for a
-supervised output, labels), its own head, and batches made by its objective (``batches.py``).
+supervised output, labels), its own head, and batches made by its objective (``objectives/batches.py``).
 
 ``citation_intent/bert/bidirectional/denoise`` is TAPT's masked LM on citation_intent's text, with an LM head of
 its own (AANG gives every denoising objective its own copy of the LM head); ``citation_intent/mask/bidirectional/

@@ -1,6 +1,6 @@
 """Task heads: dropout + linear over the pooled (or per-token) encoder output, and the loss they train with.
 
-Each task type (``auxlearn.tasks.types``) subclasses ``Head`` with its loss and builds its tasks' heads.
+Each task type (a module beside this one) subclasses ``Head`` with its loss and builds its tasks' heads.
 """
 
 from __future__ import annotations

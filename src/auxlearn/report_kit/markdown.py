@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auxlearn.report.blocks import Code, Figure, Paragraph, Report, Table
+from auxlearn.report_kit.blocks import Code, Figure, Paragraph, Report, Table
 
 FIGURES_DIR = "report_figures"
 

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-from auxlearn.report.stats import Comparison
+from auxlearn.stats import Comparison
 
 
 def fmt(value: Optional[float]) -> str:

@@ -1,16 +1,16 @@
-"""What a method says about its own result in the report, and how the report finds it.
+"""What a method says about its own result in the report.
 
 A selector or mixer class carries ``report``, an instance of a subclass of ``SelectionReport`` or
-``MixingReport``; the defaults below suit a method with no evidence of its own. The report composes their
-sections and holds no method's name.
+``MixingReport``; the defaults below suit a method with no evidence of its own. The report (``auxlearn.report``)
+finds a run's method by name, composes their sections and holds no method's name.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from auxlearn.report.blocks import Block
-from auxlearn.report.data import RunData
+from auxlearn.report_kit.blocks import Block
+from auxlearn.report_kit.run_data import RunData
 
 
 class SelectionReport:
@@ -36,21 +36,6 @@ class MixingReport:
 
     def evidence(self, run: RunData) -> list[Block]:
         return []
-
-
-def selection_report(run: RunData) -> SelectionReport:
-    """The report of the run's selector; the default one for a method no longer (or never) registered."""
-    from auxlearn.select import SELECTORS  # here: the selectors import this module for their base class
-
-    method = SELECTORS.get(run.selection_method)
-    return method.report if method is not None else SelectionReport()
-
-
-def mixing_report(run: RunData) -> MixingReport:
-    from auxlearn.mix import MIXERS  # here: the mixers import this module for their base class
-
-    method = MIXERS.get(run.mixing_method)
-    return method.report if method is not None else MixingReport()
 
 
 def listing(tasks: list[str], scores: dict[str, float], fmt_score: Callable[[float], str],

