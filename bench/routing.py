@@ -11,8 +11,9 @@ the official validation split; dev (k per class, carved from train) picks each r
 Resumable: runs live under ``bench/work/routing/<target>`` (not committed: run folders and the pre-trained skills'
 weights are no results), so a re-run on the same machine reads back every finished pre-training and adaptation;
 in a fresh clone the bench says that it re-creates them, about 6 hours on an AVX2-only 2-core CPU, and
-``bench/results/routing.json`` keeps the summary of the runs it was computed from. Seed-major: every target gets seed s before any gets seed s + 1, and ``bench/results/routing.json``
-is rewritten after each seed: the gain averaged over the targets, paired by seed, with its t-interval.
+``bench/results/routing.json`` keeps the summary of the runs it was computed from. Seed-major: every target gets
+seed s before any gets seed s + 1, and ``bench/results/routing.json`` is rewritten after each seed: the gain
+averaged over the targets, paired by seed, with its t-interval.
 
 Then a check that the reference is not a straw man: LoRA from scratch again at 3e-3 and 1e-2 (every arm above
 learns at 1e-3), each seed's learning rate chosen by its dev score (ties to the lower), and the skilled arms'
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from auxlearn.config_files import load_experiment  # noqa: E402
-from auxlearn.fewshot import run_fewshot  # noqa: E402
+from auxlearn.fewshot.adaptation import run_fewshot  # noqa: E402
 from auxlearn.io import write_json_atomic  # noqa: E402
 from auxlearn.stats import mean_std, paired_t  # noqa: E402
 

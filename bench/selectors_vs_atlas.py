@@ -61,11 +61,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trained", action="store_true",
                         help="also run the selectors that train (alignment, AutoSeM, GradTS): an hour or more")
+    parser.add_argument("--preview", action="store_true",
+                        help="score on rows with one seed per pair, into bench/work/ (a check of the bench on an "
+                             "atlas still being computed; no claim)")
     args = parser.parse_args()
+    out, table_md = (WORK / "preview.json", WORK / "preview.md") if args.preview else (OUT, TABLE)
     atlas, table, doc = load_atlas(CONFIG), read_atlas(ATLAS), read_json(ATLAS)
-    results = read_json(OUT) if OUT.is_file() else {}
+    results = read_json(out) if out.is_file() else {}
     results.setdefault("selections", {})
-    complete = [p for p in atlas.config.primaries if _row_complete(doc, p)]
+    seeds = 1 if args.preview else doc["settings"]["seeds"]["initial"]
+    complete = [p for p in atlas.config.primaries if _row_complete(doc, p, seeds)]
     for primary in complete:
         exp = atlas.experiment(primary, atlas.candidates_of(primary), atlas.seed)
         prepared = prepare(exp)
@@ -78,23 +83,22 @@ def main() -> None:
             selection = build_selector(method, options).select(Stage(exp, prepared, WORK / primary / name))
             results["selections"][key] = {"selected": selection.selected, "scores": selection.scores,
                                           "seconds": time.perf_counter() - started, "details": selection.details}
-            write_json_atomic(OUT, results)
+            write_json_atomic(out, results)
         results["selections"][f"{primary}/exhaustive"] = _exhaustive(doc, primary)
     results["scores"] = _score(doc, table, results["selections"], complete)
     results["summary"] = _summary(results["scores"])
     results["machine"] = machine()
     results["atlas"] = {"cells_done": doc["cells_done"], "cells_planned": doc["cells_planned"],
                         "complete": doc["complete"], "primaries_scored": complete}
-    write_json_atomic(OUT, results)
-    write_text_atomic(TABLE, _markdown(results))
+    write_json_atomic(out, results)
+    write_text_atomic(table_md, _markdown(results))
     print(_markdown(results))
 
 
-def _row_complete(doc: dict, primary: str) -> bool:
-    """Every pair of the row has its initial seeds (a partial row would score a selector on noise)."""
+def _row_complete(doc: dict, primary: str, seeds: int) -> bool:
+    """Every pair of the row has ``seeds`` seeds (the initial ones: a partial row would score a selector on noise)."""
     row = doc["rows"][primary]
-    initial = doc["settings"]["seeds"]["initial"]
-    return bool(row["pairs"]) and all(p.get("n", 0) >= initial for p in row["pairs"].values())
+    return bool(row["pairs"]) and all(p.get("n", 0) >= seeds for p in row["pairs"].values())
 
 
 def _exhaustive(doc: dict, primary: str) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def _running_trial(storage, pid: int, timeout: float = 600) -> int:
 
 
 def _checks(summary: dict, workers: dict, args: argparse.Namespace) -> dict:
-    from auxlearn.mix.ratio_study import search_ratios
+    from auxlearn.mix.ratio_trials import search_ratios
 
     checks = {
         "workers_succeeded": all(code == 0 for code in workers["codes"]),

@@ -10,12 +10,12 @@ import math
 import pytest
 import torch
 
-import auxlearn.train.weightings.aang as aang_module
+import auxlearn.aang.weighting as aang_module
+from auxlearn.aang.factors import FactorLogits, allocate, objective_of
 from auxlearn.errors import AuxlearnError
 from auxlearn.tasks import available_tasks, get_task
 from auxlearn.train.weightings import build_weighting
-from auxlearn.train.weightings.base import StepContext
-from auxlearn.train.weightings.aang_static import FactorLogits, allocate, objective_of
+from auxlearn.train.weighting_base import StepContext
 
 CI = "citation_intent"
 TAPT = f"{CI}/bert/bidirectional/denoise"

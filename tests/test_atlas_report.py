@@ -180,7 +180,7 @@ def test_heatmap_marks_cells(atlas_dir, monkeypatch):
     """Every trained pair's mean gain is written in its cell, † and a box where the interval excludes zero; the
     untrained pair has no number; the diagonal (a primary is not its own candidate) is hatched."""
     from auxlearn.report_kit import plots
-    from auxlearn.report.atlas import heatmap, load_atlas
+    from auxlearn.report.atlas_report import heatmap, load_atlas
 
     figures = []
     original = plots.png

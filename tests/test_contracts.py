@@ -1,11 +1,11 @@
 """The contract every registered method keeps, checked over the registries themselves (SELECTORS, MIXERS,
-SAMPLERS, WEIGHTINGS, ADAPTERS), so a method is checked the moment it is registered (see CONTRIBUTING.md).
+SAMPLERS, WEIGHTINGS, ADAPTERS, PROTOCOLS, ARMS), so a method is checked the moment it is registered.
 
 Options: the defaults validate, and a bad value or an unknown key is a config error naming its key. Selectors:
 the selection is a subset of the candidates, the scores cover them, the same seed gives the same selection,
 the eval split is never read, and the report can explain the result. Mixers: the ratios cover the tasks and the
 mixture's sampler builds. Samplers: probabilities sum to 1, and ``state_dict`` -> ``load_state_dict`` continues
-the same draws.
+the same draws. Protocols and few-shot arms: as their tests at the end say.
 """
 
 from __future__ import annotations
@@ -18,10 +18,16 @@ import numpy as np
 import pytest
 
 from auxlearn.adapters import ADAPTERS
+from auxlearn.adapters.poly import PolyOptions
+from auxlearn.arm_plan import plan_budget
 from auxlearn.config import experiment_from_dict
 from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import prepare
+from auxlearn.fewshot.adaptation import arm_experiment
+from auxlearn.fewshot.arms import ARMS
 from auxlearn.mix import MIXERS, build_mixer
+from auxlearn.plugins import options_of
+from auxlearn.protocols import PROTOCOLS, Arm
 from auxlearn.report_kit.blocks import Code, Figure, Paragraph, Table
 from auxlearn.report_kit.run_data import RunData
 from auxlearn.select import SELECTORS, build_selector
@@ -250,3 +256,45 @@ def test_sampler_probabilities_are_a_distribution_for_any_sizes_and_step(name):
         probabilities = sampler.probabilities(int(rng.integers(total)))
         assert list(probabilities) == tasks and all(p >= 0 for p in probabilities.values())
         assert sum(probabilities.values()) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------------------------- protocols, arms
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_protocol_contract(name, tiny_model_dir):
+    """Whatever it chooses, under any weighting the config lets it train: a registered protocol that keeps its own
+    choice, whose phases train every task, end on the primary, and do what its flags say."""
+    protocol, tasks, plan = PROTOCOLS[name](), {"rte", *CANDIDATES}, plan_budget("equal_primary", 100, 1 / 3)
+    experiment_from_dict(experiment_dict(tiny_model_dir, transfer={"protocol": name}), check=False)
+    with pytest.raises(AuxlearnError, match=re.escape("transfer.protocol: unknown protocol 'no_such'; known: ")):
+        experiment_from_dict(experiment_dict(tiny_model_dir, transfer={"protocol": "no_such"}), check=False)
+    for sizes in ({"rte": 100, "mrpc": 900, "stsb": 900}, {"rte": 5000, "mrpc": 100, "stsb": 100}):
+        arm = Arm("rte", CANDIDATES, {"name": "uniform"}, 10, 2, 0.1, sizes)
+        for weighting in [w for w in WEIGHTINGS.values() if protocol.joint or not w.every_task]:  # as the config
+            chosen, rule = protocol.choose(arm, weighting)
+            phases = PROTOCOLS[chosen]().phases(arm, plan)
+            assert rule and PROTOCOLS[chosen]().choose(arm, weighting)[0] == chosen and phases[-1].selector == "rte"
+            assert set().union(*(p.tasks for p in phases)) == tasks and all(p.steps >= 1 for p in phases)
+            assert phases[-1].evaluate and sum(p.steps for p in phases) >= plan.primary_steps + plan.auxiliary_steps
+            joint, pulled = any(set(p.tasks) == tasks for p in phases), phases[-1].regularization > 0
+            assert (PROTOCOLS[chosen].joint, PROTOCOLS[chosen].regularizes) == (joint, pulled)
+            assert (joint or not weighting.every_task) and pulled <= protocol.regularizes
+
+
+@pytest.mark.parametrize("name", list(ARMS))
+def test_fewshot_arm_contract(name, tiny_model_dir, tmp_path):
+    """Trained by default, with train settings of its own; an adapter section that validates for any pre-trained
+    poly adapter; an experiment that starts from the pre-trained model or the encoder, as it says."""
+    arm, document = ARMS[name](), experiment_dict(tiny_model_dir, auxiliary=CANDIDATES, adapter={"method": "poly"})
+    assert arm.name == name and arm.label and arm.polytropon and arm.what
+    for poly in (PolyOptions(), PolyOptions(r=2, n_splits=2, target_modules=["query"], train="routing")):
+        options_of(ADAPTERS, (section := arm.adapter(poly)).pop("method"), section)
+    exp = experiment_from_dict(document, check=False)
+    variant = arm_experiment(exp, name, shots=4, seed=1, pretrained=str(tmp_path))
+    assert list(exp.fewshot.arms) == list(ARMS) and variant.adapter.method == arm.adapter(PolyOptions())["method"]
+    assert variant.model == (str(tmp_path) if arm.pretrained else exp.model) and variant.auxiliary == []
+    for arms, error in (({name: {"no_such": 1}}, f"fewshot: arms.{name}.no_such: unknown key"),
+                        ({"no_such": {}}, "fewshot.arms: unknown arm 'no_such'; known: ")):
+        with pytest.raises(AuxlearnError, match=re.escape(error)):
+            experiment_from_dict({**document, "fewshot": {"arms": arms}}, check=False)

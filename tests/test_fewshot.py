@@ -14,8 +14,8 @@ from auxlearn.config import experiment_from_dict
 from auxlearn.data.shots import draw_shots
 from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import prepare, with_shots
-from auxlearn.fewshot import ARMS
-from auxlearn.fewshot.arms import arm_experiment
+from auxlearn.fewshot.adaptation import arm_experiment
+from auxlearn.fewshot.arms import ARMS
 from conftest import experiment_dict, write_yaml
 
 pytestmark = pytest.mark.data

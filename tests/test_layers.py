@@ -131,6 +131,20 @@ def test_every_module_of_a_straddling_package_has_its_layer():
         assert children and {f"{package}.{child}" for child in children} <= placed, package
 
 
+# Names that two modules share because they mean the same thing in both places: a family's interface, the FLAD
+# gradient-alignment signal as a selector and as a loss weighting, a config (an experiment's, an atlas's).
+SHARED_NAMES = {"base", "alignment", "config"}
+
+
+def test_a_module_name_says_one_thing():
+    """No two modules (or packages) of ``auxlearn`` share a name, beyond the names shared on purpose."""
+    names: dict[str, list[str]] = {}
+    for module in module_graph(SRC, "auxlearn"):
+        names.setdefault(module.rpartition(".")[2], []).append(module)
+    shared = {name: modules for name, modules in names.items() if len(modules) > 1 and name not in SHARED_NAMES}
+    assert shared == {}
+
+
 def lint_imports(src: Path) -> subprocess.CompletedProcess:
     """`lint-imports` with the repository's contract, on the package found first on the path: the one in ``src``."""
     env = {**os.environ, "PYTHONPATH": str(src)}

@@ -11,8 +11,8 @@ from torch.nn import functional as F
 from auxlearn.errors import AuxlearnError
 from auxlearn.models.encoder import load_encoder
 from auxlearn.models.multitask import MultiTaskModel
-from auxlearn.objectives.batches import ObjectiveBatcher
-from auxlearn.objectives.space import Objective
+from auxlearn.aang.objectives.batches import ObjectiveBatcher
+from auxlearn.aang.objectives.space import Objective
 from auxlearn.tasks.spec import DataSource, TaskSpec
 from auxlearn.tasks.user import load_task_file
 from conftest import write_yaml

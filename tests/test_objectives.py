@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from auxlearn.objectives.attention import attention_pattern
-from auxlearn.objectives.space import PRESETS, Objective, SearchSpace, enumerate_space
-from auxlearn.objectives.transforms import TokenTransform
+from auxlearn.aang.objectives.attention import attention_pattern
+from auxlearn.aang.objectives.space import PRESETS, Objective, SearchSpace, enumerate_space
+from auxlearn.aang.objectives.transforms import TokenTransform
 
 PADDED = torch.tensor([[1, 1, 1, 1, 0]])  # four real tokens, one padding position
 
@@ -149,7 +149,7 @@ def _batch(tokenizer):
 
 @pytest.mark.parametrize("attention, step", [("left_to_right", 1), ("right_to_left", -1)])
 def test_denoising_without_a_transform_predicts_the_next_token_in_the_patterns_direction(tokenizer, attention, step):
-    from auxlearn.objectives.batches import ObjectiveBatcher
+    from auxlearn.aang.objectives.batches import ObjectiveBatcher
 
     batch = _batch(tokenizer)
     out = ObjectiveBatcher(Objective("task", "none", attention, "denoise"), tokenizer, rate=0.9, seed=0)(batch)
@@ -165,7 +165,7 @@ def test_denoising_without_a_transform_predicts_the_next_token_in_the_patterns_d
 
 
 def test_a_supervised_output_keeps_its_labels_and_corrupts_its_input(tokenizer):
-    from auxlearn.objectives.batches import ObjectiveBatcher
+    from auxlearn.aang.objectives.batches import ObjectiveBatcher
 
     batch = _batch(tokenizer)
     out = ObjectiveBatcher(Objective("task", "mask", "bidirectional", "rte"), tokenizer, rate=0.5, seed=0)(batch)
@@ -178,7 +178,7 @@ def test_the_model_attends_by_the_objectives_pattern(tokenizer):
     from transformers import BertConfig, BertModel
 
     from auxlearn.models.multitask import MultiTaskModel
-    from auxlearn.objectives.batches import ObjectiveBatcher
+    from auxlearn.aang.objectives.batches import ObjectiveBatcher
     from auxlearn.tasks.builtin import builtin_tasks
 
     torch.manual_seed(0)

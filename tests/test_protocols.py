@@ -14,7 +14,7 @@ from auxlearn.config import experiment_from_dict
 from auxlearn.config_files import load_experiment
 from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import train_experiment
-from auxlearn.protocols import plan_arm, plan_budget
+from auxlearn.arm_plan import plan_arm, plan_budget
 from auxlearn.train.anchor import Anchor
 from conftest import experiment_dict, write_yaml
 
@@ -130,8 +130,8 @@ def test_sequential_run_trains_each_phase_on_its_tasks(tmp_path, tiny_model_dir)
     assert first["dev_best"] == {} and first["best_step"] == 6  # not evaluated on dev: the last weights go on
     phase1 = tmp_path / "arm" / "phase1_auxiliary"
     assert (phase1 / "results.json").is_file()
-    assert [(r["step"], r["dev"], sorted(r["train_loss"])) for r in
-            map(json.loads, (phase1 / "metrics.jsonl").read_text().splitlines())] == [(3, {}, ["mrpc"]), (6, {}, ["mrpc"])]
+    logged = map(json.loads, (phase1 / "metrics.jsonl").read_text().splitlines())
+    assert [(r["step"], r["dev"], sorted(r["train_loss"])) for r in logged] == [(3, {}, ["mrpc"]), (6, {}, ["mrpc"])]
     assert (tmp_path / "arm" / "model").is_dir() and not (tmp_path / "arm" / "phase1_auxiliary" / "model").exists()
     records = [json.loads(line) for line in (tmp_path / "arm" / "metrics.jsonl").read_text().splitlines()]
     assert all(r["regularization"] >= 0 for r in records) and records[-1]["regularization"] > 0
@@ -154,8 +154,8 @@ def test_model_folder_is_resolved_from_the_config_and_gives_its_heads(tmp_path, 
     first = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"],
                                                  transfer={"protocol": "joint", "budget": "equal_total"}))
     train_experiment(first, tmp_path / "runs" / "first", save_model=True)
-    config = write_yaml(tmp_path / "configs" / "second.yaml",
-                        experiment_dict("../runs/first/model", auxiliary=["stsb"]) | {"transfer": {"protocol": "joint"}})
+    second = experiment_dict("../runs/first/model", auxiliary=["stsb"]) | {"transfer": {"protocol": "joint"}}
+    config = write_yaml(tmp_path / "configs" / "second.yaml", second)
     monkeypatch.chdir(tmp_path / "runs")  # elsewhere than the config's folder
     exp = load_experiment(config)
     assert exp.model == str((tmp_path / "runs" / "first" / "model").resolve())

@@ -13,8 +13,8 @@ import numpy as np
 import optuna
 import pytest
 
-from auxlearn.mix import ratio_study, study_storage
-from auxlearn.mix.ratio_study import search_ratios
+from auxlearn.mix import ratio_trials, trial_storage
+from auxlearn.mix.ratio_trials import search_ratios
 
 TASKS = ["rte", "mnli", "qqp"]
 TARGET = np.array([0.5, 0.3, 0.2])  # best mixture: ratios proportional to (5, 3, 2)
@@ -132,8 +132,8 @@ def test_an_interrupted_study_resumes_as_the_uninterrupted_one(tmp_path, method,
 
 KILLED_RUN = """
 import pathlib, sys, time
-from auxlearn.mix import ratio_study, study_storage
-from auxlearn.mix.ratio_study import search_ratios
+from auxlearn.mix import ratio_trials, trial_storage
+from auxlearn.mix.ratio_trials import search_ratios
 
 calls = 0
 
@@ -171,12 +171,12 @@ def test_a_trial_of_a_killed_process_is_rerun_with_its_ratios(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_a_trial_whose_heartbeat_stopped_is_rerun_by_another_worker(tmp_path, monkeypatch):
-    monkeypatch.setattr(study_storage, "HEARTBEAT_SECONDS", 1)
-    monkeypatch.setattr(study_storage, "GRACE_SECONDS", 1)
+    monkeypatch.setattr(trial_storage, "HEARTBEAT_SECONDS", 1)
+    monkeypatch.setattr(trial_storage, "GRACE_SECONDS", 1)
     storage = f"sqlite:///{tmp_path}/mix.db"
     search_ratios(mixture_score, TASKS, method="random", n_trials=1, storage=storage)
     # a worker on another machine proposes ratios, beats once, and is lost
-    store = study_storage.open_storage(storage)
+    store = trial_storage.open_storage(storage)
     study = optuna.load_study(study_name="mix", storage=store)
     with pytest.warns(UserWarning, match="Heartbeat"):
         lost = study.ask()
@@ -192,7 +192,7 @@ def test_a_trial_whose_heartbeat_stopped_is_rerun_by_another_worker(tmp_path, mo
 
 
 def test_a_full_study_waits_for_the_running_trials_of_other_workers(tmp_path, monkeypatch):
-    monkeypatch.setattr(ratio_study, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(ratio_trials, "POLL_SECONDS", 0.1)
     storage = f"sqlite:///{tmp_path}/mix.db"
     search_ratios(mixture_score, TASKS, method="random", n_trials=1, storage=storage)
     study = optuna.load_study(study_name="mix", storage=storage)
@@ -206,7 +206,7 @@ def test_a_full_study_waits_for_the_running_trials_of_other_workers(tmp_path, mo
 
 
 def test_a_trial_asked_for_as_another_worker_took_the_last_one_is_surplus(tmp_path, monkeypatch):
-    monkeypatch.setattr(ratio_study, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(ratio_trials, "POLL_SECONDS", 0.1)
     ask = optuna.Study.ask
 
     def racing_ask(study):

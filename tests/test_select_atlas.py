@@ -181,3 +181,17 @@ def test_a_bad_atlas_is_an_error_naming_the_file_and_the_key(tmp_path, tiny_mode
     assert f"{gain}: rows.cola.pairs.mrpc.gain.mean: expected a finite number" in _select_error(
         tmp_path, tiny_model_dir, gain)
     assert not (tmp_path / "run" / "select" / "selection.json").exists()
+
+
+@pytest.mark.data
+def test_a_task_is_embedded_once_per_machine_and_a_damaged_cache_entry_is_redone(rte_stage, monkeypatch):
+    import auxlearn.select.task_embedding as module
+
+    first = _embedding(rte_stage, "mrpc")
+    computed = []
+    real = module._mean_embedding
+    monkeypatch.setattr(module, "_mean_embedding", lambda *a: computed.append(1) or real(*a))
+    assert np.array_equal(_embedding(rte_stage, "mrpc"), first) and computed == []  # read back from the cache
+    for entry in (module.default_cache_dir() / "task_embeddings").glob("*.npy"):
+        entry.write_bytes(b"damaged")
+    assert np.allclose(_embedding(rte_stage, "mrpc"), first) and computed == [1]

@@ -11,7 +11,7 @@ import torch
 
 from auxlearn.tasks.types.classification import ClassificationHead
 from auxlearn.train.weightings import WEIGHTINGS, build_weighting
-from auxlearn.train.weightings.base import StepContext
+from auxlearn.train.weighting_base import StepContext
 
 NAMES = sorted(WEIGHTINGS)
 
@@ -200,7 +200,7 @@ def test_a_run_under_a_weighting_trains_every_task_at_every_step(tmp_path, tiny_
 def test_several_tasks_in_a_step_need_one_optimiser_and_a_joint_arm(tiny_model_dir):
     from auxlearn.config import experiment_from_dict
     from auxlearn.errors import AuxlearnError
-    from auxlearn.protocols import plan_arm
+    from auxlearn.arm_plan import plan_arm
     from conftest import experiment_dict
 
     with pytest.raises(AuxlearnError, match="use optimizer: shared"):

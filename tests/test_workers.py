@@ -3,7 +3,7 @@ would share it: every trial is scored once, by one of them, and none is lost or 
 
 import pytest
 
-from auxlearn.mix.ratio_study import search_ratios
+from auxlearn.mix.ratio_trials import search_ratios
 from conftest import experiment_dict, write_yaml
 from mix_workers import postgres_server, run_workers, study_summary
 

@@ -112,7 +112,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_adapt(args) -> int:
-    from auxlearn.fewshot import run_fewshot
+    from auxlearn.fewshot.adaptation import run_fewshot
     from auxlearn.fewshot.arms import label
 
     exp = _experiment(args)

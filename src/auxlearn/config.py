@@ -14,16 +14,15 @@ from typing import Any
 from auxlearn.config_checks import check_experiment
 from auxlearn.config_methods import (AdapterConfig, MethodConfig, MixConfig, SamplerConfig, SelectConfig,
                                      WeightingConfig)
-from auxlearn.config_schema import (DEFAULT_RUN_SEEDS, FEW_SHOT_ARMS, PRESETS, Budget, DataConfig, Experiment,
-                                    FewShotConfig, Protocol, TrainConfig, TransferConfig, validated_experiment)
+from auxlearn.config_schema import (DEFAULT_RUN_SEEDS, PRESETS, Budget, DataConfig, Experiment, FewShotConfig,
+                                    TrainConfig, TransferConfig, validated_experiment)
 from auxlearn.config_types import DEFAULT_MODEL, PairEncoding, Precision
 from auxlearn.mix import MIXERS
 from auxlearn.select import SELECTORS
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_RUN_SEEDS", "FEW_SHOT_ARMS", "PRESETS", "AdapterConfig", "Budget", "DataConfig",
-           "Experiment", "FewShotConfig", "MethodConfig", "MixConfig", "PairEncoding", "Precision", "Protocol",
-           "SamplerConfig", "SelectConfig", "TrainConfig", "TransferConfig", "WeightingConfig",
-           "experiment_from_dict"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_RUN_SEEDS", "PRESETS", "AdapterConfig", "Budget", "DataConfig", "Experiment",
+           "FewShotConfig", "MethodConfig", "MixConfig", "PairEncoding", "Precision", "SamplerConfig", "SelectConfig",
+           "TrainConfig", "TransferConfig", "WeightingConfig", "experiment_from_dict"]
 
 # The registries the schema validates ``select`` and ``mix`` against when a config loads (its validation context).
 PIPELINE_METHODS = {"select": SELECTORS, "mix": MIXERS}

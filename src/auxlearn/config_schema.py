@@ -1,8 +1,10 @@
 """The experiment config's schema: YAML validated by pydantic; unknown keys are errors with the key's path.
 
 A method section (``train.sampler``, ``train.weighting``, ``adapter``, ``select``, ``mix``) is validated against
-its method's ``Options`` (``config_methods``). Loading a config (``auxlearn.config``) adds what needs more than the
-schema: the selectors' and mixers' registries, and the checks against the tasks and this machine.
+its method's ``Options`` (``config_methods``); ``transfer.protocol`` and the keys of ``fewshot.arms`` name members
+of their families (``PROTOCOLS``, ``ARMS``), and what may go with a protocol is read from its flags, not its name.
+Loading a config (``auxlearn.config``) adds what needs more than the schema: the selectors' and mixers'
+registries, and the checks against the tasks and this machine.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from auxlearn.config_methods import AdapterConfig, MixConfig, SamplerConfig, SelectConfig, WeightingConfig
 from auxlearn.config_types import DEFAULT_MODEL, PairEncoding, Precision
 from auxlearn.errors import AuxlearnError, format_validation_error
+from auxlearn.fewshot.arms import ARMS
 from auxlearn.plugins import Plugin, invalid
+from auxlearn.protocols import PROTOCOLS
 
 
 class _Strict(BaseModel):
@@ -95,8 +99,12 @@ class TrainConfig(_Strict):
         return int(self.warmup * self.steps) if self.warmup < 1 else int(self.warmup)
 
 
-Protocol = Literal["joint", "sequential", "joint_then_finetune", "auto"]
 Budget = Literal["equal_primary", "equal_total"]
+
+
+def _either(names: list[str]) -> str:
+    """``a, b or c``: the protocols an error suggests, read from the registry."""
+    return " or ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
 
 
 class TransferConfig(_Strict):
@@ -104,12 +112,12 @@ class TransferConfig(_Strict):
 
     ``budget`` counts the arm's steps: ``equal_primary`` gives the primary as many of its own batches as its
     baseline (``train.steps``), the auxiliaries their share on top; ``equal_total`` keeps the baseline's total.
-    ``protocol``: ``joint`` multi-task training; ``sequential`` the auxiliaries first, then the primary alone
-    (intermediate-task training); ``joint_then_finetune`` joint, then the primary alone from the best joint
-    checkpoint (MT-DNN); ``auto`` picks joint or sequential by the size rule of Weller et al. (2022).
+    ``protocol`` splits those steps into phases: one of ``auxlearn.protocols.PROTOCOLS`` (``joint`` multi-task
+    training, ``sequential`` intermediate-task training, ``joint_then_finetune`` MT-DNN's, ``auto`` one of them by
+    a rule; each module of ``protocols/`` says what it does), which says what may go with it.
     """
 
-    protocol: Protocol = "auto"
+    protocol: str = Field("auto", description="a protocol of auxlearn.protocols.PROTOCOLS")
     budget: Budget = "equal_primary"
     regularization: float = Field(
         0.0, ge=0, description="sequential: delta of the L2 pull delta*||theta - theta_phase1||^2 on the encoder "
@@ -118,27 +126,38 @@ class TransferConfig(_Strict):
         None, gt=0, description="joint_then_finetune: the learning rate of the primary's fine-tuning phase "
                                 "(AANG fine-tunes at a hundredth of its rate); None: train.lr")
 
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _known_protocol(cls, protocol: Any) -> str:
+        if not isinstance(protocol, str) or protocol not in PROTOCOLS:
+            raise invalid(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+        return protocol
+
     @model_validator(mode="after")
     def _regularization_needs_phases(self) -> "TransferConfig":
-        if self.regularization and self.protocol in ("joint", "joint_then_finetune"):
+        if self.regularization and not PROTOCOLS[self.protocol].regularizes:
+            able = _either([name for name, protocol in PROTOCOLS.items() if protocol.regularizes])
             raise ValueError(f"transfer.regularization pulls the primary's phase toward the auxiliary phase's "
-                             f"weights; protocol {self.protocol!r} has no such phase (use sequential or auto)")
+                             f"weights; protocol {self.protocol!r} has no such phase (use {able})")
         return self
-
-
-FEW_SHOT_ARMS = ("mhr", "mhr_z", "mhr_mu", "lora", "full")
 
 
 class FewShotConfig(_Strict):
     """``auxlearn adapt``: the adapter's skills and routing pre-trained on the auxiliary tasks (``pretrain``: train
-    settings over ``train``'s), then the primary learnt from ``shots`` examples per class by each arm: ``mhr``
-    (skills and a new routing row), ``mhr_z`` (the row alone), ``mhr_mu`` (the skills' average as one LoRA),
-    ``lora`` (a LoRA from scratch), ``full`` (full fine-tuning); ``arms`` maps each to its own train settings."""
+    settings over ``train``'s), then the primary learnt from ``shots`` examples per class by each arm of
+    ``auxlearn.fewshot.arms.ARMS`` (all of them by default); ``arms`` maps each to its own train settings."""
 
     shots: list[int] = Field(default_factory=lambda: [16], min_length=1)
-    arms: dict[Literal[FEW_SHOT_ARMS], dict[str, Any]] = Field(
-        default_factory=lambda: {arm: {} for arm in FEW_SHOT_ARMS})
+    arms: dict[str, dict[str, Any]] = Field(default_factory=lambda: {arm: {} for arm in ARMS})
     pretrain: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("arms")
+    @classmethod
+    def _known_arms(cls, arms: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        unknown = [arm for arm in arms if arm not in ARMS]
+        if unknown:
+            raise invalid(f"unknown arm {', '.join(map(repr, unknown))}; known: {', '.join(ARMS)}")
+        return arms
 
     @field_validator("shots")
     @classmethod
@@ -206,10 +225,11 @@ class Experiment(_Strict):
         untrained = [t for t in self.train.eval_tasks if t not in self.tasks]
         if untrained:
             raise ValueError(f"train.eval_tasks {untrained} are not trained (not the primary or an auxiliary)")
-        if self.train.weighting.every_task and self.transfer.protocol == "sequential":
+        if self.train.weighting.every_task and not PROTOCOLS[self.transfer.protocol].joint:
+            able = _either([name for name, protocol in PROTOCOLS.items() if protocol.joint])
             raise ValueError(f"train.weighting {self.train.weighting.name!r} trains every task at every step, "
-                             "which has no auxiliary phase: use transfer.protocol joint, joint_then_finetune or "
-                             "auto, not sequential")
+                             f"which has no auxiliary phase: use transfer.protocol {able}, not "
+                             f"{self.transfer.protocol}")
         return self
 
     @property

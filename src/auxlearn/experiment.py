@@ -1,98 +1,44 @@
 """Train one experiment end to end: data, model, its protocol's phases, best checkpoint, eval scores, results.json.
 
-``prepare`` loads and encodes the tasks once; later stages (selection trials, mixing trials, seeds)
-pass the prepared data back in, so nothing is tokenized twice in a process.
+``prepare`` loads and encodes the tasks once (``prepared.py``); later stages (selection trials, mixing trials,
+seeds) pass the prepared data back in, so nothing is tokenized twice in a process. What a re-run finds finished
+is ``resume.py``'s to say; the phases come from the arm's plan (``arm_plan.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-import torch
 import transformers
 
-from pydantic import ValidationError
-
-from auxlearn import __version__
 from auxlearn.adapters import Adapter, build_adapter
+from auxlearn.arm_plan import plan_arm
 from auxlearn.config_schema import Experiment
-from auxlearn.data.fingerprint import split_fingerprint
-from auxlearn.data.loading import default_data_dir
-from auxlearn.data.shots import draw_shots
-from auxlearn.data.task_data import TaskData, build_task_data
+from auxlearn.data.task_data import TaskData
 from auxlearn.errors import NonFiniteLossError
-from auxlearn.identity import config_identity
-from auxlearn.io import read_json, write_json_atomic
-from auxlearn.models.encoder import clamp_max_length, load_config, load_tokenizer
+from auxlearn.io import write_json_atomic
 from auxlearn.models.multitask import MultiTaskModel, is_model_folder, saved_heads
-from auxlearn.protocols import plan_arm
-from auxlearn.tasks import available_tasks, get_task
+from auxlearn.prepared import Prepared, prepare, with_shots
+from auxlearn.resume import data_fingerprint, finished_arm, finished_results, training_identity, versions
 from auxlearn.train.anchor import Anchor
 from auxlearn.train.checkpoint import remove_checkpoints
-from auxlearn.train.device import pick_device
 from auxlearn.train.evaluation import predict, score_predictions
 from auxlearn.train.processes import is_main_process
 from auxlearn.train.samplers import TaskSampler, build_sampler
 from auxlearn.train.trainer import Trainer
 from auxlearn.train.weightings import build_weighting
 
+# With the names of prepared.py and resume.py that the stages, benches and tests import from here.
+__all__ = ["PHASE_KEYS", "Prepared", "Trained", "build_model", "build_trainer", "data_fingerprint", "finished_phase",
+           "finished_results", "model_metadata", "prepare", "prepared_pad_length", "train_experiment", "train_phase",
+           "training_identity", "versions", "with_shots"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Prepared:
-    """Tokenizer and encoded data of every task an experiment may train on."""
-
-    tokenizer: Any
-    data: dict[str, TaskData]
-
-
-def prepare(exp: Experiment, tasks: Optional[list[str]] = None, into: Optional[Prepared] = None) -> Prepared:
-    """Load and encode ``tasks`` (default: the primary and the auxiliaries); ``into``: add those it lacks to it
-    (a final model may train objectives its mixer generated)."""
-    pick_device(exp.train.device)  # a GPU that is not there fails before the data work, not after it
-    known = available_tasks(exp.task_files)
-    names = [n for n in tasks or exp.tasks if into is None or n not in into.data]
-    specs = {name: get_task(name, known) for name in names}
-    if into is not None and not specs:
-        return into
-    tokenizer = into.tokenizer if into is not None else load_tokenizer(exp.model)
-    config = load_config(exp.model)
-    data_dir = exp.data.dir or default_data_dir()
-    cache_dir = Path(exp.data.cache_dir) if exp.data.cache_dir else None
-    data = {}
-    for name, spec in specs.items():
-        max_length = clamp_max_length(exp.data.max_length or spec.max_length, config, name)
-        text = spec.objective.input if spec.objective else name  # an objective reads its input task's examples
-        data[name] = build_task_data(
-            spec, tokenizer, data_dir=data_dir, max_length=max_length, dev_size=exp.data.dev_size,
-            max_train_examples=exp.data.train_limit(text), split_seed=exp.data.split_seed, cache_dir=cache_dir,
-            need_eval=name == exp.primary or name in exp.train.eval_tasks, pair_encoding=exp.pair_encoding,
-        )
-    if into is not None:
-        into.data.update(data)
-        return into
-    return Prepared(tokenizer, data)
-
-
-def with_shots(exp: Experiment, prepared: Prepared) -> Prepared:
-    """``prepared`` with the primary's train and dev cut to ``data.shots`` examples per class, drawn for the
-    experiment's seed (the same draw for every arm of that seed); as it is without ``data.shots``."""
-    k = exp.data.shots
-    if k is None:
-        return prepared
-    full = prepared.data[exp.primary]
-    classes, seed = len(full.spec.label_names), (exp.data.split_seed, exp.seed)
-    task = replace(full, train=draw_shots(full.train, classes, k, (*seed, 0), f"task {exp.primary!r}'s train split"),
-                   dev=draw_shots(full.dev, classes, k, (*seed, 1), f"task {exp.primary!r}'s dev split"))
-    return Prepared(prepared.tokenizer, {**prepared.data, exp.primary: task})
 
 
 def build_model(exp: Experiment, prepared: Prepared, tasks: list[str], start: Optional[MultiTaskModel] = None,
@@ -180,66 +126,12 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
     return results
 
 
-def training_identity(exp: Experiment, data: Optional[dict], phase: int, sampler: Any = None) -> str:
-    """A hash of what one phase trains (its settings, its data, its place in the arm, a sampler given from outside
-    as its ``describe()``): a checkpoint or a finished phase is resumed only under an equal identity."""
-    doc = {"config": config_identity(exp), "data": data, "phase": phase, "versions": versions(), "sampler": sampler}
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
-
-
-def stored_results(folder: Path) -> Optional[dict[str, Any]]:
-    """The results.json a finished training left in ``folder``; None when there is none, or a damaged one (that
-    training is then run again and replaces it)."""
-    try:
-        results = read_json(folder / "results.json")
-    except (OSError, ValueError):
-        return None
-    return results if isinstance(results, dict) else None
-
-
-def finished_results(folder: Path, identity: str) -> Optional[dict[str, Any]]:
-    """The results.json of a training with this identity that ``folder`` holds finished, else None."""
-    results = stored_results(folder)
-    return results if results is not None and results.get("identity") == identity else None
-
-
 def finished_phase(folder: Path, identity: str) -> Optional[Trained]:
     """An earlier phase of the arm that ``folder`` holds finished, with its model, else None."""
     results = finished_results(folder, identity)
     if results is None or not is_model_folder(folder / "model"):
         return None
     return Trained(results, MultiTaskModel.load(folder / "model")[0])
-
-
-def data_fingerprint(exp: Experiment, prepared: Prepared, with_eval: bool) -> dict[str, dict[str, str]]:
-    """Per task of the arm and split, a hash of its encoded examples (an edited task file changes it); eval only
-    for an arm that scores it (a selection trial never reads eval)."""
-    names = ("train", "dev", "eval") if with_eval else ("train", "dev")
-    return {task: {name: split_fingerprint(split) for name in names
-                   if (split := getattr(prepared.data[task], name)) is not None} for task in exp.tasks}
-
-
-def finished_arm(exp: Experiment, out: Path, data: dict[str, dict[str, str]], save_model: bool,
-                 score_eval: bool) -> Optional[dict]:
-    """The results of this very arm if ``out`` holds them: same config, data and versions, eval scored and the
-    model saved when asked. A run re-run into its folder after a kill thus skips every seed, trial and stage it had
-    finished (each arm's ``results.json`` is written last, in one rename) and gives the same numbers."""
-    results = stored_results(out)
-    if (results is None or "protocol" not in results  # a phase's results, not the arm's
-            or _stored_identity(results.get("config")) != config_identity(exp)
-            or results.get("data_fingerprint") != data or results.get("versions") != versions()):
-        return None
-    if (score_eval and not results.get("eval")) or (save_model and not is_model_folder(out / "model")):
-        return None
-    return results
-
-
-def _stored_identity(config: Any) -> Optional[dict[str, Any]]:
-    """The identity of a config stored in results.json (None if it no longer validates)."""
-    try:
-        return config_identity(Experiment.model_validate(config))
-    except ValidationError:
-        return None
 
 
 PHASE_KEYS = ("tasks", "steps", "task_steps", "best_step", "stopped", "seconds", "dev_best", "reused_heads",
@@ -351,7 +243,3 @@ def prepared_pad_length(exp: Experiment, prepared: Prepared) -> Optional[int]:
     if exp.data.padding == "longest":
         return None
     return exp.data.max_length or max(d.spec.max_length for d in prepared.data.values())
-
-
-def versions() -> dict[str, str]:
-    return {"auxlearn": __version__, "torch": torch.__version__, "transformers": transformers.__version__}

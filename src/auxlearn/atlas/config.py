@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from auxlearn.config import Experiment, Protocol, TrainConfig, experiment_from_dict
+from auxlearn.config import Experiment, TrainConfig, experiment_from_dict
 from auxlearn.config_files import load_document
 from auxlearn.errors import AuxlearnError, format_validation_error
 from auxlearn.identity import config_identity
@@ -199,7 +199,7 @@ def load_atlas(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
     atlas = Atlas(config, document, where)
     for primary in config.primaries:
         atlas.experiment(primary, atlas.candidates_of(primary), atlas.seed, check=True)
-    protocol: Protocol = atlas.experiment(next(iter(config.primaries)), [], atlas.seed).transfer.protocol
+    protocol: str = atlas.experiment(next(iter(config.primaries)), [], atlas.seed).transfer.protocol
     if config.both_protocols and protocol != "auto":
         raise AuxlearnError(f"{where}: atlas.both_protocols trains each pair also under the protocol auto did not "
                             f"pick; transfer.protocol is {protocol!r}, not auto")

@@ -27,7 +27,7 @@ from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import Prepared, prepare, train_experiment, versions
 from auxlearn.identity import model_identity
 from auxlearn.io import read_json, write_json_atomic
-from auxlearn.mix.study_storage import claim, heartbeat, interrupt, opened_storage, quiet_optuna, retry_interrupted
+from auxlearn.mix.trial_storage import claim, heartbeat, interrupt, opened_storage, quiet_optuna, retry_interrupted
 from auxlearn.train.device import cpu_name
 
 POLL_SECONDS = 5  # how often a worker with nothing queued looks at the other workers' running cells

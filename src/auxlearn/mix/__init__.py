@@ -1,14 +1,14 @@
 """Mixing methods: the sampling ratios (or loss weights) of the kept tasks. One module per family behind
-``Mixer`` (base.py)."""
+``Mixer`` (``auxlearn/mixer_base.py``); AANG's mixers are in ``auxlearn/aang/``."""
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from auxlearn.mix.aang import AangMixer, AangStaticMixer
-from auxlearn.mix.base import Mixer, Mixture
+from auxlearn.aang.mixer import AangMixer, AangStaticMixer
+from auxlearn.mixer_base import Mixer, Mixture
 from auxlearn.mix.ratio_search import GPBayesianMixer, RandomSearchMixer
-from auxlearn.mix.static import FixedMixer, ProportionalMixer, TemperatureMixer, UniformMixer
+from auxlearn.mix.ratio_rules import FixedMixer, ProportionalMixer, TemperatureMixer, UniformMixer
 from auxlearn.plugins import build
 
 MIXERS: dict[str, type[Mixer]] = {

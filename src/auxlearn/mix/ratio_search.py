@@ -1,5 +1,5 @@
 """AutoSeM stage 2 as mixers: search integer mixing ratios; each trial trains a fresh model under the round-robin
-schedule (the search itself, an Optuna study, is ratio_study.py).
+schedule (the search itself, an Optuna study, is ratio_trials.py).
 
 ``gp-bo`` is Gaussian-process Bayesian optimisation (Optuna's GPSampler), as the paper describes;
 ``random`` is the PyTorch reproduction's random search, kept for parity. The study lives in an Optuna
@@ -17,10 +17,10 @@ from typing import Optional
 from pydantic import Field, StrictInt, field_validator
 
 from auxlearn.errors import AuxlearnError
-from auxlearn.mix.base import Mixer, Mixture
+from auxlearn.mixer_base import Mixer, Mixture
 from auxlearn.mix.ratio_search_report import RatioSearchReport
-from auxlearn.mix.ratio_study import search_ratios
-from auxlearn.mix.study_storage import check_sqlite_file, storage_problem
+from auxlearn.mix.ratio_trials import search_ratios
+from auxlearn.mix.trial_storage import check_sqlite_file, storage_problem
 from auxlearn.plugins import MethodOptions, invalid
 
 

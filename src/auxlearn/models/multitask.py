@@ -23,7 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from auxlearn import __version__
+from auxlearn.version import __version__
 from auxlearn.adapters import Adapter, build_adapter
 from auxlearn.adapters.base import is_adapter_parameter
 from auxlearn.adapters.routing import routing_weights
@@ -133,7 +133,8 @@ class MultiTaskModel(nn.Module):
         for name, param in self.named_parameters():
             if param.requires_grad:
                 counts[self.parameter_kind(name)] += param.numel()
-        counts["encoder_size"] = sum(p.numel() for n, p in self.encoder.named_parameters() if not is_adapter_parameter(n))
+        counts["encoder_size"] = sum(p.numel() for n, p in self.encoder.named_parameters()
+                                     if not is_adapter_parameter(n))
         return counts
 
     def routing(self, per_layer: bool = True) -> Optional[dict[str, Any]]:

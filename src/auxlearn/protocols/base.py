@@ -1,13 +1,19 @@
 """The protocol interface: how an arm's budget of primary and auxiliary batches is split into training phases.
 
 A protocol only describes phases; ``auxlearn.experiment.train_experiment`` runs them, each from the previous one's
-model, so no trainer or stage ever branches on a protocol.
+model, so no trainer or stage ever branches on a protocol. What the config may combine with a protocol it reads
+from the protocol's flags (``joint``, ``regularizes``), never from its name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
+
+from auxlearn.plugins import Plugin
+
+if TYPE_CHECKING:  # only read: a weighting's name, whether it trains every task, the protocol it asks auto for
+    from auxlearn.train.weighting_base import Weighting
 
 
 @dataclass(frozen=True)
@@ -84,10 +90,21 @@ class Arm:
                      weighting=dict(self.weighting))
 
 
-class Protocol:
-    """Base class: subclasses set ``name`` and implement ``phases`` for an arm with at least one auxiliary."""
+class Protocol(Plugin):
+    """Base class: subclasses set ``name``, ``summary`` and the flags, and implement ``phases`` for an arm with at
+    least one auxiliary. A protocol that picks another one (``auto``) overrides ``choose`` instead."""
 
     name: ClassVar[str]
+    summary: ClassVar[str] = ""  # how the report describes a final model trained under it
+    # Some phase trains the primary with its auxiliaries: a weighting that trains every task at every step needs one.
+    joint: ClassVar[bool] = True
+    # The primary trains after a phase of the auxiliaries, toward whose weights transfer.regularization pulls it.
+    regularizes: ClassVar[bool] = False
+
+    def choose(self, arm: Arm, weighting: type[Weighting]) -> tuple[str, str]:
+        """The protocol that trains ``arm`` under ``weighting`` (the experiment's, a ``WEIGHTINGS`` class) and the
+        sentence that says why."""
+        return self.name, f"the config asks for {self.name}"
 
     def phases(self, arm: Arm, plan: Plan) -> list[Phase]:
         raise NotImplementedError

@@ -13,6 +13,7 @@ from auxlearn.protocols.base import Arm, Phase, Plan, Protocol
 
 class JointThenFinetune(Protocol):
     name = "joint_then_finetune"
+    summary = "joint training, then the primary alone from the best joint checkpoint"
 
     def phases(self, arm: Arm, plan: Plan) -> list[Phase]:
         return [arm.joint_phase(plan), arm.finetune_phase(plan.primary_steps)]

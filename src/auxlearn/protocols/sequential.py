@@ -23,6 +23,9 @@ def without(sampler: dict[str, Any], task: str) -> dict[str, Any]:
 
 class Sequential(Protocol):
     name = "sequential"
+    summary = "the auxiliary tasks first, then the primary alone: intermediate-task training"
+    joint = False
+    regularizes = True
 
     def phases(self, arm: Arm, plan: Plan) -> list[Phase]:
         first, *rest = arm.auxiliary

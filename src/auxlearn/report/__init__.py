@@ -6,19 +6,21 @@ It writes report.html (one self-contained file) and report.md.
 (``auxlearn/stats.py``), builds the content (content.py: the verdict from verdict.py, each method's own sections
 through method_reports.py) out of the kit's blocks with its figures, and renders it (the kit's html.py and
 markdown.py); every file is written atomically. A folder of `auxlearn atlas` (atlas.json, no results.json) gets
-the atlas's report (atlas.py).
+the atlas's report (atlas_report.py).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 from auxlearn.errors import AuxlearnError, DamagedFileError
 from auxlearn.io import read_json_mapping, write_bytes_atomic, write_text_atomic
-from auxlearn.report.atlas import build_atlas_report
+from auxlearn.report.atlas_report import build_atlas_report
 from auxlearn.report.content import build_report
-from auxlearn.report.fewshot import build_fewshot_report
+from auxlearn.report.fewshot_report import build_fewshot_report
 from auxlearn.report.study import build_study_report, find_runs
 from auxlearn.report_kit.html import render_html
 from auxlearn.report_kit.markdown import render_markdown
@@ -29,7 +31,7 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     """Write ``report.html``, ``report.md`` and ``report_figures/*.png`` into ``run_dir``; return report.html.
 
     A folder without results.json but with run folders below it is a study (study.py): each run gets its
-    own report, and the folder a report that compares them. One with atlas.json is an atlas (atlas.py); the
+    own report, and the folder a report that compares them. One with atlas.json is an atlas (atlas_report.py); the
     runs of its cells below it get no report of their own.
     """
     run_dir = Path(run_dir)
@@ -71,5 +73,15 @@ def _write(folder: Path, report) -> Path:
     write_text_atomic(folder / "report.md", markdown)
     return write_text_atomic(folder / "report.html", render_html(report, str(folder)))
 
+
+class _ReportPackage(ModuleType):
+    """This package, called: ``auxlearn.report(run_dir)`` is ``write_report(run_dir)``. The front door's verb has
+    the package's name, and a package's attribute is the package once it is imported (``auxlearn/__init__.py``)."""
+
+    def __call__(self, run_dir: str | os.PathLike) -> Path:
+        return write_report(run_dir)
+
+
+sys.modules[__name__].__class__ = _ReportPackage
 
 __all__ = ["write_report"]

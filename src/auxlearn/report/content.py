@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import yaml
 
+from auxlearn.protocols import PROTOCOLS
 from auxlearn.report_kit import plots
 from auxlearn.report_kit.blocks import Block, Code, Paragraph, Report, Section, Table, add_figure, fmt_ratio
 from auxlearn.report_kit.run_data import RunData
 from auxlearn.report.method_reports import mixing_report, selection_report
 from auxlearn.report.verdict import ARMS, arms_table, headline_table, lead, outcome, run_gains, verdict_text
 
-PROTOCOLS = {"joint": "multi-task training, primary and auxiliary batches mixed throughout",
-             "sequential": "the auxiliary tasks first, then the primary alone: intermediate-task training",
-             "joint_then_finetune": "joint training, then the primary alone from the best joint checkpoint"}
 BUDGETS = {"equal_primary": "the final model saw as many primary batches as the baseline, its auxiliary batches on "
                             "top, so it trained for more steps in total",
            "equal_total": "the final model trained for the baseline's total steps, its auxiliary batches taking "
@@ -29,7 +27,8 @@ def _protocol_text(data: RunData) -> str:
     protocol, rule, budget = final.get("protocol"), final.get("protocol_rule"), final.get("budget")
     parts = []
     if protocol:
-        parts.append(f"The final model trained by the {protocol} protocol ({PROTOCOLS.get(protocol, protocol)})"
+        summary = PROTOCOLS[protocol].summary if protocol in PROTOCOLS else ""
+        parts.append(f"The final model trained by the {protocol} protocol ({summary or protocol})"
                      + (f"; {str(rule).rstrip('.')}." if rule else "."))
     if budget:
         parts.append(f"Budget {budget}: {BUDGETS.get(budget, budget)}.")

@@ -4,11 +4,16 @@ experiment's pretrained encoder, untouched by training (TextEmb, Vu et al., EMNL
 it costs one forward pass over a thousand examples a task, seconds on a CPU.
 
 An input is what the model reads: a pair task's two texts as the one sequence the experiment encodes, a tagging
-task's sentence. Only the train split is read.
+task's sentence. Only the train split is read. Embeddings are cached under ``<cache>/task_embeddings/`` keyed by
+the model, the pooling and the exact examples, so a task is embedded once per machine whatever selects with it; the
+forward pass runs in the training's number format (bfloat16 where the CPU has the units).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 from functools import lru_cache
 from typing import Any
 
@@ -16,10 +21,12 @@ import numpy as np
 import torch
 
 from auxlearn.data.batching import eval_batches
-from auxlearn.data.encode import EncodedSplit
+from auxlearn.data.encode import EncodedSplit, default_cache_dir
 from auxlearn.data.fingerprint import split_fingerprint
 from auxlearn.identity import model_identity
+from auxlearn.io import write_bytes_atomic
 from auxlearn.models.encoder import load_encoder
+from auxlearn.train.device import autocast, resolve_precision
 
 DEFAULT_EXAMPLES = 1000
 TOKENS_PER_BATCH = 4096  # padded tokens of a forward batch: cache-sized on a CPU, as the dev evaluation
@@ -35,21 +42,30 @@ def task_embedding(model: str, pooling: str, split: EncodedSplit, pad_id: int, *
                    seed: int = 0) -> np.ndarray:
     """The unit-length mean of the pooled embeddings of up to ``examples`` inputs of ``split`` (drawn with
     ``seed``), from ``model``'s pretrained encoder."""
-    key = (str(model_identity(model)), pooling, split_fingerprint(split), examples, seed, pad_id)
-    if key not in _EMBEDDINGS:
-        if len(split) > examples:
-            chosen = np.sort(np.random.default_rng(seed).choice(len(split), examples, replace=False))
-            split = split.select(chosen.tolist())
-        _EMBEDDINGS[key] = _mean_embedding(_encoder(model), pooling, split, pad_id)
-    return _EMBEDDINGS[key].copy()
-
-
-_EMBEDDINGS: dict[tuple, np.ndarray] = {}  # per process: a selector and a bench ask for the same tasks again
+    key = json.dumps([model_identity(model), pooling, split_fingerprint(split), examples, seed, pad_id])
+    path = default_cache_dir() / "task_embeddings" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npy"
+    if path.is_file():
+        try:
+            return np.load(path)
+        except (OSError, ValueError):  # a damaged cache entry is computed again and replaced
+            pass
+    if len(split) > examples:
+        chosen = np.sort(np.random.default_rng(seed).choice(len(split), examples, replace=False))
+        split = split.select(chosen.tolist())
+    vector = _mean_embedding(_encoder(model), pooling, split, pad_id)
+    buffer = io.BytesIO()
+    np.save(buffer, vector)
+    try:
+        write_bytes_atomic(path, buffer.getvalue())
+    except OSError:  # a read-only or full cache: the embedding is still right, only not kept
+        pass
+    return vector
 
 
 def _mean_embedding(encoder: torch.nn.Module, pooling: str, split: EncodedSplit, pad_id: int) -> np.ndarray:
     total = None
-    with torch.inference_mode():
+    device = torch.device("cpu")
+    with torch.inference_mode(), autocast(device, resolve_precision("auto", device)):
         for _, batch in eval_batches(split, len(split), pad_id, max_tokens=TOKENS_PER_BATCH):
             mask = batch["attention_mask"]
             inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}

@@ -1,5 +1,5 @@
 """An objective is trained as a task named ``input/transform/attention/output``: its input task's text (and, for a
-supervised output, labels), its own head, and batches made by its objective (``objectives/batches.py``).
+supervised output, labels), its own head, and batches made by its objective (``aang/objectives/batches.py``).
 
 ``citation_intent/bert/bidirectional/denoise`` is TAPT's masked LM on citation_intent's text, with an LM head of
 its own (AANG gives every denoising objective its own copy of the LM head); ``citation_intent/mask/bidirectional/
@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Mapping, Optional
 
 from auxlearn.errors import AuxlearnError
-from auxlearn.objectives.attention import PATTERNS
-from auxlearn.objectives.space import DENOISE, Objective, illegal_reason
-from auxlearn.objectives.transforms import TRANSFORMS
+from auxlearn.aang.objectives.attention import PATTERNS
+from auxlearn.aang.objectives.space import DENOISE, Objective, illegal_reason
+from auxlearn.aang.objectives.transforms import TRANSFORMS
 from auxlearn.tasks.spec import TaskSpec
 
 

@@ -7,7 +7,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from auxlearn.config_types import PairEncoding
-from auxlearn.objectives.space import Objective
+from auxlearn.aang.objectives.space import Objective
 from auxlearn.tasks.metrics import LOWER_IS_BETTER, check_metric
 from auxlearn.tasks.types import TASK_TYPES, TaskType
 

@@ -40,7 +40,7 @@ from auxlearn.train.processes import (chain_digest, check_same_tasks, make_accel
 from auxlearn.train.samplers import TaskSampler
 from auxlearn.train.threads import ThreadShare, thread_share
 from auxlearn.train.weightings import Weighting
-from auxlearn.train.weightings.base import StepContext
+from auxlearn.train.weighting_base import StepContext
 
 
 @dataclass

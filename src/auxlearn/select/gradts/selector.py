@@ -46,7 +46,7 @@ from .importance import HeadImportance
 from .instances import filter_instances
 from .measure import task_importance
 from .options import GradTSOptions
-from .report import GradTSReport
+from .gradts_report import GradTSReport
 from .trial import gradts_trial
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from auxlearn.objectives.transforms import IGNORE_INDEX
+from auxlearn.aang.objectives.transforms import IGNORE_INDEX
 from auxlearn.tasks.types.base import TaskType
 from auxlearn.tasks.types.classification import Classification
 from auxlearn.tasks.types.masked_lm import MaskedLM

@@ -15,8 +15,8 @@ import torch
 
 from auxlearn.config_types import PairEncoding
 from auxlearn.errors import AuxlearnError
-from auxlearn.objectives.batches import ObjectiveBatcher
-from auxlearn.objectives.space import Objective
+from auxlearn.aang.objectives.batches import ObjectiveBatcher
+from auxlearn.aang.objectives.space import Objective
 from auxlearn.tasks.metrics import compute_metrics
 from auxlearn.tasks.types.heads import Head
 

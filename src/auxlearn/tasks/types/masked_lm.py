@@ -1,5 +1,5 @@
 """Masked-LM: text without labels (a domain corpus from a text, jsonl or parquet file, or a hub dataset), trained
-by denoising objectives (``auxlearn.objectives``): the targets are made from the text when a batch is drawn.
+by denoising objectives (``auxlearn.aang.objectives``): the targets are made from the text when a batch is drawn.
 
 Its head is BERT's masked-LM head, with the checkpoint's pretrained weights where it has them (a BERT trained
 with masked LM; all-MiniLM-L6-v2 has none, so it starts fresh): a dense layer, GELU and LayerNorm, then the
@@ -16,8 +16,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from auxlearn.errors import AuxlearnError
-from auxlearn.objectives.space import TAPT
-from auxlearn.objectives.transforms import IGNORE_INDEX
+from auxlearn.aang.objectives.space import TAPT
+from auxlearn.aang.objectives.transforms import IGNORE_INDEX
 from auxlearn.tasks.types.base import TaskType
 from auxlearn.tasks.types.heads import Head
 

@@ -12,7 +12,7 @@ import torch
 from torch.nn import functional as F
 
 from auxlearn.errors import AuxlearnError
-from auxlearn.objectives.transforms import IGNORE_INDEX
+from auxlearn.aang.objectives.transforms import IGNORE_INDEX
 from auxlearn.tasks.types.base import TaskType, check_each, label_id
 from auxlearn.tasks.types.heads import Head
 

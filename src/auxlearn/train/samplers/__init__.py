@@ -11,7 +11,7 @@ from auxlearn.plugins import build, invalid, options_of
 from auxlearn.train.samplers.annealed import AnnealedSampler
 from auxlearn.train.samplers.base import TaskSampler
 from auxlearn.train.samplers.round_robin import RoundRobinSampler
-from auxlearn.train.samplers.static import FixedSampler, ProportionalSampler, TemperatureSampler, UniformSampler
+from auxlearn.train.samplers.fixed_rule import FixedSampler, ProportionalSampler, TemperatureSampler, UniformSampler
 from auxlearn.train.samplers.thompson import ThompsonBanditSampler
 
 SAMPLERS: dict[str, type[TaskSampler]] = {

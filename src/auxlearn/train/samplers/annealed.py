@@ -9,7 +9,7 @@ from pydantic import Field
 
 from auxlearn.plugins import MethodOptions
 from auxlearn.train.samplers.base import TaskSampler
-from auxlearn.train.samplers.static import normalise
+from auxlearn.train.samplers.fixed_rule import normalise
 
 
 class AnnealedSampler(TaskSampler):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field, NonNegativeInt
 
 from auxlearn.train.samplers.base import TaskSampler
-from auxlearn.train.samplers.static import RatioOptions, check_ratios, normalise
+from auxlearn.train.samplers.fixed_rule import RatioOptions, check_ratios, normalise
 
 
 class RoundRobinSampler(TaskSampler):

@@ -1,15 +1,14 @@
 """Loss weightings: how a step's losses make its update (one small class per method behind ``Weighting``,
-base.py); the registry is below."""
+``train/weighting_base.py``; AANG's are in ``auxlearn/aang/``); the registry is below."""
 
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from auxlearn.aang.weighting import Aang, AangStatic
 from auxlearn.plugins import build
-from auxlearn.train.weightings.aang import Aang
-from auxlearn.train.weightings.aang_static import AangStatic
 from auxlearn.train.weightings.alignment import Alignment
-from auxlearn.train.weightings.base import Weighting
+from auxlearn.train.weighting_base import Weighting
 from auxlearn.train.weightings.jacobian import JACOBIAN_WEIGHTINGS
 from auxlearn.train.weightings.single import Single
 from auxlearn.train.weightings.static import Static

@@ -13,7 +13,7 @@ import torch
 from pydantic import Field, StrictInt
 
 from auxlearn.plugins import MethodOptions
-from auxlearn.train.weightings.base import Weighting
+from auxlearn.train.weighting_base import Weighting
 
 
 class Alignment(Weighting):

@@ -15,7 +15,7 @@ from typing import ClassVar
 from torchjd import aggregation
 from torchjd.autojac import backward, jac_to_grad
 
-from auxlearn.train.weightings.base import Weighting
+from auxlearn.train.weighting_base import Weighting
 
 _COST = "a k-row Jacobian of the trained parameters in memory and a k x k quadratic program per step"
 

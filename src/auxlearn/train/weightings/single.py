@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auxlearn.train.weightings.base import Weighting
+from auxlearn.train.weighting_base import Weighting
 
 
 class Single(Weighting):

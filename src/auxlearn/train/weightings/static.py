@@ -8,7 +8,7 @@ from typing import Optional
 from pydantic import Field, NonNegativeFloat
 
 from auxlearn.plugins import MethodOptions
-from auxlearn.train.weightings.base import Weighting
+from auxlearn.train.weighting_base import Weighting
 
 
 class Static(Weighting):

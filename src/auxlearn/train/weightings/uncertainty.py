@@ -15,7 +15,7 @@ from pydantic import Field, PositiveFloat
 from torchjd.scalarization import UW
 
 from auxlearn.plugins import MethodOptions
-from auxlearn.train.weightings.base import Weighting
+from auxlearn.train.weighting_base import Weighting
 
 
 class Uncertainty(Weighting):

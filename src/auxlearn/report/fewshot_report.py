@@ -1,7 +1,7 @@
 """The report of ``auxlearn adapt``: the few-shot comparison of the arms, what each trains, the routing learnt.
 
-Read from the study's results.json (``fewshot/study.py``); every gain is an arm's eval score minus LoRA from
-scratch's on the same seed's k-shot draw, with a paired Student-t interval (auxlearn/stats.py).
+Read from the results.json of ``auxlearn adapt`` (``fewshot/adaptation.py``); every gain is an arm's eval score
+minus LoRA from scratch's on the same seed's k-shot draw, with a paired Student-t interval (auxlearn/stats.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,17 @@
-"""AANG's learned weighting (Dery et al., ICLR 2023): the mixture of ``aang_static``, whose
-logits move toward the objectives whose gradient points where the primary's dev gradient does.
+"""AANG's loss weightings (Dery et al., ICLR 2023): ``aang_static``, the mixture of objectives with fixed weights
+(the paper's static multi-task baseline), and ``aang``, which learns its factored weights (``factors.py``).
 
+``aang_static``: each step trains the primary and ``sampled`` objectives drawn uniformly without replacement.
+The auxiliary batch (``train.batch_size`` rows) is shared among them hierarchically: over their attention
+patterns R by the softmax of R's logits, within a pattern over their inputs I, within those over their
+transforms T (ceilings; objectives that differ only in O share a row count). The primary's loss weighs
+``lambda_prim`` and objective c's ``lambda_aux * rows_c / B * pi_c``, with ``(lambda_prim, lambda_aux) =
+softmax(w_prim, w_aux)`` and ``pi = softmax over the sampled objectives of w_all[c] + w_O[c_O]``. All logits
+start at 0 (uniform); there they stay. Under ``transfer.protocol: auto`` the arm then fine-tunes the primary
+alone (``joint_then_finetune``, AANG's final phase).
+
+``aang``: the same mixture, whose logits move toward the objectives whose gradient points where the primary's
+dev gradient does.
 Every ``step_every``-th step is a meta step. It computes the dev gradient (dev_gradient.py), keeps each trained
 task's gradient apart (one backward pass each, the same passes a plain step makes, so the update is the one
 ``aang_static`` makes with these weights), and takes the cosine of each task's encoder gradient with the dev
@@ -17,14 +28,71 @@ from __future__ import annotations
 
 import time
 from statistics import fmean
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
-from auxlearn.train.weightings.base import StepContext
-from auxlearn.train.weightings.dev_gradient import dev_gradient, flatten
-from auxlearn.train.weightings.aang_static import ALLOCATED, AangStatic
+from auxlearn.aang.dev_gradient import dev_gradient, flatten
+from auxlearn.aang.factors import ALLOCATED, FactorLogits, allocate, objective_of
+from auxlearn.plugins import MethodOptions
+from auxlearn.train.weighting_base import StepContext, Weighting
+
+
+class AangStatic(Weighting):
+    name = "aang_static"
+    cost = "none beyond training the primary and the sampled objectives at every step"
+    protocol = "joint_then_finetune"  # AANG fine-tunes the primary alone from the best checkpoint, at a low rate
+
+    class Options(MethodOptions):
+        sampled: PositiveInt = Field(3, description="objectives trained per step beside the primary (AANG's "
+                                                    "n_conf), drawn uniformly without replacement")
+
+    def __init__(self, tasks, options=None, seed=0):
+        super().__init__(tasks, options, seed)
+        if len(self.tasks) < 2:
+            raise ValueError("it needs at least one objective or auxiliary task beside the primary")
+        self.primary, self.auxiliary = self.tasks[0], self.tasks[1:]
+        self.logits = FactorLogits({task: objective_of(task) for task in self.auxiliary})
+        self.generator = torch.Generator().manual_seed(seed)
+        self.allocation: dict[str, int] = {}
+
+    def tasks_of_step(self, sampled: str) -> list[str]:
+        count = min(self.options.sampled, len(self.auxiliary))
+        drawn = torch.randperm(len(self.auxiliary), generator=self.generator)[:count]
+        chosen = [self.auxiliary[i] for i in sorted(drawn.tolist())]
+        self.allocation = allocate(self.logits, chosen, self.context.batch_size)
+        return [self.primary, *chosen]
+
+    def rows(self, task: str) -> Optional[int]:
+        return self.allocation.get(task)
+
+    def loss_weights(self, tasks: Sequence[str]) -> dict[str, float]:
+        chosen = [t for t in tasks if t != self.primary]
+        primary, auxiliary = self.logits.lambdas()
+        pi = self.logits.pi(chosen)
+        return {self.primary: primary,
+                **{c: auxiliary * self.allocation[c] / self.context.batch_size * pi[c] for c in chosen}}
+
+    def combine(self, losses, params):
+        weights = self.loss_weights(list(losses))
+        sum(weights[task] * loss for task, loss in losses.items()).backward()
+        return weights
+
+    def describe(self) -> dict[str, Any]:
+        primary, auxiliary = self.logits.lambdas()
+        return {**super().describe(), "objective_weights": self.logits.objective_weights(),
+                "factor_weights": self.logits.factor_weights(), "split": {"primary": primary, "auxiliary": auxiliary}}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "logits": self.logits.state_dict(),
+                "generator": self.generator.get_state(), "allocation": dict(self.allocation)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.logits.load_state_dict(state["logits"])
+        self.generator.set_state(state["generator"])
+        self.allocation = dict(state["allocation"])
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -1,5 +1,5 @@
-"""What the AANG mixers show in the report: the weights learned per factor over training, the final weight of
-every objective, the primary/auxiliary split, and what the meta steps cost over static weighting.
+"""What the AANG mixers (``mixer.py``) show in the report: the weights learned per factor over training, the final
+weight of every objective, the primary/auxiliary split, and what the meta steps cost over static weighting.
 
 The weights live in each final seed's search phase (``final/seed_*/phase1_joint/results.json``, its
 ``weighting``), since the final fine-tuning phase trains the primary alone.

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import torch
 
-from auxlearn.objectives.attention import ONE_WAY, attention_pattern
-from auxlearn.objectives.space import DENOISE, Objective
-from auxlearn.objectives.transforms import IGNORE_INDEX, RATE, TokenTransform
+from auxlearn.aang.objectives.attention import ONE_WAY, attention_pattern
+from auxlearn.aang.objectives.space import DENOISE, Objective
+from auxlearn.aang.objectives.transforms import IGNORE_INDEX, RATE, TokenTransform
 
 
 class ObjectiveBatcher:

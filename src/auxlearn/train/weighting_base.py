@@ -5,6 +5,9 @@ rows of its batch each takes, computes each one's loss on its own batch, and han
 leaves the update in the parameters' ``.grad``. Before training it hands every weighting a ``StepContext`` (the
 model, the primary's dev split, ...), which a weighting that learns from dev reads. The trainer never names a
 weighting. ``describe`` goes into results.json with the mean weight each task got.
+
+It stands outside the family's package (``train/weightings/``), so that a method kept elsewhere (AANG's, in
+``auxlearn/aang/``) subclasses it without importing the registry, which imports that very method.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-from auxlearn.train.weightings.base import StepContext
+from auxlearn.train.weighting_base import StepContext
 
 
 def fresh_head(head: torch.nn.Module) -> torch.nn.Module:

@@ -25,8 +25,8 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from auxlearn.objectives.attention import ONE_WAY, PATTERNS, Pattern
-from auxlearn.objectives.transforms import TRANSFORMS, Transform
+from auxlearn.aang.objectives.attention import ONE_WAY, PATTERNS, Pattern
+from auxlearn.aang.objectives.transforms import TRANSFORMS, Transform
 
 DENOISE = "denoise"
 OWN_TEXT = "task"

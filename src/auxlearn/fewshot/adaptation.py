@@ -1,5 +1,5 @@
 """`auxlearn adapt`: skills and routing pre-trained on a pool of tasks, then a new task learnt from k examples per
-class by every arm (``arms.py``), on the same draws per seed (Ponti et al. 2022; Caccia et al. 2023).
+class by every arm (``arms/``), on the same draws per seed (Ponti et al. 2022; Caccia et al. 2023).
 
 The output folder holds ``pretrain/`` (the pre-training run and its model), ``k<K>/<arm>/seed_<S>/`` (one
 adaptation each) and ``results.json``: every run's scores, trained parameters and routing, and each arm's gain over
@@ -14,10 +14,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Optional
 
+from auxlearn.adapters.poly import PolyOptions
 from auxlearn.config import Experiment, experiment_from_dict
 from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import Prepared, prepare, train_experiment
-from auxlearn.fewshot.arms import ARMS, arm_experiment
+from auxlearn.fewshot.arms import ARMS
 from auxlearn.io import write_json_atomic
 from auxlearn.stats import mean_std, paired_t
 
@@ -48,6 +49,19 @@ def pretrain_experiment(exp: Experiment) -> Experiment:
     document["train"]["eval_tasks"] = []
     document["transfer"] = {**document["transfer"], "protocol": "joint", "budget": "equal_total"}
     return experiment_from_dict(document, where="fewshot.pretrain", check=False)
+
+
+def arm_experiment(exp: Experiment, arm: str, *, shots: int, seed: int, pretrained: str) -> Experiment:
+    """The experiment of one arm at ``shots`` examples per class and ``seed`` (validated)."""
+    spec = ARMS[arm]()
+    document = exp.model_dump()
+    poly = PolyOptions.model_validate(exp.adapter.options)
+    document.update(auxiliary=[], seed=seed, seeds=[seed], model=pretrained if spec.pretrained else exp.model,
+                    adapter=spec.adapter(poly), fewshot={})
+    document["data"]["shots"] = shots
+    document["train"].update(exp.fewshot.arms.get(arm, {}))
+    document["train"]["eval_tasks"] = []
+    return experiment_from_dict(document, where=f"fewshot.arms.{arm}", check=False)
 
 
 def run_fewshot(exp: Experiment, out: str | Path, prepared: Optional[Prepared] = None) -> dict[str, Any]:

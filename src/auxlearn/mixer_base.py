@@ -1,4 +1,7 @@
-"""The mixer interface: with what proportions the kept tasks are trained."""
+"""The mixer interface: with what proportions the kept tasks are trained.
+
+It stands outside the family's package (``mix/``), so that a mixer kept elsewhere (AANG's, in ``auxlearn/aang/``)
+subclasses it without importing the registry, which imports that very mixer."""
 
 from __future__ import annotations
 

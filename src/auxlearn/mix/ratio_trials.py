@@ -23,7 +23,7 @@ import torch
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from auxlearn.mix.study_storage import claim, heartbeat, interrupt, opened_storage, quiet_optuna, retry_interrupted
+from auxlearn.mix.trial_storage import claim, heartbeat, interrupt, opened_storage, quiet_optuna, retry_interrupted
 
 METHODS = ("gp-bo", "random")
 POLL_SECONDS = 2  # how often a worker whose study is full checks the other workers' running trials
@@ -56,7 +56,7 @@ def search_ratios(objective: Callable[[dict[str, int]], float], tasks: list[str]
     ``journal://`` + a file path (Optuna's journal file, safe for several processes on one machine) persists
     it. ``n_trials`` counts scored trials over the study's whole life, whichever worker scored them: a resumed
     search runs only the missing ones, and a worker whose study is full waits for the other workers' running
-    trials. A trial whose worker died (study_storage.py) or was interrupted (KeyboardInterrupt) is marked FAIL
+    trials. A trial whose worker died (trial_storage.py) or was interrupted (KeyboardInterrupt) is marked FAIL
     and rerun with its ratios before anything new; an exception in ``objective`` marks its trial FAIL and
     propagates. For a fixed seed, one worker's proposals are reproducible, interrupted or not.
     """

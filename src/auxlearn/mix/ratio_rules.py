@@ -6,9 +6,9 @@ Each is the sampler of the same name, so it takes that sampler's options.
 from __future__ import annotations
 
 from auxlearn.errors import AuxlearnError
-from auxlearn.mix.base import Mixer, Mixture
+from auxlearn.mixer_base import Mixer, Mixture
 from auxlearn.train.samplers import build_sampler
-from auxlearn.train.samplers.static import FixedSampler, TemperatureSampler, check_ratios
+from auxlearn.train.samplers.fixed_rule import FixedSampler, TemperatureSampler, check_ratios
 
 
 class _RuleMixer(Mixer):

@@ -3,9 +3,9 @@ search space over its own text (and the kept auxiliary tasks), weighted by ``aan
 gradient) or ``aang_static`` (fixed, uniform: the paper's static multi-task baseline).
 
 No trials: the weights are learned while the final model trains, and the report reads them from its results.
-The space is a preset name (``objectives.space.PRESETS``) or the factor values themselves. The kept auxiliary
-tasks train as they are, beside the objectives; a kept task named among the space's inputs also gives its text
-(and, named among the outputs, its labels) to the generated objectives. The mixer generates its own auxiliary
+The space is a preset name (``PRESETS`` in ``objectives/space.py``) or the factor values themselves. The kept
+auxiliary tasks train as they are, beside the objectives; a kept task named among the space's inputs also gives
+its text (and, named among the outputs, its labels) to the generated objectives. The mixer generates its own auxiliary
 objectives, so a run trains the final model even when the selection kept no task.
 """
 
@@ -15,14 +15,14 @@ from typing import Any, ClassVar, Union
 
 from pydantic import Field, ValidationError, field_validator
 
-from auxlearn.mix.aang_report import AangReport
-from auxlearn.mix.base import Mixer, Mixture
+from auxlearn.aang.factors import FactorLogits, objective_of
+from auxlearn.aang.mixer_report import AangReport
+from auxlearn.aang.objectives.space import DENOISE, OWN_TEXT, PRESETS, SearchSpace, enumerate_space
+from auxlearn.aang.weighting import Aang, AangStatic
 from auxlearn.errors import AuxlearnError, format_validation_error
-from auxlearn.objectives.space import DENOISE, OWN_TEXT, PRESETS, SearchSpace, enumerate_space
+from auxlearn.mixer_base import Mixer, Mixture
 from auxlearn.plugins import MethodOptions
-from auxlearn.train.weightings import Weighting
-from auxlearn.train.weightings.aang import Aang
-from auxlearn.train.weightings.aang_static import AangStatic, FactorLogits, objective_of
+from auxlearn.train.weighting_base import Weighting
 
 
 class SpaceOption(MethodOptions):
