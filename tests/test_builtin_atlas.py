@@ -5,6 +5,7 @@ train again; this test says so before the atlas silently restarts."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,20 @@ def test_the_committed_atlas_reads_back_for_the_atlas_selector():
         for candidate, entry in row["pairs"].items():
             if entry.get("gain"):
                 assert table.pairs[primary][candidate].gain == pytest.approx(entry["gain"]["mean"])
+
+
+def test_a_cells_identity_does_not_depend_on_where_the_checkout_lies(tmp_path):
+    """A fresh clone in another folder (CI, another machine) recognises the committed cells: a task file counts by
+    its content, not by its absolute path."""
+    clone = tmp_path / "elsewhere" / "main"
+    shutil.copytree(CONFIG.parent, clone / "examples" / "atlas")
+    (tmp_path / "elsewhere" / "shared").symlink_to(REPO.parent / "shared")  # the mirror beside the clone, as here
+    here, there = load_atlas(CONFIG), load_atlas(clone / "examples" / "atlas" / CONFIG.name)
+    assert there.document["task_files"] != here.document["task_files"]
+    cells = [Cell("rte", "alone", 0), Cell("citation_intent", "pair", 1, "ag_news"), Cell("mrpc", "pair", 0, "rct")]
+    assert [there.cell_identity(c) for c in cells] == [here.cell_identity(c) for c in cells]
+    task_file = clone / "examples" / "atlas" / "mirror_tasks.yaml"
+    text = task_file.read_text(encoding="utf-8")
+    task_file.write_text(text.replace("[macro_f1, accuracy]", "[accuracy, macro_f1]"), encoding="utf-8")
+    edited = load_atlas(clone / "examples" / "atlas" / CONFIG.name)
+    assert edited.cell_identity(cells[2]) != here.cell_identity(cells[2])  # an edited task file is another cell

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
@@ -170,12 +171,20 @@ class Atlas:
     def cell_identity(self, cell: Cell) -> str:
         """What a cell trains, as a hash: a stored result counts for a cell only under an equal identity. The
         precision is left out (bf16 where the CPU has the units, fp32 elsewhere: the same model by
-        ``bench/precision_parity.py``), so that an atlas grows over machines of both kinds."""
+        ``bench/precision_parity.py``), and a task file counts by its content, not its absolute path, so that an
+        atlas grows over machines of both kinds and over checkouts in other folders."""
         doc = config_identity(self.cell_experiment(cell), exclude=("train.precision",))
+        doc["task_files"] = [_file_digest(Path(f), Path(f).stat().st_mtime_ns) for f in doc["task_files"]]
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
     def storage_url(self, out_dir: Path) -> str:
         return self.config.storage or f"journal://{(out_dir / 'atlas.journal').resolve()}"
+
+
+@lru_cache(maxsize=32)
+def _file_digest(path: Path, mtime_ns: int) -> str:
+    """A file's content hash, read once per process while its modification time holds."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_atlas(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
