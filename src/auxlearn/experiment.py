@@ -165,13 +165,7 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
         raise
     if out is not None and main and save_model:
         model.save(out / "model", prepared.tokenizer, metadata)
-    scores, degenerate = {}, {}
-    for task in (exp.primary, *exp.train.eval_tasks) if score_eval else ():
-        split = prepared.data[task].split("eval")
-        predictions = predict(model, task, split, trainer.inference)
-        scores[task] = score_predictions(model.specs[task], predictions, split)
-        if model.specs[task].task_type.degenerate_check:
-            degenerate[task] = len(set(predictions)) == 1
+    scores, degenerate = _eval_scores(exp, model, prepared, trainer) if score_eval else ({}, {})
     results = {
         "primary": exp.primary,
         "tasks": tasks,
@@ -182,16 +176,7 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
         "steps": outcome.steps,
         "task_steps": outcome.task_steps,
         "stopped": outcome.stopped,
-        "seconds": round(time.perf_counter() - started, 3),
-        "train_seconds": round(outcome.seconds - outcome.eval_seconds - outcome.checkpoint_seconds, 3),
-        "dev_eval_seconds": round(outcome.eval_seconds, 3),
-        "checkpoint_seconds": round(outcome.checkpoint_seconds, 3),
-        "resumed_from_step": outcome.resumed_from,
-        "processes": outcome.processes,
-        "examples": outcome.examples,
-        "tokens": outcome.tokens,
-        "precision": outcome.precision,
-        "threads": outcome.threads,
+        **_costs(outcome, started),
         "sampler": sampler.describe(),
         "weighting": trainer.weighting.describe(),
         "reused_heads": model.adopted,
@@ -207,6 +192,34 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
         write_json_atomic(out / "results.json", results)
         remove_checkpoints(out)
     return Trained(results, model)
+
+
+def _eval_scores(exp: Experiment, model: MultiTaskModel, prepared: Prepared, trainer) -> tuple[dict, dict]:
+    """The primary's and the eval_tasks' scores on eval, and whether a classifier predicted one class for all."""
+    scores, degenerate = {}, {}
+    for task in (exp.primary, *exp.train.eval_tasks):
+        split = prepared.data[task].split("eval")
+        predictions = predict(model, task, split, trainer.inference)
+        scores[task] = score_predictions(model.specs[task], predictions, split)
+        if model.specs[task].task_type.degenerate_check:
+            degenerate[task] = len(set(predictions)) == 1
+    return scores, degenerate
+
+
+def _costs(outcome, started: float) -> dict[str, Any]:
+    """What the run cost and how it ran: seconds by part, examples, tokens, precision, threads, processes."""
+    return {
+        "seconds": round(time.perf_counter() - started, 3),
+        "train_seconds": round(outcome.seconds - outcome.eval_seconds - outcome.checkpoint_seconds, 3),
+        "dev_eval_seconds": round(outcome.eval_seconds, 3),
+        "checkpoint_seconds": round(outcome.checkpoint_seconds, 3),
+        "resumed_from_step": outcome.resumed_from,
+        "processes": outcome.processes,
+        "examples": outcome.examples,
+        "tokens": outcome.tokens,
+        "precision": outcome.precision,
+        "threads": outcome.threads,
+    }
 
 
 def build_trainer(exp: Experiment, prepared: Prepared, model: MultiTaskModel, *,

@@ -145,6 +145,12 @@ def attention_sites(encoder: nn.Module) -> list[AttentionSite]:
                 out_proj=out_proj,
             )
         )
+    _check_sites(encoder, sites, unrecognised)
+    return sites
+
+
+def _check_sites(encoder: nn.Module, sites: list[AttentionSite], unrecognised: list[str]) -> None:
+    """One site per layer, each with its own projections, or an error naming the model class and why."""
     model_class = type(encoder).__name__
     if not sites:
         detail = (f" (found attention modules of unsupported layout: {sorted(set(unrecognised))})"
@@ -163,7 +169,6 @@ def attention_sites(encoder: nn.Module) -> list[AttentionSite]:
             f"{model_class}: found {len(sites)} self-attention modules but config.num_hidden_layers is {expected} "
             "(layers sharing parameters, as in ALBERT, are not supported)"
         )
-    return sites
 
 
 def head_shape(encoder: nn.Module) -> tuple[int, int]:
