@@ -1,0 +1,70 @@
+"""The tables of results/atlas.md, read from atlas.json as it grows while the atlas is computed."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .common import load, name, signed, table
+
+
+# ------------------------------------------------------------------------------------------------------- atlas
+
+
+def atlas_progress() -> str:
+    doc = load("atlas")
+    settings = doc["settings"]
+    seeds = settings["seeds"]
+    by_cpu = "; ".join(f"{cpu}: {s / 3600:.1f} h" for cpu, s in doc["seconds"]["by_cpu"].items())
+    rows = [
+        ["encoder", f"`{doc['encoder']}` ({doc['pooling']} pooling)"],
+        ["primaries × candidates", f"{len(doc['primaries'])} × {len(doc['candidates'])}"],
+        ["cells done", f"{doc['cells_done']} of {doc['cells_planned']} planned"
+                       + (" (complete)" if doc["complete"] else " (being computed)")],
+        ["seeds per pair", f"{seeds['initial']}, widened one at a time up to {seeds['max']} while the interval "
+                           f"straddles zero and the mean gain is at least {seeds['widen_at']} from it"],
+        ["both protocols for", ", ".join(name(p) for p in settings["both_protocols"]) or "none"],
+        ["protocol, budget", f"`{settings['experiment']['transfer']['protocol']}`, "
+                             f"`{settings['experiment']['transfer']['budget']}`"],
+        ["training time so far", f"{doc['seconds']['total'] / 3600:.1f} h ({by_cpu})"],
+    ]
+    return table(["`bench/results/atlas.json`", "so far"], rows)
+
+
+def _atlas_cell(pair: Optional[dict[str, Any]]) -> str:
+    if pair is None:
+        return ""
+    gain = pair.get("gain")
+    if not gain or not pair.get("n"):
+        return "·"
+    text = f"{signed(100 * gain['mean'], 1)} ({pair['n']})"
+    low, high = gain.get("low"), gain.get("high")
+    if low is not None and high is not None and (low > 0 or high < 0):
+        text = f"**{text}**"
+    return text
+
+
+def atlas_gains() -> str:
+    doc = load("atlas")
+    rows = []
+    for primary in doc["primaries"]:
+        row = doc["rows"][primary]
+        alone = row["alone"]
+        score = f"{alone['mean']:.3f} ({alone['n']})" if alone.get("n") else "·"
+        metric = row.get("metric") or ""
+        rows.append([f"{name(primary)}", metric, score,
+                     *(_atlas_cell(row["pairs"].get(c)) if c != primary else "" for c in doc["candidates"])])
+    return table(["primary", "metric", "alone (seeds)", *(name(c) for c in doc["candidates"])], rows)
+
+
+def atlas_other_protocol() -> str:
+    doc = load("atlas")
+    rows = []
+    for primary in doc["settings"]["both_protocols"]:
+        for candidate, pair in doc["rows"][primary]["pairs"].items():
+            for protocol, other in (pair.get("protocols") or {}).items():
+                if other.get("n"):
+                    rows.append([name(primary), name(candidate), protocol, _atlas_cell(other),
+                                 _atlas_cell(pair)])
+    if not rows:
+        return "No pair has been measured under its second protocol yet."
+    return table(["primary", "candidate", "other protocol", "gain, points (seeds)", "under `auto`"], rows)
