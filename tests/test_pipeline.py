@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from auxlearn import cli
-from auxlearn.config import PRESETS, experiment_from_dict
+from auxlearn.config import experiment_from_dict
 from auxlearn.errors import AuxlearnError
 from auxlearn.mix import build_mixer
 from auxlearn.pipeline import run_pipeline, run_select
@@ -241,24 +241,6 @@ def test_all_keeps_every_candidate_and_integer_fixed_ratios_use_round_robin(tmp_
     assert batches[0] == {"rte": 5, "mrpc": 2}  # the first 7 steps: rte rte mrpc rte rte mrpc rte
     fractional = build_mixer("fixed", {"ratios": {"rte": 0.7, "mrpc": 0.3}}).mix(None, ["rte", "mrpc"])
     assert fractional.sampler == {"name": "fixed", "ratios": {"rte": 0.7, "mrpc": 0.3}}  # sampled, not cycled
-
-
-@pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_presets_map_to_the_documented_methods(preset, tiny_model_dir):
-    documented = {0: ("autosem", "proportional"), 1: ("all", "uniform"), 2: ("autosem", "uniform"),
-                  3: ("autosem", "gp-bo")}
-    exp = experiment(tiny_model_dir, preset=preset)
-    assert (exp.select.method, exp.mix.method) == documented[preset]
-    # Explicit methods in the file win; options alone keep the preset's method.
-    explicit = experiment(tiny_model_dir, preset=preset, select={"method": "exhaustive"},
-                          mix={"method": "temperature"})
-    assert (explicit.select.method, explicit.mix.method) == ("exhaustive", "temperature")
-    if documented[preset][0] != "autosem":  # the preset's method checks the options
-        with pytest.raises(AuxlearnError, match="select.rounds: unknown option of 'all'"):
-            experiment(tiny_model_dir, preset=preset, select={"rounds": 7})
-        return
-    options = experiment(tiny_model_dir, preset=preset, select={"rounds": 7})
-    assert options.select.method == documented[preset][0] and options.select.options == {"rounds": 7}
 
 
 def test_cli_select_then_mix_reuses_the_selection_and_resumes_the_study(tmp_path, tiny_model_dir, train_calls,

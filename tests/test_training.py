@@ -1,13 +1,11 @@
-"""The trainer end to end on real slices with a tiny BERT: loss goes down, checkpoints, seeds, optimisers,
-early stopping in the metric's direction, and the results file."""
+"""The trainer end to end on real slices with a tiny BERT: loss goes down, checkpoints, seeds, optimisers and the
+results file (early stopping: test_early_stopping.py)."""
 
 from __future__ import annotations
 
 import json
-import math
 import os
 
-import numpy as np
 import pytest
 import torch
 from transformers import AutoModel
@@ -22,7 +20,7 @@ from auxlearn.inference import evaluate_model, predict_file
 from auxlearn.models.multitask import MultiTaskModel
 from auxlearn.tasks import builtin_tasks
 from auxlearn.train.evaluation import Inference, evaluate, predict
-from conftest import experiment_dict, write_yaml
+from conftest import experiment_dict
 
 pytestmark = pytest.mark.data
 
@@ -274,50 +272,3 @@ def test_every_step_uses_the_global_learning_rate_schedule(tiny_model_dir, optim
     for step, lr in used:
         expected = 1e-3 * (step + 1) / 5 if step < 5 else 1e-3 * (20 - step) / 15
         assert lr == pytest.approx(expected), (step, lr, expected)
-
-
-# --- early stopping --------------------------------------------------------------------------------------------
-
-def _assert_best_and_patience(out, results, primary, patience, budget, lower_is_better):
-    records = read_metrics(out)
-    scores = [r["dev"][primary]["main"] for r in records]
-    pick = np.argmin if lower_is_better else np.argmax
-    best = int(pick(scores))  # numpy picks the first of equal scores, as strict improvement does
-    assert results["best_step"] == records[best]["step"]
-    assert results["dev_best"] == records[best]["dev"]
-    assert results["stopped"] == "patience"
-    assert results["steps"] < budget and results["steps"] == records[-1]["step"]
-    assert len(records) - 1 - best == patience  # stopped right after `patience` evaluations without a gain
-    assert scores[best] != scores[int((np.argmax if lower_is_better else np.argmin)(scores))]
-    return scores
-
-
-def test_early_stopping_on_a_maximised_regression_metric(tiny_model_dir, tmp_path):
-    exp = experiment_from_dict(experiment_dict(
-        tiny_model_dir, primary="stsb", data={"max_train_examples": 32, "dev_size": 48},
-        train={"steps": 400, "eval_every": 2, "patience": 3, "lr": 3e-3}))
-    results = train_experiment(exp, tmp_path)
-    assert builtin_tasks()["stsb"].direction == "maximize"
-    _assert_best_and_patience(tmp_path, results, "stsb", 3, 400, lower_is_better=False)
-    assert set(results["eval"]["stsb"]) == {"pearson", "spearman", "main"}
-
-
-def test_early_stopping_on_a_minimised_user_metric(tiny_model_dir, tmp_path):
-    rows = load_split(builtin_tasks()["stsb"], "train", os.environ["AUXLEARN_DATA_DIR"]).select(range(160))
-    lines = ["text,score"] + [f"\"{r['sentence1'].replace(chr(34), '')}\",{r['label']}" for r in rows]
-    (tmp_path / "train.csv").write_text("\n".join(lines[:121]) + "\n")
-    (tmp_path / "eval.csv").write_text("\n".join([lines[0], *lines[121:]]) + "\n")
-    write_yaml(tmp_path / "tasks.yaml", {"tasks": [{
-        "name": "similarity", "type": "regression", "files": {"train": "train.csv", "eval": "eval.csv"},
-        "text_fields": ["text"], "label_field": "score", "metrics": ["mse", "pearson"], "main_metric": "mse"}]})
-    exp = experiment_from_dict(experiment_dict(
-        tiny_model_dir, primary="similarity", task_files=[str(tmp_path / "tasks.yaml")],
-        data={"max_train_examples": None, "dev_size": 40},
-        train={"steps": 400, "eval_every": 2, "patience": 3, "lr": 3e-3}))
-    results = train_experiment(exp, tmp_path / "run")
-    assert json.loads((tmp_path / "run" / "model" / "tasks.json").read_text())["similarity"]["direction"] == \
-        "minimize"
-    scores = _assert_best_and_patience(tmp_path / "run", results, "similarity", 3, 400, lower_is_better=True)
-    assert results["dev_best"]["similarity"]["main"] == min(scores)
-    assert results["eval"]["similarity"]["main"] == results["eval"]["similarity"]["mse"]
-    assert math.isfinite(results["eval"]["similarity"]["mse"])
