@@ -3,48 +3,23 @@ a non-zero exit code, no traceback and nothing half-written."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 import torch
 
-from auxlearn.cli import main
-from auxlearn.data.loading import load_split
 from auxlearn.data.task_data import build_task_data
 from auxlearn.models.multitask import MultiTaskModel
-from auxlearn.tasks.user import load_task_file
 from auxlearn.train.evaluation import Inference, predict
+from cli_runs import assert_clean_failure, config, run
 from conftest import REPO, experiment_dict, write_yaml
 
 DATA = Path(os.environ["AUXLEARN_DATA_DIR"])
-
-
-def run(*argv) -> tuple[int, str, str]:
-    """``auxlearn ARGV`` in-process: exit code, stdout, stderr. An uncaught exception fails the test."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
-
-
-def assert_clean_failure(code: int, err: str, out_dir: Path, *needles: str) -> None:
-    assert code != 0
-    assert "Traceback" not in err
-    assert err.startswith("auxlearn: error: ") and err.count("\n") == 1, err  # one line, no stack
-    for needle in needles:
-        assert needle in err, (needle, err)
-    assert not out_dir.exists(), sorted(p.name for p in out_dir.iterdir())  # nothing (half-)written
-
-
-def config(tmp_path: Path, model_dir: str, **sections) -> Path:
-    return write_yaml(tmp_path / "exp.yaml", experiment_dict(model_dir, **sections))
 
 
 def rows(path: Path) -> list[dict]:
@@ -186,87 +161,6 @@ def test_unknown_sampler_option_is_named(tmp_path, tiny_model_dir):
 def test_missing_config_file(tmp_path):
     code, _, err = run("train", tmp_path / "nope.yaml", "--out", tmp_path / "out")
     assert_clean_failure(code, err, tmp_path / "out", "nope.yaml", "not found")
-
-
-TICKETS = "text,label\n" + "".join(f"ticket number {i} about {'money' if i % 2 else 'a crash'},"
-                                   f"{'billing' if i % 2 else 'tech'}\n" for i in range(40))
-
-
-def user_task(tmp_path: Path, entry: dict, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
-    task = {"name": "tickets", "type": "classification", "files": {"train": "train.csv", "eval": "eval.csv"},
-            "text_fields": ["text"], "label_field": "label", **entry}
-    task = {key: value for key, value in task.items() if value is not None}  # None drops a key
-    return write_yaml(tmp_path / "tasks.yaml", {"tasks": [task]})
-
-
-def with_row(text: str, row: int, line: str) -> str:
-    """``text`` (a csv) with data row ``row`` (0-based, after the header) replaced by ``line``.
-
-    Messages count rows from 1, so a defect put at 0-based row 7 is reported as row 8."""
-    lines = text.splitlines()
-    lines[row + 1] = line
-    return "\n".join(lines) + "\n"
-
-
-BAD_USER_TASKS = {
-    "unknown metric": ({"metrics": ["accuracy", "acc"]}, {}, ["tickets", "'acc'", "known metrics", "macro_f1"]),
-    "missing file": ({"files": {"train": "nothere.csv", "eval": "eval.csv"}}, {},
-                     ["tickets", "nothere.csv", "not found"]),
-    "missing column": ({"text_fields": ["subject"]}, {}, ["tickets", "'subject'", "train.csv", "not found"]),
-    "label outside the label set": ({"label_names": ["billing", "tech"]},
-                                    {"train.csv": with_row(TICKETS, 7, "ticket seven,sales")},
-                                    ["tickets", "row 8", "'sales'", "billing, tech"]),
-    "label outside the label set in eval": ({"label_names": ["billing", "tech"]},
-                                            {"eval.csv": with_row(TICKETS, 3, "ticket three,refunds")},
-                                            ["tickets", "eval split", "row 4", "'refunds'"]),
-    "empty split": ({}, {"train.csv": "text,label\n"}, ["tickets", "train split is empty", "train.csv"]),
-    "empty eval split": ({}, {"eval.csv": "text,label\n"}, ["tickets", "eval split is empty", "eval.csv"]),
-    "non-numeric regression label": ({"type": "regression"},
-                                     {"train.csv": with_row(TICKETS.replace("billing", "1.5").replace("tech", "2"),
-                                                            4, "ticket four,high")},
-                                     ["tickets", "row 5", "'high'", "not a finite number"]),
-    "missing type": ({"type": None}, {}, ["tasks.yaml", "tasks[0]", "missing key 'type'", "regression"]),
-}
-
-
-@pytest.mark.parametrize("case", list(BAD_USER_TASKS))
-def test_bad_user_task_gives_a_clear_message(tmp_path, tiny_model_dir, case):
-    entry, files, needles = BAD_USER_TASKS[case]
-    files = {"train.csv": TICKETS, "eval.csv": TICKETS, **files}
-    if entry.get("type") == "regression":
-        files["eval.csv"] = TICKETS.replace("billing", "1.5").replace("tech", "2")
-    tasks = user_task(tmp_path, entry, files)
-    path = config(tmp_path, tiny_model_dir, primary="tickets", task_files=[str(tasks)],
-                  data={"max_train_examples": None, "dev_size": 8})
-    code, _, err = run("train", path, "--out", tmp_path / "out")
-    assert_clean_failure(code, err, tmp_path / "out", *needles)
-
-
-def test_a_good_user_task_trains(tmp_path, tiny_model_dir):
-    """The bad cases above fail for their one defect: the same files without it train."""
-    tasks = user_task(tmp_path, {}, {"train.csv": TICKETS, "eval.csv": TICKETS})
-    path = config(tmp_path, tiny_model_dir, primary="tickets", task_files=["tasks.yaml"],
-                  data={"max_train_examples": None, "dev_size": 8}, train={"steps": 4, "eval_every": 2})
-    assert tasks.parent == path.parent  # task_files are relative to the config file
-    code, _, err = run("train", path, "--out", tmp_path / "out")
-    assert code == 0, err
-    results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert set(results["eval"]["tickets"]) == {"accuracy", "macro_f1", "main"}
-    specs = json.loads((tmp_path / "out" / "model" / "tasks.json").read_text())
-    assert specs["tickets"]["label_names"] == ["billing", "tech"]  # inferred from train, sorted
-
-
-@pytest.mark.parametrize("suffix, sep", [(".csv", ","), (".tsv", "\t")])
-def test_csv_and_tsv_keep_na_like_strings(tmp_path, suffix, sep):
-    """pandas would read "NA", "null" and "None" as missing; in a label or text column they are strings."""
-    text = "text,label\nnull,NA\nNone,tech\nfine,NA\n".replace(",", sep)
-    tasks = user_task(tmp_path, {"files": {"train": "train" + suffix, "eval": "train" + suffix}},
-                      {"train" + suffix: text})
-    rows = load_split(load_task_file(tasks)["tickets"], "train", None)
-    assert list(rows["label"]) == ["NA", "tech", "NA"]
-    assert list(rows["text"]) == ["null", "None", "fine"]
 
 
 @pytest.mark.data

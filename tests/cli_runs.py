@@ -1,0 +1,31 @@
+"""The command line run in-process for the tests: its exit code and output, and what a clean failure looks like."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+from auxlearn.cli import main
+from conftest import experiment_dict, write_yaml
+
+
+def run(*argv) -> tuple[int, str, str]:
+    """``auxlearn ARGV`` in-process: exit code, stdout, stderr. An uncaught exception fails the test."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_clean_failure(code: int, err: str, out_dir: Path, *needles: str) -> None:
+    assert code != 0
+    assert "Traceback" not in err
+    assert err.startswith("auxlearn: error: ") and err.count("\n") == 1, err  # one line, no stack
+    for needle in needles:
+        assert needle in err, (needle, err)
+    assert not out_dir.exists(), sorted(p.name for p in out_dir.iterdir())  # nothing (half-)written
+
+
+def config(tmp_path: Path, model_dir: str, **sections) -> Path:
+    return write_yaml(tmp_path / "exp.yaml", experiment_dict(model_dir, **sections))
