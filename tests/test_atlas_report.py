@@ -101,41 +101,52 @@ def atlas_dir(tmp_path) -> Path:
     return folder
 
 
-def test_atlas_report_renders_in_chromium(atlas_dir, tmp_path):
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict:
+    """The hand-made atlas's report written once and read in headless Chromium: what each test below checks."""
     from auxlearn.report import write_report
 
-    page = write_report(atlas_dir)
-    assert page == atlas_dir / "report.html"
-    markdown = (atlas_dir / "report.md").read_text()
-    assert "](report_figures/atlas.png)" in markdown
-    assert (atlas_dir / "report_figures" / "atlas.png").stat().st_size > 5000
+    folder = tmp_path_factory.mktemp("atlas")
+    (folder / "atlas.json").write_text(json.dumps(make_atlas()))
+    page = write_report(folder)
+    browser = Browser(tmp_path_factory.mktemp("profile"))
+    try:
+        browser.open(page)
+        seen = {
+            "images": browser.evaluate(
+                "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth}))"),
+            "pairs": browser.evaluate("Array.from(document.querySelectorAll('#atlas-pairs tbody tr'))"
+                                      ".map(r => Array.from(r.cells).map(c => c.textContent))"),
+            "alone": browser.evaluate("Array.from(document.querySelectorAll('#atlas-alone tbody tr'))"
+                                      ".map(r => Array.from(r.cells).map(c => c.textContent))"),
+            "first": browser.evaluate("(() => { const v = document.querySelector('p.verdict');"
+                                      " return {text: v.textContent, bottom: v.getBoundingClientRect().bottom,"
+                                      " viewport: innerHeight}; })()"),
+            "text": browser.evaluate("document.body.innerText"),
+        }
+        browser.screenshot(folder / "atlas_report.png", full_page=True)
+        seen["errors"] = browser.errors()
+    finally:
+        browser.close()
+    return {**seen, "folder": folder, "page": page}
+
+
+def test_atlas_report_is_self_contained_and_renders_in_chromium(rendered):
+    folder, page = rendered["folder"], rendered["page"]
+    assert page == folder / "report.html"
+    assert "](report_figures/atlas.png)" in (folder / "report.md").read_text()
+    assert (folder / "report_figures" / "atlas.png").stat().st_size > 5000
     html = page.read_text()
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", html), "report.html must not reference any URL"
     assert "9.9.9-test" in html
+    assert not rendered["errors"], f"browser console errors: {rendered['errors']}"
+    heatmaps = [i for i in rendered["images"] if i["alt"].startswith("Heatmap of the mean gain")]
+    assert len(heatmaps) == 1 and heatmaps[0]["complete"] and heatmaps[0]["width"] > 300, rendered["images"]
 
-    browser = Browser(tmp_path / "profile")
-    try:
-        browser.open(page)
-        images = browser.evaluate(
-            "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth}))")
-        pairs = browser.evaluate("Array.from(document.querySelectorAll('#atlas-pairs tbody tr'))"
-                                 ".map(r => Array.from(r.cells).map(c => c.textContent))")
-        alone = browser.evaluate("Array.from(document.querySelectorAll('#atlas-alone tbody tr'))"
-                                 ".map(r => Array.from(r.cells).map(c => c.textContent))")
-        first = browser.evaluate("(() => { const v = document.querySelector('p.verdict');"
-                                 " return {text: v.textContent, bottom: v.getBoundingClientRect().bottom,"
-                                 " viewport: innerHeight}; })()")
-        text = browser.evaluate("document.body.innerText")
-        browser.screenshot(tmp_path / "atlas_report.png", full_page=True)
-        errors = browser.errors()
-    finally:
-        browser.close()
-    assert not errors, f"browser console errors: {errors}"
 
-    heatmaps = [i for i in images if i["alt"].startswith("Heatmap of the mean gain")]
-    assert len(heatmaps) == 1 and heatmaps[0]["complete"] and heatmaps[0]["width"] > 300, images
-
-    # The first-screen sentence: 2 above, 2 below, 3 across, 1 with one seed, 1 untrained; both protocols on rte.
+def test_the_first_screen_counts_the_pairs_by_their_intervals(rendered):
+    """2 above, 2 below, 3 across, 1 with one seed, 1 untrained; both protocols on rte."""
+    first = rendered["first"]
     assert first["bottom"] <= first["viewport"], first
     sentence = first["text"]
     assert "Of 8 pairs with a gain over the primary alone" in sentence, sentence
@@ -145,8 +156,9 @@ def test_atlas_report_renders_in_chromium(atlas_dir, tmp_path):
     assert "Of the 2 pairs trained under both protocols (rte)" in sentence, sentence
     assert "joint for 2" in sentence and "auto's pick was the better one for 1 of 2" in sentence, sentence
 
-    # The pairs table: the numbers of atlas.json in points, with the marks.
-    atlas = make_atlas()
+
+def test_the_pairs_table_shows_atlas_json_in_points_with_its_marks(rendered):
+    pairs, atlas = rendered["pairs"], make_atlas()
     by_pair = {(row[0], row[1]): row for row in pairs}
     assert set(by_pair) == {(p, c) for p, cs in PAIRS.items() for c in cs}
     for (primary, candidate), row in by_pair.items():
@@ -169,10 +181,12 @@ def test_atlas_report_renders_in_chromium(atlas_dir, tmp_path):
     assert by_pair[("rte", "cola")][6] == "sequential not trained yet (0 of 3 seeds)"
     assert sum(row[4].endswith("†") for row in pairs) == 4
 
-    # Each primary alone (mean ± std of the metric), the progress and the encoder.
-    assert [row[:4] for row in alone] == [["rte", "accuracy", "0.6000 ± 0.0200", "3"],
-                                          ["mrpc", "accuracy", "0.7200 ± 0.0200", "3"],
-                                          ["stsb", "pearson", "0.8100 ± 0.0100", "3"]]
+
+def test_each_primary_alone_the_progress_and_the_encoder_are_shown(rendered):
+    assert [row[:4] for row in rendered["alone"]] == [["rte", "accuracy", "0.6000 ± 0.0200", "3"],
+                                                      ["mrpc", "accuracy", "0.7200 ± 0.0200", "3"],
+                                                      ["stsb", "pearson", "0.8100 ± 0.0100", "3"]]
+    text = rendered["text"]
     assert "40 of 50 cells done" in text and "1.50 h" in text and "all-MiniLM-L6-v2" in text
 
 
