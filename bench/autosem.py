@@ -142,9 +142,8 @@ def history_average(history: list[dict], tasks: list[str]) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from auxlearn.config import experiment_from_dict
-    from auxlearn.experiment import prepare, train_experiment, versions
+    from auxlearn.experiment import prepare, versions
     from auxlearn.io import write_json_atomic
-    from auxlearn.pipeline import run_pipeline, run_select
 
     import torch
 
@@ -169,90 +168,117 @@ def main(argv=None) -> int:
     prepared = prepare(exp)
     print(f"prepared in {time.perf_counter() - started:.0f} s; train sizes "
           + ", ".join(f"{t} {len(d.train)}" for t, d in prepared.data.items()), flush=True)
-    select_options = exp.select.options
-    rounds = select_options.get("rounds", 40)
-    round_steps = select_options.get("round_steps", 10)
-    budget = rounds * round_steps
     selection = None
-
     if "a" in args.parts or "b" in args.parts:
-        # Stage 1 (a, b). A fresh folder: the bandit writes metrics.jsonl anew anyway.
-        selection = run_select(exp, work / "stage1", prepared)
-        details = selection.details
-        utilities = {t: details["utilities"][t] for t in CANDIDATES}
-        averaged = history_average(details["history"], [exp.primary, *CANDIDATES])
-        report["b"] = {
-            "selected": selection.selected, "utilities": details["utilities"],
-            "primary_utility": details["primary_utility"], "plays": details["plays"], "wins": details["wins"],
-            "history_averaged_utility": averaged,
-            "mnli_rank": rank_of("mnli", utilities),
-            "mnli_rank_history_averaged": rank_of("mnli", {t: averaged[t] for t in CANDIDATES}),
-            "rounds": rounds, "round_steps": round_steps, "reward_dev_size": details["reward_dev_size"],
-            "decay": details["decay"], "history": details["history"], "seconds": selection.seconds,
-        }
+        selection = part_b(exp, work, prepared, report)
         save()
-        print("(b) utilities: " + ", ".join(f"{t} {u:.3f}" for t, u in
-                                              sorted(utilities.items(), key=lambda kv: -kv[1]))
-              + f"; MNLI rank {report['b']['mnli_rank']} of {len(CANDIDATES)} (history-averaged: "
-              f"{report['b']['mnli_rank_history_averaged']}); plays {details['plays']}", flush=True)
-
     if "a" in args.parts:
-        # The single-task baseline with stage 1's step budget and the config's own evaluation schedule.
-        baseline_exp = exp.variant(auxiliary=[], steps=budget)
-        baseline = train_experiment(baseline_exp, work / "stage1_baseline", prepared, save_model=False,
-                                    score_eval=False)
-        bandit = json.loads((work / "stage1" / "select" / "bandit" / "results.json").read_text())
-        train_seconds = {"stage1_train": bandit["train_seconds"], "stage1_dev_eval": bandit["dev_eval_seconds"],
-                         "baseline_train": baseline["train_seconds"],
-                         "baseline_dev_eval": baseline["dev_eval_seconds"]}
-        report["a"] = {
-            "steps": budget, "stage1_seconds": selection.seconds, "baseline_seconds": baseline["seconds"],
-            "ratio": selection.seconds / baseline["seconds"], "target": "<= 1.0", "breakdown": train_seconds,
-            "stage1_evaluations": rounds, "baseline_evaluations": -(-budget // baseline_exp.train.eval_every),
-            "baseline_eval_every": baseline_exp.train.eval_every,
-        }
+        part_a(exp, work, prepared, report, selection)
         save()
-        print(f"(a) stage 1 {selection.seconds:.1f} s vs single-task baseline {baseline['seconds']:.1f} s "
-              f"({budget} steps): ratio {report['a']['ratio']:.2f} (target <= 1.0)", flush=True)
-
     if "c" in args.parts:
-        pair_steps = args.pair_steps or budget
-        pair_exp = experiment_from_dict({**copy.deepcopy(document),
-                                         "select": {"method": "exhaustive", "steps": pair_steps}})
-        pairs = run_select(pair_exp, work / "pairs", prepared)
-        c = {"steps": pair_steps, "gains": pairs.scores, "primary_alone_dev": pairs.details["primary_alone_dev"],
-             "selected": pairs.selected, "mnli_rank": rank_of("mnli", pairs.scores), "seconds": pairs.seconds}
-        if "b" in report:
-            c["spearman_utility_vs_gain"] = spearman({t: report["b"]["utilities"][t] for t in CANDIDATES},
-                                                     pairs.scores)
-            c["spearman_history_averaged_utility_vs_gain"] = spearman(
-                {t: report["b"]["history_averaged_utility"][t] for t in CANDIDATES}, pairs.scores)
-            c["mnli_agrees"] = report["b"]["mnli_rank"] == c["mnli_rank"]
-        report["c"] = c
+        part_c(args, document, work, prepared, report)
         save()
-        print("(c) pair gains: " + ", ".join(f"{t} {g:+.4f}" for t, g in
-                                             sorted(pairs.scores.items(), key=lambda kv: -kv[1]))
-              + "; Spearman vs utilities "
-              + str(c.get("spearman_utility_vs_gain", {}).get("rho")), flush=True)
-
     if "d" in args.parts:
-        results = run_pipeline(exp, work / "run")
-        stages = results["stages"]
-        report["d"] = {
-            "seeds": results["seeds"], "gain": results["gain"],
-            "baseline": {k: stages["baseline"][k] for k in ("eval", "mean", "std")},
-            "final": {k: stages["final"][k] for k in ("eval", "mean", "std")},
-            "selected": results["selected"], "ratios": results["ratios"], "metric": results["metric"],
-            "seconds": results["seconds"],
-        }
+        part_d(exp, work, report)
         save()
-        print(f"(d) eval gain of run over the baseline on RTE: {results['gain']['mean']:+.4f} "
-              f"± {results['gain']['std']:.4f} over seeds {results['seeds']}", flush=True)
-
     report["seconds"] = time.perf_counter() - started
     save()
     print(f"results in {out} ({report['seconds']:.0f} s)")
     return 0
+
+
+def _budget(exp) -> tuple[int, int, int]:
+    """Stage 1's rounds, steps a round and steps in all."""
+    rounds, round_steps = exp.select.options.get("rounds", 40), exp.select.options.get("round_steps", 10)
+    return rounds, round_steps, rounds * round_steps
+
+
+def part_b(exp, work, prepared, report):
+    """Stage 1 (a, b): the bandit's utilities, and MNLI's rank among them. A fresh folder: the bandit writes
+    metrics.jsonl anew anyway."""
+    from auxlearn.pipeline import run_select
+
+    rounds, round_steps, _ = _budget(exp)
+    selection = run_select(exp, work / "stage1", prepared)
+    details = selection.details
+    utilities = {t: details["utilities"][t] for t in CANDIDATES}
+    averaged = history_average(details["history"], [exp.primary, *CANDIDATES])
+    report["b"] = {
+        "selected": selection.selected, "utilities": details["utilities"],
+        "primary_utility": details["primary_utility"], "plays": details["plays"], "wins": details["wins"],
+        "history_averaged_utility": averaged,
+        "mnli_rank": rank_of("mnli", utilities),
+        "mnli_rank_history_averaged": rank_of("mnli", {t: averaged[t] for t in CANDIDATES}),
+        "rounds": rounds, "round_steps": round_steps, "reward_dev_size": details["reward_dev_size"],
+        "decay": details["decay"], "history": details["history"], "seconds": selection.seconds,
+    }
+    print("(b) utilities: " + ", ".join(f"{t} {u:.3f}" for t, u in
+                                          sorted(utilities.items(), key=lambda kv: -kv[1]))
+          + f"; MNLI rank {report['b']['mnli_rank']} of {len(CANDIDATES)} (history-averaged: "
+          f"{report['b']['mnli_rank_history_averaged']}); plays {details['plays']}", flush=True)
+    return selection
+
+
+def part_a(exp, work, prepared, report, selection):
+    """The single-task baseline with stage 1's step budget and the config's own evaluation schedule."""
+    from auxlearn.experiment import train_experiment
+
+    rounds, _, budget = _budget(exp)
+    baseline_exp = exp.variant(auxiliary=[], steps=budget)
+    baseline = train_experiment(baseline_exp, work / "stage1_baseline", prepared, save_model=False,
+                                score_eval=False)
+    bandit = json.loads((work / "stage1" / "select" / "bandit" / "results.json").read_text())
+    train_seconds = {"stage1_train": bandit["train_seconds"], "stage1_dev_eval": bandit["dev_eval_seconds"],
+                     "baseline_train": baseline["train_seconds"],
+                     "baseline_dev_eval": baseline["dev_eval_seconds"]}
+    report["a"] = {
+        "steps": budget, "stage1_seconds": selection.seconds, "baseline_seconds": baseline["seconds"],
+        "ratio": selection.seconds / baseline["seconds"], "target": "<= 1.0", "breakdown": train_seconds,
+        "stage1_evaluations": rounds, "baseline_evaluations": -(-budget // baseline_exp.train.eval_every),
+        "baseline_eval_every": baseline_exp.train.eval_every,
+    }
+    print(f"(a) stage 1 {selection.seconds:.1f} s vs single-task baseline {baseline['seconds']:.1f} s "
+          f"({budget} steps): ratio {report['a']['ratio']:.2f} (target <= 1.0)", flush=True)
+
+
+def part_c(args, document, work, prepared, report):
+    """Exhaustive pair gains, ranked against the bandit's utilities."""
+    from auxlearn.config import experiment_from_dict
+    from auxlearn.pipeline import run_select
+
+    pair_steps = args.pair_steps or _budget(experiment_from_dict(document))[2]
+    pair_exp = experiment_from_dict({**copy.deepcopy(document),
+                                     "select": {"method": "exhaustive", "steps": pair_steps}})
+    pairs = run_select(pair_exp, work / "pairs", prepared)
+    c = {"steps": pair_steps, "gains": pairs.scores, "primary_alone_dev": pairs.details["primary_alone_dev"],
+         "selected": pairs.selected, "mnli_rank": rank_of("mnli", pairs.scores), "seconds": pairs.seconds}
+    if "b" in report:
+        c["spearman_utility_vs_gain"] = spearman({t: report["b"]["utilities"][t] for t in CANDIDATES},
+                                                 pairs.scores)
+        c["spearman_history_averaged_utility_vs_gain"] = spearman(
+            {t: report["b"]["history_averaged_utility"][t] for t in CANDIDATES}, pairs.scores)
+        c["mnli_agrees"] = report["b"]["mnli_rank"] == c["mnli_rank"]
+    report["c"] = c
+    print("(c) pair gains: " + ", ".join(f"{t} {g:+.4f}" for t, g in
+                                         sorted(pairs.scores.items(), key=lambda kv: -kv[1]))
+          + "; Spearman vs utilities " + str(c.get("spearman_utility_vs_gain", {}).get("rho")), flush=True)
+
+
+def part_d(exp, work, report):
+    """`auxlearn run` on the bench's experiment: its eval gain over the baseline."""
+    from auxlearn.pipeline import run_pipeline
+
+    results = run_pipeline(exp, work / "run")
+    stages = results["stages"]
+    report["d"] = {
+        "seeds": results["seeds"], "gain": results["gain"],
+        "baseline": {k: stages["baseline"][k] for k in ("eval", "mean", "std")},
+        "final": {k: stages["final"][k] for k in ("eval", "mean", "std")},
+        "selected": results["selected"], "ratios": results["ratios"], "metric": results["metric"],
+        "seconds": results["seconds"],
+    }
+    print(f"(d) eval gain of run over the baseline on RTE: {results['gain']['mean']:+.4f} "
+          f"± {results['gain']['std']:.4f} over seeds {results['seeds']}", flush=True)
 
 
 if __name__ == "__main__":

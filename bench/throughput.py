@@ -199,14 +199,46 @@ def concurrency(steps: int) -> dict:
             "two_shared_steps_per_s": shared, "two_shared_ratio": min(shared) / lone, "target": 0.45}
 
 
-def main() -> None:
+def training_rates(runs: dict[str, list[dict]]) -> dict[str, dict]:
+    """Ratios of medians, and the median of each repeat's own ratio (variants of one repeat ran seconds apart)."""
+    before_eps = median(runs[BEFORE], "examples_per_s")
+    return {name: {"runs": r, "examples_per_s": median(r, "examples_per_s"),
+                   "tokens_per_s": median(r, "tokens_per_s"),
+                   "vs_before": median(r, "examples_per_s") / before_eps,
+                   "vs_before_paired": statistics.median(
+                       a["examples_per_s"] / b["examples_per_s"] for a, b in zip(r, runs[BEFORE]))}
+            for name, r in runs.items()}
+
+
+def show(report: dict, compile_seconds: float, peaks: dict) -> None:
+    training = report["training"]
+    for name, t in training.items():
+        print(f"{name:<32}{t['examples_per_s']:7.1f} ex/s {t['tokens_per_s']:7.0f} tok/s  {t['vs_before']:.2f}x "
+              f"(paired {t['vs_before_paired']:.2f}x)")
+    print(f"compile: {compile_seconds:.0f} s before the first step")
+    p, d, f = report["trainer_vs_plain"], report["dynamic_vs_pad128"], report["flops"]
+    print(f"trainer / plain loop (default): {p['ratio']:.3f}; dynamic / pad-128: {d['speedup']:.2f}x")
+    print(f"training {f['achieved_training_flop_per_s'] / 1e9:.1f} GFLOP/s = {100 * f['share_of_bf16_peak']:.0f} % "
+          f"of the bf16 peak {peaks['bf16'] / 1e9:.0f} GFLOP/s (fp32 peak {peaks['fp32'] / 1e9:.0f})")
+    e, c = report["evaluation"], report["concurrency"]
+    print(f"dev evaluation {e['before_examples_per_s']:.0f} -> {e['default_examples_per_s']:.0f} ex/s "
+          f"({e['speedup']:.2f}x)")
+    print(f"two workers: {c['two_all_cores_ratio']:.2f}x of a lone one on all cores each, "
+          f"{c['two_shared_ratio']:.2f}x with the thread share")
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--worker-steps", type=int, default=60, help="steps of each concurrent worker")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     if args.worker:
         return worker(args.worker, args.threads)
     threads = usable_cores()
@@ -236,13 +268,7 @@ def main() -> None:
               for _ in range(args.repeats)]
 
     before_eps = median(runs[BEFORE], "examples_per_s")
-    # Ratios of medians, and the median of each repeat's own ratio (variants of one repeat ran seconds apart).
-    training = {name: {"runs": r, "examples_per_s": median(r, "examples_per_s"),
-                       "tokens_per_s": median(r, "tokens_per_s"),
-                       "vs_before": median(r, "examples_per_s") / before_eps,
-                       "vs_before_paired": statistics.median(
-                           a["examples_per_s"] / b["examples_per_s"] for a, b in zip(r, runs[BEFORE]))}
-                for name, r in runs.items()}
+    training = training_rates(runs)
     training[COMPILED]["compile_seconds"] = compile_seconds
     default_eps = training[DEFAULT]["examples_per_s"]
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
@@ -269,19 +295,7 @@ def main() -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json_atomic(RESULTS / "throughput.json", report)
-    for name, t in training.items():
-        print(f"{name:<32}{t['examples_per_s']:7.1f} ex/s {t['tokens_per_s']:7.0f} tok/s  {t['vs_before']:.2f}x "
-              f"(paired {t['vs_before_paired']:.2f}x)")
-    print(f"compile: {compile_seconds:.0f} s before the first step")
-    p, d, f = report["trainer_vs_plain"], report["dynamic_vs_pad128"], report["flops"]
-    print(f"trainer / plain loop (default): {p['ratio']:.3f}; dynamic / pad-128: {d['speedup']:.2f}x")
-    print(f"training {f['achieved_training_flop_per_s'] / 1e9:.1f} GFLOP/s = {100 * f['share_of_bf16_peak']:.0f} % "
-          f"of the bf16 peak {peaks['bf16'] / 1e9:.0f} GFLOP/s (fp32 peak {peaks['fp32'] / 1e9:.0f})")
-    e, c = report["evaluation"], report["concurrency"]
-    print(f"dev evaluation {e['before_examples_per_s']:.0f} -> {e['default_examples_per_s']:.0f} ex/s "
-          f"({e['speedup']:.2f}x)")
-    print(f"two workers: {c['two_all_cores_ratio']:.2f}x of a lone one on all cores each, "
-          f"{c['two_shared_ratio']:.2f}x with the thread share")
+    show(report, compile_seconds, peaks)
     print(json.dumps({"written": str(RESULTS / "throughput.json")}))
 
 
