@@ -107,6 +107,18 @@ def experiment_dict(model_dir: str, **sections: Any) -> dict[str, Any]:
     return document
 
 
+@pytest.fixture(scope="session")
+def make_experiment(tiny_model_dir):
+    """``make_experiment(**sections)``: a new checked ``Experiment`` from ``experiment_dict`` on the tiny model
+    (``check=False`` skips ``config_checks``, as in ``experiment_from_dict``). Each call builds a fresh object."""
+    from auxlearn.config import experiment_from_dict
+
+    def make(check: bool = True, **sections: Any):
+        return experiment_from_dict(experiment_dict(tiny_model_dir, **sections), check=check)
+
+    return make
+
+
 def write_yaml(path: Path, document: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
@@ -114,19 +126,18 @@ def write_yaml(path: Path, document: Any) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_run(tmp_path_factory, tiny_model_dir) -> dict[str, Any]:
+def trained_run(tmp_path_factory, make_experiment) -> dict[str, Any]:
     """One 30-step RTE + MRPC run shared by the tests that only read its outputs (loss curve, saved model)."""
-    from auxlearn.config import experiment_from_dict
     from auxlearn.experiment import train_experiment
 
     # 16 examples per task and a high learning rate: the tiny model fits them within 30 steps.
-    exp = experiment_from_dict(experiment_dict(
-        tiny_model_dir, auxiliary=["mrpc"], head_dropout=0.0,
+    exp = make_experiment(
+        auxiliary=["mrpc"], head_dropout=0.0,
         data={"max_train_examples": 16, "dev_size": 64},
         # eval_every counts rte's batches, half the steps: an evaluation every 6 steps
         train={"steps": 30, "eval_every": 3, "lr": 3e-3, "sampler": {"name": "uniform"}},
         transfer={"protocol": "joint", "budget": "equal_total"},  # one joint run of exactly 30 steps
-    ))
+    )
     out = tmp_path_factory.mktemp("trained-run")
     results = train_experiment(exp, out)
     return {"exp": exp, "out": out, "results": results}

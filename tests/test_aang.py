@@ -107,20 +107,18 @@ def test_the_weight_update_equals_a_hand_computation(monkeypatch):
 
 
 @pytest.mark.data
-def test_static_and_aang_with_zero_rates_train_the_same_model(tmp_path, tiny_model_dir):
+def test_static_and_aang_with_zero_rates_train_the_same_model(tmp_path, make_experiment):
     """The meta step measures (a dev head, gradients kept apart) but with both rates 0 changes nothing: the same
     losses, dev scores and weights as aang_static, for the same seed."""
-    from auxlearn.config import experiment_from_dict
     from auxlearn.experiment import train_experiment
-    from conftest import experiment_dict
 
     results = {}
     for name, options in (("aang_static", {}), ("aang", {"aux_lr": 0, "split_lr": 0, "step_every": 1})):
-        exp = experiment_from_dict(experiment_dict(
-            tiny_model_dir, primary=CI, auxiliary=[TAPT, GPT, f"{CI}/mask/bidirectional/{CI}"],
+        exp = make_experiment(
+            primary=CI, auxiliary=[TAPT, GPT, f"{CI}/mask/bidirectional/{CI}"],
             data={"max_train_examples": 64, "dev_size": 32, "max_length": 48},
             train={"steps": 6, "eval_every": 3, "weighting": {"name": name, "sampled": 2, **options}},
-            transfer={"protocol": "joint"}))
+            transfer={"protocol": "joint"})
         results[name] = train_experiment(exp, tmp_path / name)
     static, learned = results["aang_static"], results["aang"]
     assert len(learned["weighting"]["history"]) == 6  # it did measure, every step
@@ -137,19 +135,17 @@ def test_static_and_aang_with_zero_rates_train_the_same_model(tmp_path, tiny_mod
 
 
 @pytest.mark.data
-def test_an_aang_arm_killed_mid_way_resumes_to_the_same_numbers(tmp_path, monkeypatch, tiny_model_dir):
+def test_an_aang_arm_killed_mid_way_resumes_to_the_same_numbers(tmp_path, monkeypatch, make_experiment):
     """The logits, the sampling generator, the allocation, the dev batches' order and the weight history are
     checkpointed with the model."""
-    from auxlearn.config import experiment_from_dict
     from auxlearn.experiment import train_experiment
-    from conftest import experiment_dict
     from kill_runs import killed_at_step, without_timing
 
-    exp = experiment_from_dict(experiment_dict(
-        tiny_model_dir, primary=CI, auxiliary=[TAPT, GPT, f"{CI}/mask/random_factorised/denoise"],
+    exp = make_experiment(
+        primary=CI, auxiliary=[TAPT, GPT, f"{CI}/mask/random_factorised/denoise"],
         data={"max_train_examples": 48, "dev_size": 24, "max_length": 48},
         train={"steps": 8, "eval_every": 2, "checkpoint_every": 4,
-               "weighting": {"name": "aang", "sampled": 2, "step_every": 2}}, transfer={"protocol": "joint"}))
+               "weighting": {"name": "aang", "sampled": 2, "step_every": 2}}, transfer={"protocol": "joint"})
     whole = train_experiment(exp, tmp_path / "whole")
     assert len(whole["weighting"]["history"]) == 4
     killed_at_step(monkeypatch, 7, lambda: train_experiment(exp, tmp_path / "killed"))
@@ -158,12 +154,10 @@ def test_an_aang_arm_killed_mid_way_resumes_to_the_same_numbers(tmp_path, monkey
 
 
 @pytest.mark.data
-def test_a_finetuning_phase_keeps_its_start_unless_dev_improves(tmp_path, tiny_model_dir):
-    from auxlearn.config import experiment_from_dict
+def test_a_finetuning_phase_keeps_its_start_unless_dev_improves(tmp_path, make_experiment):
     from auxlearn.experiment import prepare, train_phase
-    from conftest import experiment_dict
 
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, primary=CI, train={"steps": 4, "eval_every": 2}))
+    exp = make_experiment(primary=CI, train={"steps": 4, "eval_every": 2})
     prepared = prepare(exp)
     start = train_phase(exp, None, prepared, score_eval=False).model
     before = {k: v.clone() for k, v in start.state_dict().items()}

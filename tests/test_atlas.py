@@ -145,6 +145,7 @@ def assert_paired_t(gain: dict, reference: dict[str, float], candidate: dict[str
     assert (gain["low"], gain["high"]) == pytest.approx((low, high), abs=1e-12)
 
 
+@pytest.mark.slow  # the `whole` atlas fixture trains for ~15 s
 def test_atlas_json_holds_every_planned_cell_and_paired_intervals(whole, config):
     doc, atlas = read(whole), load_atlas(config)
     runs = {run["cell"]["primary"]: [] for run in doc["runs"]}
@@ -186,6 +187,7 @@ def test_atlas_json_holds_every_planned_cell_and_paired_intervals(whole, config)
                                                                        for s in control_seeds}
 
 
+@pytest.mark.slow  # the `whole` atlas fixture trains for ~15 s
 def test_a_rerun_trains_nothing(whole, config, tmp_path):
     out = tmp_path / "again"
     shutil.copytree(whole, out)
@@ -198,6 +200,7 @@ def test_a_rerun_trains_nothing(whole, config, tmp_path):
     assert read(out) == read(whole)
 
 
+@pytest.mark.slow  # the `whole` atlas fixture trains for ~15 s
 def test_an_atlas_json_in_a_fresh_folder_is_imported_not_retrained(whole, config, tmp_path):
     out = tmp_path / "fresh"
     out.mkdir()
@@ -212,6 +215,7 @@ def test_an_atlas_json_in_a_fresh_folder_is_imported_not_retrained(whole, config
     assert read(out)["runs"] == read(whole)["runs"]
 
 
+@pytest.mark.slow  # the `whole` atlas fixture trains for ~15 s
 def test_a_killed_atlas_resumes_to_the_uninterrupted_one_training_no_cell_twice(whole, config, tmp_path):
     """Killed twice mid-cell (at a checkpoint: no journal write under way), then run to the end."""
     out, killed = tmp_path / "killed", []
@@ -238,6 +242,7 @@ def test_a_killed_atlas_resumes_to_the_uninterrupted_one_training_no_cell_twice(
         assert json.loads((arm / "results.json").read_text())["resumed_from_step"] >= 2, arm
 
 
+@pytest.mark.slow  # the `whole` atlas fixture trains for ~15 s
 def test_two_workers_on_one_journal_train_each_cell_once(whole, config, tmp_path):
     journal = tmp_path / "shared.journal"
     logs = [open(tmp_path / f"worker_{i}.log", "w") for i in range(2)]
@@ -263,6 +268,7 @@ def test_two_workers_on_one_journal_train_each_cell_once(whole, config, tmp_path
     assert without_timing(docs[0]["runs"]) == without_timing(read(whole)["runs"])
 
 
+@pytest.mark.slow  # the `whole` atlas fixture trains for ~15 s
 def test_a_changed_primary_retrains_its_own_cells_only(whole, config, tmp_path):
     out = tmp_path / "changed"
     shutil.copytree(whole, out)

@@ -81,15 +81,15 @@ def test_checkpoints_can_be_turned_off(tmp_path, tiny_model_dir, monkeypatch):
     assert train_experiment(experiment_from_dict(doc), tmp_path)["resumed_from_step"] == 0
 
 
-def test_an_interrupted_bandit_resumes_with_its_posteriors(tmp_path, tiny_model_dir, monkeypatch):
+def test_an_interrupted_bandit_resumes_with_its_posteriors(tmp_path, make_experiment, monkeypatch):
     """AutoSeM's bandit run (a sampler owned by the selector): resumed mid-way from its checkpoint, then, finished,
     read back with the state it learned instead of trained again."""
     from auxlearn.experiment import prepare
     from auxlearn.stage import Stage
     from auxlearn.train.samplers.thompson import ThompsonBanditSampler
 
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc", "stsb"],
-                                               data={"max_train_examples": 40}, train={"checkpoint_every": 4}))
+    exp = make_experiment(auxiliary=["mrpc", "stsb"],
+                          data={"max_train_examples": 40}, train={"checkpoint_every": 4})
     prepared = prepare(exp)
 
     def bandit_run(folder):
@@ -109,10 +109,10 @@ def test_an_interrupted_bandit_resumes_with_its_posteriors(tmp_path, tiny_model_
     assert (tmp_path / "killed" / "bandit" / "metrics.jsonl").stat().st_mtime_ns == stamp  # not trained again
 
 
-def test_a_damaged_checkpoint_is_an_error_naming_it(tmp_path, tiny_model_dir, monkeypatch):
+def test_a_damaged_checkpoint_is_an_error_naming_it(tmp_path, make_experiment, monkeypatch):
     from auxlearn.errors import DamagedFileError
 
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, train={"steps": 9, "checkpoint_every": 3}))
+    exp = make_experiment(train={"steps": 9, "checkpoint_every": 3})
     killed_at_step(monkeypatch, 5, lambda: train_experiment(exp, tmp_path))
     (tmp_path / "checkpoint" / "model.safetensors").write_bytes(b"not weights")
     with pytest.raises(DamagedFileError, match=f"{tmp_path / 'checkpoint'}.*delete it to start over"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auxlearn.config import PRESETS, experiment_from_dict
+from auxlearn.config import PRESETS
 from auxlearn.config_files import load_experiment
 from auxlearn.errors import AuxlearnError
 from conftest import experiment_dict, write_yaml
@@ -129,23 +129,23 @@ def test_a_file_with_plus_in_its_name_is_one_file(base, tmp_path):
     assert load_experiment(str(plus)).primary == "tickets"
 
 
-def _experiment(model_dir, **sections):
-    return experiment_from_dict(experiment_dict(model_dir, auxiliary=["mrpc", "stsb"], **sections))
+def _experiment(make_experiment, **sections):
+    return make_experiment(auxiliary=["mrpc", "stsb"], **sections)
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_presets_map_to_the_documented_methods(preset, tiny_model_dir):
+def test_presets_map_to_the_documented_methods(preset, make_experiment):
     documented = {0: ("autosem", "proportional"), 1: ("all", "uniform"), 2: ("autosem", "uniform"),
                   3: ("autosem", "gp-bo")}
-    exp = _experiment(tiny_model_dir, preset=preset)
+    exp = _experiment(make_experiment, preset=preset)
     assert (exp.select.method, exp.mix.method) == documented[preset]
     # Explicit methods in the file win; options alone keep the preset's method.
-    explicit = _experiment(tiny_model_dir, preset=preset, select={"method": "exhaustive"},
+    explicit = _experiment(make_experiment, preset=preset, select={"method": "exhaustive"},
                           mix={"method": "temperature"})
     assert (explicit.select.method, explicit.mix.method) == ("exhaustive", "temperature")
     if documented[preset][0] != "autosem":  # the preset's method checks the options
         with pytest.raises(AuxlearnError, match="select.rounds: unknown option of 'all'"):
-            _experiment(tiny_model_dir, preset=preset, select={"rounds": 7})
+            _experiment(make_experiment, preset=preset, select={"rounds": 7})
         return
-    options = _experiment(tiny_model_dir, preset=preset, select={"rounds": 7})
+    options = _experiment(make_experiment, preset=preset, select={"rounds": 7})
     assert options.select.method == documented[preset][0] and options.select.options == {"rounds": 7}

@@ -104,10 +104,10 @@ def test_a_bad_option_is_a_config_error_naming_its_key(where, name, tiny_model_d
 
 
 @pytest.fixture(scope="module")
-def exp(tiny_model_dir):
-    return experiment_from_dict(experiment_dict(
-        tiny_model_dir, auxiliary=CANDIDATES, data={"max_train_examples": 16, "dev_size": 8, "max_length": 32},
-        train={"steps": 2, "eval_every": 2}, transfer={"protocol": "joint", "budget": "equal_total"}))
+def exp(make_experiment):
+    return make_experiment(
+        auxiliary=CANDIDATES, data={"max_train_examples": 16, "dev_size": 8, "max_length": 32},
+        train={"steps": 2, "eval_every": 2}, transfer={"protocol": "joint", "budget": "equal_total"})
 
 
 @pytest.fixture(scope="module")

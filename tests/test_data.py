@@ -9,7 +9,6 @@ import os
 import numpy as np
 import pytest
 
-from auxlearn.config import experiment_from_dict
 from auxlearn.data import encode as encode_module
 from auxlearn.data.batching import EndlessBatches, collate, epoch_batches, eval_batches
 from auxlearn.data.encode import IGNORE_INDEX, encode_split
@@ -18,7 +17,6 @@ from auxlearn.data.task_data import build_task_data, dev_count
 from auxlearn.errors import AuxlearnError, MissingSplitError
 from auxlearn.experiment import build_model, build_trainer, prepare
 from auxlearn.tasks import builtin_tasks
-from conftest import experiment_dict
 
 TASKS = builtin_tasks()
 
@@ -75,9 +73,9 @@ def test_eval_batches_cover_every_example_once_within_the_token_cap(rte, tokeniz
 
 
 @pytest.mark.data
-def test_padding_max_length_pads_every_training_batch_to_max_length(tiny_model_dir):
-    fixed = experiment_from_dict(experiment_dict(tiny_model_dir, data={"padding": "max_length", "max_length": 64}))
-    dynamic = experiment_from_dict(experiment_dict(tiny_model_dir))
+def test_padding_max_length_pads_every_training_batch_to_max_length(make_experiment):
+    fixed = make_experiment(data={"padding": "max_length", "max_length": 64})
+    dynamic = make_experiment()
     prepared = prepare(fixed)
     shorter = 0
     for exp in (fixed, dynamic):

@@ -11,11 +11,10 @@ import os
 import numpy as np
 import pytest
 
-from auxlearn.config import experiment_from_dict
 from auxlearn.data.loading import load_split
 from auxlearn.experiment import train_experiment
 from auxlearn.tasks import builtin_tasks
-from conftest import experiment_dict, write_yaml
+from conftest import write_yaml
 
 pytestmark = pytest.mark.data
 
@@ -40,17 +39,17 @@ def _assert_best_and_patience(out, results, primary, patience, budget, lower_is_
     return scores
 
 
-def test_early_stopping_on_a_maximised_regression_metric(tiny_model_dir, tmp_path):
-    exp = experiment_from_dict(experiment_dict(
-        tiny_model_dir, primary="stsb", data={"max_train_examples": 32, "dev_size": 48},
-        train={"steps": 400, "eval_every": 2, "patience": 3, "lr": 3e-3}))
+def test_early_stopping_on_a_maximised_regression_metric(make_experiment, tmp_path):
+    exp = make_experiment(
+        primary="stsb", data={"max_train_examples": 32, "dev_size": 48},
+        train={"steps": 400, "eval_every": 2, "patience": 3, "lr": 3e-3})
     results = train_experiment(exp, tmp_path)
     assert builtin_tasks()["stsb"].direction == "maximize"
     _assert_best_and_patience(tmp_path, results, "stsb", 3, 400, lower_is_better=False)
     assert set(results["eval"]["stsb"]) == {"pearson", "spearman", "main"}
 
 
-def test_early_stopping_on_a_minimised_user_metric(tiny_model_dir, tmp_path):
+def test_early_stopping_on_a_minimised_user_metric(make_experiment, tmp_path):
     rows = load_split(builtin_tasks()["stsb"], "train", os.environ["AUXLEARN_DATA_DIR"]).select(range(160))
     lines = ["text,score"] + [f"\"{r['sentence1'].replace(chr(34), '')}\",{r['label']}" for r in rows]
     (tmp_path / "train.csv").write_text("\n".join(lines[:121]) + "\n")
@@ -58,10 +57,10 @@ def test_early_stopping_on_a_minimised_user_metric(tiny_model_dir, tmp_path):
     write_yaml(tmp_path / "tasks.yaml", {"tasks": [{
         "name": "similarity", "type": "regression", "files": {"train": "train.csv", "eval": "eval.csv"},
         "text_fields": ["text"], "label_field": "score", "metrics": ["mse", "pearson"], "main_metric": "mse"}]})
-    exp = experiment_from_dict(experiment_dict(
-        tiny_model_dir, primary="similarity", task_files=[str(tmp_path / "tasks.yaml")],
+    exp = make_experiment(
+        primary="similarity", task_files=[str(tmp_path / "tasks.yaml")],
         data={"max_train_examples": None, "dev_size": 40},
-        train={"steps": 400, "eval_every": 2, "patience": 3, "lr": 3e-3}))
+        train={"steps": 400, "eval_every": 2, "patience": 3, "lr": 3e-3})
     results = train_experiment(exp, tmp_path / "run")
     assert json.loads((tmp_path / "run" / "model" / "tasks.json").read_text())["similarity"]["direction"] == \
         "minimize"
@@ -71,14 +70,14 @@ def test_early_stopping_on_a_minimised_user_metric(tiny_model_dir, tmp_path):
     assert math.isfinite(results["eval"]["similarity"]["mse"])
 
 
-def test_a_joint_arms_patience_counts_the_primarys_batches(tiny_model_dir, tmp_path):
+def test_a_joint_arms_patience_counts_the_primarys_batches(make_experiment, tmp_path):
     """RTE draws one batch in four beside MNLI: it is scored every 2 of its own batches (8 steps), and the arm stops
     after 3 evaluations without a gain, 6 RTE batches, as RTE alone would, not after 6 steps."""
-    exp = experiment_from_dict(experiment_dict(
-        tiny_model_dir, auxiliary=["mrpc"], data={"max_train_examples": 32, "dev_size": 48},
+    exp = make_experiment(
+        auxiliary=["mrpc"], data={"max_train_examples": 32, "dev_size": 48},
         train={"steps": 100, "eval_every": 2, "patience": 3, "lr": 3e-3,
                "sampler": {"name": "round_robin", "ratios": {"rte": 1, "mrpc": 3}}},
-        transfer={"protocol": "joint", "budget": "equal_primary"}))
+        transfer={"protocol": "joint", "budget": "equal_primary"})
     results = train_experiment(exp, tmp_path)
     records = read_metrics(tmp_path)
     assert results["phases"][0]["label"] == "joint" and results["planned_steps"] == 400

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.data
 
 
 @pytest.fixture(scope="module")
-def rte(tiny_model_dir):
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, data={"max_train_examples": 200, "dev_size": 60}))
+def rte(make_experiment):
+    exp = make_experiment(data={"max_train_examples": 200, "dev_size": 60})
     return exp, prepare(exp)
 
 
@@ -88,6 +88,7 @@ def study(tmp_path_factory, tiny_model_dir):
     return folder / "out", argv
 
 
+@pytest.mark.slow  # the `study` fixture trains for ~12 s
 def test_the_study_trains_every_arm_at_every_k_and_seed(study):
     out, _ = study
     results = json.loads((out / "results.json").read_text())
@@ -112,6 +113,7 @@ def test_the_study_trains_every_arm_at_every_k_and_seed(study):
     assert results["runs"]["4"]["mhr_mu"]["0"]["parameters"]["encoder"] == 2 * 4 * 4 * (32 + 32)  # one LoRA
 
 
+@pytest.mark.slow  # the `study` fixture trains for ~12 s
 def test_the_study_report_shows_the_comparison_parameters_and_routing(study):
     out, _ = study
     results = json.loads((out / "results.json").read_text())
@@ -125,6 +127,7 @@ def test_the_study_report_shows_the_comparison_parameters_and_routing(study):
     assert (out / "report.html").is_file()
 
 
+@pytest.mark.slow  # the `study` fixture trains for ~12 s
 def test_a_rerun_of_the_study_trains_nothing(study, monkeypatch):
     out, argv = study
     before = (out / "results.json").read_text()

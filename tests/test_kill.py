@@ -13,7 +13,7 @@ import pytest
 from conftest import experiment_dict, write_yaml
 from kill_runs import finished_trainings, kill_when, run_to_end, without_timing
 
-pytestmark = pytest.mark.data
+pytestmark = [pytest.mark.data, pytest.mark.slow]
 
 
 def _first(pattern: str, folder: Path):
@@ -24,7 +24,8 @@ def test_a_run_killed_at_every_stage_resumes_to_the_uninterrupted_results(tmp_pa
     config = write_yaml(tmp_path / "run.yaml", experiment_dict(
         tiny_model_dir, auxiliary=["mrpc"], seeds=[0, 1], data={"max_train_examples": 48},
         train={"steps": 16, "eval_every": 4, "checkpoint_every": 4},
-        select={"method": "exhaustive", "seeds": 1, "min_gain": -1.0},  # keeps MRPC whatever its gain: the mix and final train
+        # keeps MRPC whatever its gain: the mix and final train
+        select={"method": "exhaustive", "seeds": 1, "min_gain": -1.0},
         mix={"method": "gp-bo", "n_trials": 3, "n_startup_trials": 2, "max_ratio": 3}))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     whole = run_to_end(config, tmp_path / "whole", env)

@@ -150,22 +150,20 @@ def test_the_lm_head_starts_from_the_checkpoints_own_where_it_has_one(domain_fil
 
 
 @pytest.mark.data
-def test_a_masked_lm_auxiliary_trains_bert_masked_lm_on_its_text_and_resumes(domain_file, tiny_model_dir, tmp_path,
+def test_a_masked_lm_auxiliary_trains_bert_masked_lm_on_its_text_and_resumes(domain_file, make_experiment, tmp_path,
                                                                               monkeypatch):
     """Drawn by a sampler beside RTE, the text task trains on TAPT's batches (its loss starts near ln(vocabulary));
     killed and resumed, its masking draws continue where they were."""
     import json
     import math
 
-    from auxlearn.config import experiment_from_dict
     from auxlearn.experiment import train_experiment
-    from conftest import experiment_dict
     from kill_runs import killed_at_step, without_timing
 
-    exp = experiment_from_dict(experiment_dict(
-        tiny_model_dir, auxiliary=["papers"], task_files=[str(domain_file)], data={"max_train_examples": 32},
+    exp = make_experiment(
+        auxiliary=["papers"], task_files=[str(domain_file)], data={"max_train_examples": 32},
         train={"steps": 12, "eval_every": 2, "checkpoint_every": 4, "sampler": {"name": "uniform"}},
-        transfer={"protocol": "joint", "budget": "equal_total"}))
+        transfer={"protocol": "joint", "budget": "equal_total"})
     whole = train_experiment(exp, tmp_path / "whole")
     records = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
     losses = [r["train_loss"]["papers"] for r in records if "papers" in r["train_loss"]]

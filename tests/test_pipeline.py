@@ -13,7 +13,6 @@ import pytest
 from scipy import stats
 
 from auxlearn import cli
-from auxlearn.config import experiment_from_dict
 from auxlearn.errors import AuxlearnError
 from auxlearn.mix import build_mixer
 from auxlearn.pipeline import run_pipeline, run_select
@@ -35,8 +34,8 @@ def metrics(folder: Path) -> list[dict]:
     return [json.loads(line) for line in (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
-def experiment(model_dir, **sections):
-    return experiment_from_dict(experiment_dict(model_dir, auxiliary=CANDIDATES, **sections))
+def experiment(make_experiment, **sections):
+    return make_experiment(auxiliary=CANDIDATES, **sections)
 
 
 @pytest.fixture
@@ -77,8 +76,8 @@ def train_calls(monkeypatch):
     return calls
 
 
-def test_run_autosem_gp_bo_writes_every_stage(tmp_path, tiny_model_dir, spies):
-    exp = experiment(tiny_model_dir, select=AUTOSEM, seeds=[0, 1],
+def test_run_autosem_gp_bo_writes_every_stage(tmp_path, make_experiment, spies):
+    exp = experiment(make_experiment, select=AUTOSEM, seeds=[0, 1],
                      mix={"method": "gp-bo", "n_trials": 2, "n_startup_trials": 1, "steps": 4})
     run = tmp_path / "run"
     results = run_pipeline(exp, run)
@@ -136,8 +135,8 @@ def test_run_autosem_gp_bo_writes_every_stage(tmp_path, tiny_model_dir, spies):
     assert results["selected"] == selection["selected"] and results["ratios"] == mixture["ratios"]
 
 
-def test_bandit_is_the_trainer_with_the_thompson_sampler(tmp_path, tiny_model_dir, spies):
-    exp = experiment(tiny_model_dir, select=AUTOSEM)
+def test_bandit_is_the_trainer_with_the_thompson_sampler(tmp_path, make_experiment, spies):
+    exp = experiment(make_experiment, select=AUTOSEM)
     run_select(exp, tmp_path)
     bandit = tmp_path / "select" / "bandit"
     results = read(bandit / "results.json")
@@ -153,8 +152,8 @@ def test_bandit_is_the_trainer_with_the_thompson_sampler(tmp_path, tiny_model_di
     assert spies["eval"] == []
 
 
-def test_exhaustive_keeps_a_pair_on_the_interval_of_its_paired_dev_gains(tmp_path, tiny_model_dir, train_calls):
-    exp = experiment(tiny_model_dir, select={"method": "exhaustive", "steps": 4, "seeds": 2, "min_gain": -0.05})
+def test_exhaustive_keeps_a_pair_on_the_interval_of_its_paired_dev_gains(tmp_path, make_experiment, train_calls):
+    exp = experiment(make_experiment, select={"method": "exhaustive", "steps": 4, "seeds": 2, "min_gain": -0.05})
     selection = run_select(exp, tmp_path)
     assert train_calls == [f"{arm}/seed_{s}" for arm in ("alone", "pair_mrpc", "pair_stsb") for s in (0, 1)]
 
@@ -178,8 +177,8 @@ def test_exhaustive_keeps_a_pair_on_the_interval_of_its_paired_dev_gains(tmp_pat
         assert (task in selection.selected) == (low > -0.05)  # kept on the interval's lower end, not the mean
 
 
-def test_none_trains_the_primary_alone(tmp_path, tiny_model_dir, train_calls):
-    exp = experiment(tiny_model_dir, select={"method": "none"}, mix={"method": "uniform"}, seeds=[0, 1])
+def test_none_trains_the_primary_alone(tmp_path, make_experiment, train_calls):
+    exp = experiment(make_experiment, select={"method": "none"}, mix={"method": "uniform"}, seeds=[0, 1])
     results = run_pipeline(exp, tmp_path)
     assert train_calls == [] and results["selected"] == [] and "mix" not in results["stages"]
     final, baseline = results["stages"]["final"], results["stages"]["baseline"]
@@ -190,18 +189,18 @@ def test_none_trains_the_primary_alone(tmp_path, tiny_model_dir, train_calls):
     assert results["ratios"] == {"rte": 1.0}
 
 
-def test_baseline_from_reuses_an_identical_baseline_and_refuses_a_different_one(tmp_path, tiny_model_dir,
+def test_baseline_from_reuses_an_identical_baseline_and_refuses_a_different_one(tmp_path, make_experiment,
                                                                                    monkeypatch):
     import auxlearn.pipeline as pipeline
 
-    first = run_pipeline(experiment(tiny_model_dir, select={"method": "none"}, mix={"method": "uniform"},
+    first = run_pipeline(experiment(make_experiment, select={"method": "none"}, mix={"method": "uniform"},
                                     seeds=[0, 1]), tmp_path / "first")
     trained = []
     per_seed = pipeline._per_seed
     monkeypatch.setattr(pipeline, "_per_seed", lambda exp, prepared, folder, *a, **k: trained.append(folder.name)
                         or per_seed(exp, prepared, folder, *a, **k))
     # Another selector and other caps on the candidates: the primary's baseline is the same.
-    exp = experiment(tiny_model_dir, select={"method": "all"}, mix={"method": "uniform"}, seeds=[0, 1],
+    exp = experiment(make_experiment, select={"method": "all"}, mix={"method": "uniform"}, seeds=[0, 1],
                      data={"max_train_examples": {"rte": 64, "mrpc": 40}})
     second = run_pipeline(exp, tmp_path / "second", baseline_from=tmp_path / "first")
     assert trained == ["final", "control"]  # the final trains longer than the baseline (equal_primary)
@@ -213,7 +212,7 @@ def test_baseline_from_reuses_an_identical_baseline_and_refuses_a_different_one(
             tmp_path / "first" / "baseline" / f"seed_{seed}")
     assert not (tmp_path / "second" / "baseline" / "seed_0" / "model").exists()
 
-    other = experiment(tiny_model_dir, select={"method": "all"}, mix={"method": "uniform"}, seeds=[0, 2],
+    other = experiment(make_experiment, select={"method": "all"}, mix={"method": "uniform"}, seeds=[0, 2],
                        train={"lr": 1e-4})
     with pytest.raises(AuxlearnError, match=r"trained differently \(seeds: \[0, 1\] there, \[0, 2\] here; train: "):
         run_pipeline(other, tmp_path / "third", baseline_from=tmp_path / "first")
@@ -221,8 +220,8 @@ def test_baseline_from_reuses_an_identical_baseline_and_refuses_a_different_one(
         run_pipeline(exp, tmp_path / "fourth", baseline_from=tmp_path / "nothere")
 
 
-def test_all_keeps_every_candidate_and_integer_fixed_ratios_use_round_robin(tmp_path, tiny_model_dir):
-    exp = experiment(tiny_model_dir, select={"method": "all"},
+def test_all_keeps_every_candidate_and_integer_fixed_ratios_use_round_robin(tmp_path, make_experiment):
+    exp = experiment(make_experiment, select={"method": "all"},
                      mix={"method": "fixed", "ratios": {"rte": 2, "mrpc": 1, "stsb": 0}},
                      transfer={"protocol": "joint"})
     results = run_pipeline(exp, tmp_path)

@@ -65,11 +65,11 @@ def test_without_bf16_units_auto_and_bf16_fall_back_to_fp32_saying_so_once(cpu_w
 
 
 @pytest.mark.data
-def test_a_tiny_model_trains_in_bf16_with_fp32_master_weights(cpu_with_bf16, spy_forward_dtypes, tiny_model_dir,
+def test_a_tiny_model_trains_in_bf16_with_fp32_master_weights(cpu_with_bf16, spy_forward_dtypes, make_experiment,
                                                               tmp_path):
-    exp = experiment_from_dict(experiment_dict(
-        tiny_model_dir, head_dropout=0.0, data={"max_train_examples": 16, "dev_size": 32},
-        train={"steps": 30, "eval_every": 10, "lr": 3e-3, "precision": "bf16"}))
+    exp = make_experiment(
+        head_dropout=0.0, data={"max_train_examples": 16, "dev_size": 32},
+        train={"steps": 30, "eval_every": 10, "lr": 3e-3, "precision": "bf16"})
     results = train_experiment(exp, tmp_path / "run")
     assert results["precision"] == "bf16"
     assert set(spy_forward_dtypes["train"]) == {torch.bfloat16}
@@ -83,9 +83,9 @@ def test_a_tiny_model_trains_in_bf16_with_fp32_master_weights(cpu_with_bf16, spy
 
 
 @pytest.mark.data
-def test_fp32_trains_without_autocast(cpu_with_bf16, spy_forward_dtypes, tiny_model_dir, tmp_path):
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, train={"steps": 4, "eval_every": 2,
-                                                                      "precision": "fp32"}))
+def test_fp32_trains_without_autocast(cpu_with_bf16, spy_forward_dtypes, make_experiment, tmp_path):
+    exp = make_experiment(train={"steps": 4, "eval_every": 2,
+                                 "precision": "fp32"})
     results = train_experiment(exp, tmp_path / "run")
     assert results["precision"] == "fp32"
     assert set(spy_forward_dtypes["train"]) | set(spy_forward_dtypes["eval"]) == {torch.float32}
@@ -93,8 +93,8 @@ def test_fp32_trains_without_autocast(cpu_with_bf16, spy_forward_dtypes, tiny_mo
 
 @pytest.mark.data
 def test_a_bf16_model_evaluates_and_predicts_in_bf16_and_in_fp32_where_bf16_is_missing(
-        cpu_with_bf16, tiny_model_dir, tmp_path, monkeypatch):
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, train={"steps": 2, "eval_every": 2}))
+        cpu_with_bf16, make_experiment, tmp_path, monkeypatch):
+    exp = make_experiment(train={"steps": 2, "eval_every": 2})
     results = train_experiment(exp, tmp_path / "run")
     assert results["precision"] == "bf16"  # auto, on a CPU with bf16 units
     used = []

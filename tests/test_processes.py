@@ -15,7 +15,7 @@ import pytest
 
 from conftest import experiment_dict, save_tiny_bert, write_yaml
 
-pytestmark = pytest.mark.data
+pytestmark = [pytest.mark.data, pytest.mark.slow]
 
 # Largest |loss difference| allowed at any step (the losses are about 0.7; 1.2e-7 was measured): two processes
 # average two half-batch means where one process takes one full-batch mean, and sum gradients in another order.

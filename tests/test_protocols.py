@@ -117,10 +117,10 @@ def test_anchor_adds_the_gradient_of_the_l2_pull():
 
 
 @pytest.mark.data
-def test_sequential_run_trains_each_phase_on_its_tasks(tmp_path, tiny_model_dir):
-    exp = experiment_from_dict(experiment_dict(
-        tiny_model_dir, auxiliary=["mrpc"], transfer={"protocol": "sequential", "regularization": 0.01},
-        train={"steps": 6, "eval_every": 3, "sampler": {"name": "round_robin", "ratios": {"rte": 1, "mrpc": 1}}}))
+def test_sequential_run_trains_each_phase_on_its_tasks(tmp_path, make_experiment):
+    exp = make_experiment(
+        auxiliary=["mrpc"], transfer={"protocol": "sequential", "regularization": 0.01},
+        train={"steps": 6, "eval_every": 3, "sampler": {"name": "round_robin", "ratios": {"rte": 1, "mrpc": 1}}})
     results = train_experiment(exp, tmp_path / "arm", save_model=True)
     first, second = results["phases"]
     assert first["label"] == "auxiliary" and first["task_steps"] == {"mrpc": 6}
@@ -138,10 +138,10 @@ def test_sequential_run_trains_each_phase_on_its_tasks(tmp_path, tiny_model_dir)
 
 
 @pytest.mark.data
-def test_joint_then_finetune_continues_from_the_joint_heads(tmp_path, tiny_model_dir):
-    exp = experiment_from_dict(experiment_dict(
-        tiny_model_dir, auxiliary=["mrpc"], transfer={"protocol": "joint_then_finetune", "budget": "equal_total"},
-        train={"steps": 6, "eval_every": 3, "sampler": {"name": "uniform"}}))
+def test_joint_then_finetune_continues_from_the_joint_heads(tmp_path, make_experiment):
+    exp = make_experiment(
+        auxiliary=["mrpc"], transfer={"protocol": "joint_then_finetune", "budget": "equal_total"},
+        train={"steps": 6, "eval_every": 3, "sampler": {"name": "uniform"}})
     results = train_experiment(exp, tmp_path / "arm", save_model=False)
     joint, alone = results["phases"]
     assert joint["task_steps"]["rte"] + joint["task_steps"]["mrpc"] == 6
@@ -150,9 +150,9 @@ def test_joint_then_finetune_continues_from_the_joint_heads(tmp_path, tiny_model
 
 
 @pytest.mark.data
-def test_model_folder_is_resolved_from_the_config_and_gives_its_heads(tmp_path, tiny_model_dir, monkeypatch):
-    first = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"],
-                                                 transfer={"protocol": "joint", "budget": "equal_total"}))
+def test_model_folder_is_resolved_from_the_config_and_gives_its_heads(tmp_path, make_experiment, monkeypatch):
+    first = make_experiment(auxiliary=["mrpc"],
+                            transfer={"protocol": "joint", "budget": "equal_total"})
     train_experiment(first, tmp_path / "runs" / "first", save_model=True)
     second = experiment_dict("../runs/first/model", auxiliary=["stsb"]) | {"transfer": {"protocol": "joint"}}
     config = write_yaml(tmp_path / "configs" / "second.yaml", second)

@@ -17,7 +17,7 @@ import pytest
 from chromium import Browser
 from test_report_content import expected_headline
 
-pytestmark = pytest.mark.data
+pytestmark = [pytest.mark.data, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]
 DEMO_RUN = REPO / "runs" / "demo"
 

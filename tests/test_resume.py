@@ -8,10 +8,9 @@ import shutil
 
 import pytest
 
-from auxlearn.config import experiment_from_dict
 from auxlearn.experiment import train_experiment
 from auxlearn.pipeline import run_pipeline
-from conftest import experiment_dict, write_yaml
+from conftest import write_yaml
 
 
 def _mtime(path):
@@ -19,14 +18,14 @@ def _mtime(path):
 
 
 @pytest.mark.data
-def test_a_finished_arm_is_read_back_and_a_changed_one_retrained(tmp_path, tiny_model_dir):
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir))
+def test_a_finished_arm_is_read_back_and_a_changed_one_retrained(tmp_path, make_experiment):
+    exp = make_experiment()
     first = train_experiment(exp, tmp_path)
     stamp = _mtime(tmp_path / "metrics.jsonl")
     assert train_experiment(exp, tmp_path) == first
     assert _mtime(tmp_path / "metrics.jsonl") == stamp  # not trained again
 
-    longer = experiment_from_dict(experiment_dict(tiny_model_dir, train={"steps": 12}))
+    longer = make_experiment(train={"steps": 12})
     assert train_experiment(longer, tmp_path)["steps"] == 12
 
     (tmp_path / "results.json").write_text('{"protocol": ', encoding="utf-8")  # damaged by a crash
@@ -34,7 +33,7 @@ def test_a_finished_arm_is_read_back_and_a_changed_one_retrained(tmp_path, tiny_
     assert again["steps"] == 12 and json.loads((tmp_path / "results.json").read_text())["steps"] == 12
 
 
-def test_an_edited_task_file_retrains_the_arm(tmp_path, tiny_model_dir):
+def test_an_edited_task_file_retrains_the_arm(tmp_path, make_experiment):
     rows = [{"text": f"sentence {i} {'good' if i % 2 else 'bad'}", "label": ["bad", "good"][i % 2]}
             for i in range(40)]
 
@@ -45,8 +44,8 @@ def test_an_edited_task_file_retrains_the_arm(tmp_path, tiny_model_dir):
     task_file = write_yaml(tmp_path / "tasks.yaml", {"tasks": [{
         "name": "mood", "type": "classification", "text_fields": ["text"], "label_field": "label",
         "files": {"train": "data.jsonl", "eval": "data.jsonl"}}]})
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, primary="mood", task_files=[str(task_file)],
-                                               data={"dev_size": 8}))
+    exp = make_experiment(primary="mood", task_files=[str(task_file)],
+                          data={"dev_size": 8})
     out = tmp_path / "run"
     train_experiment(exp, out)
     stamp = _mtime(out / "metrics.jsonl")
@@ -58,12 +57,12 @@ def test_an_edited_task_file_retrains_the_arm(tmp_path, tiny_model_dir):
 
 
 @pytest.mark.data
-def test_a_killed_run_resumes_without_retraining_finished_seeds(tmp_path, tiny_model_dir):
+def test_a_killed_run_resumes_without_retraining_finished_seeds(tmp_path, make_experiment):
     # min_gain -1: the pair is kept whatever its dev gain, so the final trains.
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"], seeds=[0, 1],
-                                               select={"method": "exhaustive", "seeds": 1, "min_gain": -1.0},
-                                               mix={"method": "uniform"},
-                                               data={"max_train_examples": 32}))
+    exp = make_experiment(auxiliary=["mrpc"], seeds=[0, 1],
+                          select={"method": "exhaustive", "seeds": 1, "min_gain": -1.0},
+                          mix={"method": "uniform"},
+                          data={"max_train_examples": 32})
     run = tmp_path / "run"
     first = run_pipeline(exp, run)
     finished = {p: _mtime(p) for p in run.rglob("metrics.jsonl")}

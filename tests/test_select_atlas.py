@@ -109,9 +109,9 @@ def test_similarity_ranks_the_candidate_whose_texts_read_like_the_primarys_first
 
 
 @pytest.fixture(scope="module")
-def rte_stage(tiny_model_dir, tmp_path_factory):
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc", "cola"],
-                                               data={"max_train_examples": 16, "dev_size": 8, "max_length": 32}))
+def rte_stage(make_experiment, tmp_path_factory):
+    exp = make_experiment(auxiliary=["mrpc", "cola"],
+                          data={"max_train_examples": 16, "dev_size": 8, "max_length": 32})
     return Stage(exp, prepare(exp), tmp_path_factory.mktemp("stage"))
 
 

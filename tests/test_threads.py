@@ -104,10 +104,10 @@ def test_the_previous_thread_count_comes_back_after_computing(workers):
 
 
 @pytest.mark.data
-def test_results_record_the_threads_and_training_takes_its_share(workers, tiny_model_dir, tmp_path):
+def test_results_record_the_threads_and_training_takes_its_share(workers, make_experiment, tmp_path):
     folder, start = workers
     start()
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, train={"steps": 2, "eval_every": 2}))
+    exp = make_experiment(train={"steps": 2, "eval_every": 2})
     results = train_experiment(exp, tmp_path / "run")
     assert results["threads"] == {"setting": "auto", "used": [2]}
     saved = json.loads((tmp_path / "run" / "results.json").read_text())

@@ -20,7 +20,6 @@ from auxlearn.inference import evaluate_model, predict_file
 from auxlearn.models.multitask import MultiTaskModel
 from auxlearn.tasks import builtin_tasks
 from auxlearn.train.evaluation import Inference, evaluate, predict
-from conftest import experiment_dict
 
 pytestmark = pytest.mark.data
 
@@ -101,9 +100,9 @@ def test_saved_encoder_loads_with_plain_transformers(trained_run):
 # --- save / load -----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("pair_encoding", ["cross", "siamese"])
-def test_save_load_gives_identical_predictions(tiny_model_dir, tmp_path, pair_encoding):
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc", "stsb"], pooling="cls",
-                                               head_dropout=0.3, pair_encoding=pair_encoding))
+def test_save_load_gives_identical_predictions(make_experiment, tmp_path, pair_encoding):
+    exp = make_experiment(auxiliary=["mrpc", "stsb"], pooling="cls",
+                          head_dropout=0.3, pair_encoding=pair_encoding)
     prepared = prepare(exp)
     model = build_model(exp, prepared, exp.tasks)
     torch.manual_seed(1)
@@ -127,9 +126,9 @@ def test_save_load_gives_identical_predictions(tiny_model_dir, tmp_path, pair_en
         assert predict(model, task, split, how) == predict(loaded, task, split, how)
 
 
-def test_siamese_head_reads_both_texts_encoded_apart(tiny_model_dir):
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["stsb", "conll2003_ner"],
-                                               pair_encoding="siamese", head_dropout=0.0))
+def test_siamese_head_reads_both_texts_encoded_apart(make_experiment):
+    exp = make_experiment(auxiliary=["stsb", "conll2003_ner"],
+                          pair_encoding="siamese", head_dropout=0.0)
     prepared = prepare(exp)
     model = build_model(exp, prepared, exp.tasks).eval()
     hidden = model.encoder.config.hidden_size
@@ -156,8 +155,8 @@ def test_siamese_head_reads_both_texts_encoded_apart(tiny_model_dir):
         model("rte", collate(cross.dev, [0, 1], prepared.tokenizer.pad_token_id))
 
 
-def test_a_saved_siamese_model_evaluates_and_predicts_as_it_was_trained(tiny_model_dir, tmp_path):
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, pair_encoding="siamese"))
+def test_a_saved_siamese_model_evaluates_and_predicts_as_it_was_trained(make_experiment, tmp_path):
+    exp = make_experiment(pair_encoding="siamese")
     results = train_experiment(exp, tmp_path / "run")
     assert evaluate_model(tmp_path / "run" / "model", task="rte", split="dev") == results["dev_best"]
     assert evaluate_model(tmp_path / "run" / "model", task="rte") == results["eval"]
@@ -175,8 +174,8 @@ def test_a_saved_siamese_model_evaluates_and_predicts_as_it_was_trained(tiny_mod
         [names[i] for i in expected]
 
 
-def test_saving_over_a_model_folder_replaces_it(tiny_model_dir, tmp_path):
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir))
+def test_saving_over_a_model_folder_replaces_it(make_experiment, tmp_path):
+    exp = make_experiment()
     prepared = prepare(exp)
     folder = tmp_path / "model"
     (folder / "stale").mkdir(parents=True)
@@ -187,11 +186,11 @@ def test_saving_over_a_model_folder_replaces_it(tiny_model_dir, tmp_path):
 
 # --- determinism -----------------------------------------------------------------------------------------------
 
-def test_same_seed_twice_gives_identical_metrics(tiny_model_dir, tmp_path):
+def test_same_seed_twice_gives_identical_metrics(make_experiment, tmp_path):
     def run(seed, name):
-        exp = experiment_from_dict(experiment_dict(
-            tiny_model_dir, auxiliary=["mrpc"], seed=seed,
-            train={"steps": 12, "eval_every": 4, "sampler": {"name": "proportional"}}))
+        exp = make_experiment(
+            auxiliary=["mrpc"], seed=seed,
+            train={"steps": 12, "eval_every": 4, "sampler": {"name": "proportional"}})
         results = train_experiment(exp, tmp_path / name)
         records = [{k: v for k, v in r.items() if k != "seconds"} for r in read_metrics(tmp_path / name)]
         return results, records
@@ -210,10 +209,10 @@ def make_trainer(exp, prepared=None):
     return build_trainer(exp, prepared, build_model(exp, prepared, exp.tasks))
 
 
-def test_per_task_optimizer_gives_each_task_its_own_optimiser(tiny_model_dir):
-    exp = experiment_from_dict(experiment_dict(
-        tiny_model_dir, auxiliary=["mrpc", "stsb"], train={"optimizer": "per_task", "steps": 12, "eval_every": 6,
-                                                           "sampler": {"name": "uniform"}}))
+def test_per_task_optimizer_gives_each_task_its_own_optimiser(make_experiment):
+    exp = make_experiment(
+        auxiliary=["mrpc", "stsb"], train={"optimizer": "per_task", "steps": 12, "eval_every": 6,
+                                           "sampler": {"name": "uniform"}})
     trainer = make_trainer(exp)
     model = trainer.model
     optimizers = {task: trainer.optimizers[task][0] for task in exp.tasks}
@@ -232,8 +231,8 @@ def test_per_task_optimizer_gives_each_task_its_own_optimiser(tiny_model_dir):
         assert not torch.equal(heads_before[task], model.heads[task].out.weight)  # ... and moved its head
 
 
-def test_shared_optimizer_is_one_object(tiny_model_dir):
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"]))
+def test_shared_optimizer_is_one_object(make_experiment):
+    exp = make_experiment(auxiliary=["mrpc"])
     trainer = make_trainer(exp)
     assert trainer.optimizers["rte"] is trainer.optimizers["mrpc"]
     params = {id(p) for group in trainer.optimizers["rte"][0].param_groups for p in group["params"]}
@@ -241,11 +240,11 @@ def test_shared_optimizer_is_one_object(tiny_model_dir):
 
 
 @pytest.mark.parametrize("optimizer", ["shared", "per_task"])
-def test_head_lr_moves_the_heads_at_their_own_rate(tiny_model_dir, optimizer):
+def test_head_lr_moves_the_heads_at_their_own_rate(make_experiment, optimizer):
     """One Adam step moves a parameter by about its learning rate: heads by head_lr, the encoder by lr."""
-    exp = experiment_from_dict(experiment_dict(
-        tiny_model_dir, auxiliary=["mrpc"],
-        train={"optimizer": optimizer, "steps": 1, "warmup": 0, "eval_every": 1, "lr": 1e-4, "head_lr": 1e-2}))
+    exp = make_experiment(
+        auxiliary=["mrpc"],
+        train={"optimizer": optimizer, "steps": 1, "warmup": 0, "eval_every": 1, "lr": 1e-4, "head_lr": 1e-2})
     trainer = make_trainer(exp)
     before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
     trainer.train()
@@ -257,12 +256,12 @@ def test_head_lr_moves_the_heads_at_their_own_rate(tiny_model_dir, optimizer):
 
 
 @pytest.mark.parametrize("optimizer", ["shared", "per_task"])
-def test_every_step_uses_the_global_learning_rate_schedule(tiny_model_dir, optimizer):
+def test_every_step_uses_the_global_learning_rate_schedule(make_experiment, optimizer):
     """Warm-up then linear decay by the global step, also for a task's optimiser that skipped steps."""
-    exp = experiment_from_dict(experiment_dict(
-        tiny_model_dir, auxiliary=["mrpc"],
+    exp = make_experiment(
+        auxiliary=["mrpc"],
         train={"optimizer": optimizer, "steps": 20, "warmup": 5, "eval_every": 20, "lr": 1e-3,
-               "sampler": {"name": "fixed", "ratios": {"rte": 1, "mrpc": 3}}}))
+               "sampler": {"name": "fixed", "ratios": {"rte": 1, "mrpc": 3}}})
     trainer = make_trainer(exp)
     used = []
     for opt in {id(o): o for o, _ in trainer.optimizers.values()}.values():

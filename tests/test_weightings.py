@@ -183,13 +183,11 @@ def test_alignment_measures_each_gradients_cosine_with_the_primarys_on_shared_pa
 
 @pytest.mark.data
 @pytest.mark.parametrize("weighting", [{"name": "static", "weights": {"mrpc": 0.5}}, {"name": "upgrad"}])
-def test_a_run_under_a_weighting_trains_every_task_at_every_step(tmp_path, tiny_model_dir, weighting):
-    from auxlearn.config import experiment_from_dict
+def test_a_run_under_a_weighting_trains_every_task_at_every_step(tmp_path, make_experiment, weighting):
     from auxlearn.experiment import train_experiment
-    from conftest import experiment_dict
 
-    exp = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"], train={"weighting": weighting},
-                                               transfer={"protocol": "joint"}))
+    exp = make_experiment(auxiliary=["mrpc"], train={"weighting": weighting},
+                          transfer={"protocol": "joint"})
     results = train_experiment(exp, tmp_path)
     assert results["planned_steps"] == exp.train.steps  # the primary trains at each step: equal_primary's budget
     assert results["task_steps"] == {"rte": exp.train.steps, "mrpc": exp.train.steps}
@@ -197,7 +195,7 @@ def test_a_run_under_a_weighting_trains_every_task_at_every_step(tmp_path, tiny_
     assert set(mean) == {"rte", "mrpc"} and (weighting["name"] != "static" or mean == {"rte": 1.0, "mrpc": 0.5})
 
 
-def test_several_tasks_in_a_step_need_one_optimiser_and_a_joint_arm(tiny_model_dir):
+def test_several_tasks_in_a_step_need_one_optimiser_and_a_joint_arm(tiny_model_dir, make_experiment):
     from auxlearn.config import experiment_from_dict
     from auxlearn.errors import AuxlearnError
     from auxlearn.arm_plan import plan_arm
@@ -209,12 +207,12 @@ def test_several_tasks_in_a_step_need_one_optimiser_and_a_joint_arm(tiny_model_d
     with pytest.raises(AuxlearnError, match="no auxiliary phase: use transfer.protocol joint, joint_then_finetune"):
         experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"], transfer={"protocol": "sequential"},
                                              train={"weighting": {"name": "static"}}))
-    auto = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"],
-                                                train={"weighting": {"name": "upgrad"}}))
+    auto = make_experiment(auxiliary=["mrpc"],
+                           train={"weighting": {"name": "upgrad"}})
     arm = plan_arm(auto, {"rte": 5000, "mrpc": 100})  # auto's size rule would pick sequential here
     assert arm.protocol == "joint" and "every task at every step" in arm.rule and arm.total_steps == 10
-    aang = experiment_from_dict(experiment_dict(tiny_model_dir, auxiliary=["mrpc"], transfer={"finetune_lr": 1e-5},
-                                                train={"weighting": {"name": "aang"}}))
+    aang = make_experiment(auxiliary=["mrpc"], transfer={"finetune_lr": 1e-5},
+                           train={"weighting": {"name": "aang"}})
     joint, finetune = plan_arm(aang, {"rte": 5000, "mrpc": 100}).phases  # AANG's search, then its final phase
     assert joint.weighting["name"] == "aang" and joint.steps == 10 and joint.tasks == ["rte", "mrpc"]
     assert finetune.weighting == {"name": "single"} and finetune.tasks == ["rte"]

@@ -7,7 +7,7 @@ from auxlearn.mix.ratio_trials import search_ratios
 from conftest import experiment_dict, write_yaml
 from mix_workers import postgres_server, run_workers, study_summary
 
-pytestmark = pytest.mark.data
+pytestmark = [pytest.mark.data, pytest.mark.slow]
 TASKS = ["rte", "mrpc", "stsb"]
 N_TRIALS = 6
 
