@@ -11,8 +11,7 @@ variant once, so drift in the machine's speed touches all of them alike):
 4. The fp32 and bf16 matrix-multiply peaks, and training FLOP/s as a share of each.
 5. Dev evaluation examples/s: as before (fp32, 128 examples a batch, collated every time) against the new
    default (bf16, cache-sized batches collated once).
-6. Two concurrent training processes, each against a lone one (steps/s): every process on all cores (as
-   before), and with auxlearn's thread share.
+6. Two concurrent training processes against a lone one (steps/s): all cores each, or auxlearn's thread share.
 Run: AUXLEARN_DATA_DIR=../shared/data .venv/bin/python bench/throughput.py [--steps 40] [--repeats 3] (nothing
 else running); writes bench/results/throughput.json and prints a table.
 """
@@ -219,7 +218,8 @@ def show(report: dict, compile_seconds: float, peaks: dict) -> None:
     print(f"training {f['achieved_training_flop_per_s'] / 1e9:.1f} GFLOP/s = {100 * f['share_of_bf16_peak']:.0f} % "
           f"of the bf16 peak {peaks['bf16'] / 1e9:.0f} GFLOP/s (fp32 peak {peaks['fp32'] / 1e9:.0f})")
     e, c = report["evaluation"], report["concurrency"]
-    print(f"dev evaluation {e['before_examples_per_s']:.0f} -> {e['default_examples_per_s']:.0f} ex/s ({e['speedup']:.2f}x)")
+    print(f"dev evaluation {e['before_examples_per_s']:.0f} -> {e['default_examples_per_s']:.0f} ex/s "
+          f"({e['speedup']:.2f}x)")
     print(f"two workers: {c['two_all_cores_ratio']:.2f}x of a lone one on all cores each, "
           f"{c['two_shared_ratio']:.2f}x with the thread share")
 
