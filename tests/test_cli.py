@@ -16,6 +16,7 @@ import torch
 from auxlearn.data.task_data import build_task_data
 from auxlearn.models.multitask import MultiTaskModel
 from auxlearn.train.evaluation import Inference, predict
+from auxlearn.cli import build_parser
 from cli_runs import assert_clean_failure, config, run
 from conftest import REPO, experiment_dict, write_yaml
 
@@ -223,3 +224,18 @@ def test_installed_command_prints_no_traceback(tmp_path, tiny_model_dir):
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith(f"auxlearn: error: config file {path}: unknown task 'rtee'; known tasks:")
     assert not (tmp_path / "out").exists()
+
+
+def test_set_takes_several_pairs_and_version_prints_the_version(tmp_path, tiny_model_dir, capsys):
+    from auxlearn.config_files import load_experiment
+    from auxlearn.version import __version__
+
+    path = config(tmp_path, tiny_model_dir)
+    args = build_parser().parse_args(["train", str(path), "--set", "train.steps=85", "train.eval_every=1000",
+                                      "--set", "seed=3"])
+    assert args.set == ["train.steps=85", "train.eval_every=1000", "seed=3"]
+    exp = load_experiment(path, args.set)
+    assert (exp.train.steps, exp.train.eval_every, exp.seed) == (85, 1000, 3)
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"auxlearn {__version__}"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from auxlearn.errors import AuxlearnError
+from auxlearn.version import __version__
 
 
 def cmd_tasks(args) -> int:
@@ -194,6 +195,7 @@ def cmd_predict(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="auxlearn", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"auxlearn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("tasks", help="list the known tasks with their sizes and metrics")
@@ -257,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _experiment_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="experiment YAML; compose several with +, later files override earlier "
                                   "ones (base.yaml+mhr.yaml)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. train.lr=3e-5")
+    p.add_argument("--set", action="extend", nargs="+", metavar="KEY=VALUE",
+                   help="override config keys, e.g. --set train.lr=3e-5 train.steps=200 (repeatable)")
     p.add_argument("--data-dir", help="offline mirror in the hub's layout (default: $AUXLEARN_DATA_DIR)")
     p.add_argument("--out", help="output folder (default: runs/<name>)")
 

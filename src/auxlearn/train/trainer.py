@@ -219,8 +219,9 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 progress.step = self.step + 1
                 bar.update(1)
-                bar.set_postfix(task=task, loss=f"{progress.losses[tasks[0]][-1]:.4f}",
-                                dev=f"{progress.last_dev:.4f}", refresh=False)
+                # "–" before the first dev score, and all through a phase that scores none (the auxiliary one)
+                dev = "–" if math.isnan(progress.last_dev) else f"{progress.last_dev:.4f}"
+                bar.set_postfix(task=task, loss=f"{progress.losses[tasks[0]][-1]:.4f}", dev=dev, refresh=False)
                 evaluates = not (progress.step % config.eval_every) or progress.step == config.steps
                 if evaluates and self._evaluate(started, scheduler.get_last_lr()[0]):
                     stopped = "patience"
