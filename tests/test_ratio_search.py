@@ -261,3 +261,18 @@ def test_a_non_finite_score_fails_its_trial_and_stops(tmp_path):
         search_ratios(lambda ratios: float("nan"), TASKS, method="random", n_trials=2, storage=storage)
     trials = optuna.load_study(study_name="mix", storage=storage).trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL]
+
+
+def test_a_journal_file_that_is_not_an_optuna_journal_is_named(tmp_path):
+    notes = tmp_path / "notes.log"
+    notes.write_text("these are my notes\n", encoding="utf-8")
+    problem = trial_storage.storage_problem(f"journal://{notes}")
+    assert problem.startswith(f"journal file {notes} is not an Optuna journal")
+    other = tmp_path / "other.log"
+    other.write_text('{"some": "json"}\n', encoding="utf-8")
+    assert "has no op_code" in trial_storage.storage_problem(f"journal://{other}")
+    journal = tmp_path / "study.log"
+    ratio_trials.search_ratios(lambda ratios: 0.5, ["rte", "mrpc"], method="random", n_trials=1,
+                               n_startup_trials=1, max_ratio=2, storage=f"journal://{journal}")
+    assert journal.stat().st_size and trial_storage.storage_problem(f"journal://{journal}") is None
+    assert trial_storage.storage_problem(f"journal://{tmp_path / 'new.log'}") is None  # a new file is a new journal

@@ -27,7 +27,8 @@ from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import Prepared, prepare, train_experiment, versions
 from auxlearn.identity import model_identity
 from auxlearn.io import read_json, write_json_atomic
-from auxlearn.mix.trial_storage import claim, heartbeat, interrupt, opened_storage, quiet_optuna, retry_interrupted
+from auxlearn.mix.trial_storage import (claim, heartbeat, interrupt, opened_storage, quiet_optuna, retry_interrupted,
+                                        storage_problem)
 from auxlearn.train.device import cpu_name
 
 POLL_SECONDS = 5  # how often a worker with nothing queued looks at the other workers' running cells
@@ -40,8 +41,11 @@ def run_atlas(atlas: Atlas, out_dir: str | Path, *, max_cells: Optional[int] = N
     folder (or with the same storage) to resume."""
     out = Path(out_dir)
     imports = _read_runs(out / "atlas.json")  # a damaged file stops the command before anything is written
-    out.mkdir(parents=True, exist_ok=True)
     url = atlas.storage_url(out)
+    problem = storage_problem(url)
+    if problem:
+        raise AuxlearnError(f"atlas.storage: {problem}")
+    out.mkdir(parents=True, exist_ok=True)
     prepared: dict[str, Prepared] = {}
     trained = 0
     with quiet_optuna(), opened_storage(url) as store:

@@ -12,6 +12,7 @@ worker runs it before anything new is proposed, so the study goes on as if the t
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import threading
@@ -140,13 +141,28 @@ _FORMS = "postgresql://user:password@host/db, mysql://..., sqlite:///file.db or 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
+def _journal_problem(path: Path) -> str | None:
+    """A journal file that exists must start with an Optuna journal record (a JSON object with an op_code); any
+    other file is refused before Optuna appends to it or fails on it with a bare JSON error."""
+    if not path.is_file() or not path.stat().st_size:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            first = json.loads(handle.readline())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        return f"journal file {path} is not an Optuna journal (its first line: {error}); name another file"
+    if not isinstance(first, dict) or "op_code" not in first:
+        return f"journal file {path} is not an Optuna journal (its first line has no op_code); name another file"
+    return None
+
+
 def storage_problem(url: str) -> str | None:
     """Why ``url`` is not a usable Optuna storage URL, or None."""
     if url.startswith("journal://"):
         path = url.removeprefix("journal://")
         if not path:
             return f"journal storage {url!r} names no file (expected journal:///path/file.log)"
-        return f"journal file {path} is a folder" if Path(path).is_dir() else None
+        return f"journal file {path} is a folder" if Path(path).is_dir() else _journal_problem(Path(path))
     try:
         sqlalchemy.engine.make_url(url).get_dialect()
     except (sqlalchemy.exc.ArgumentError, ValueError) as error:
