@@ -148,10 +148,7 @@ class MultiTaskModel(nn.Module):
                 **({"layers": {name: weights.tolist() for name, weights in layers.items()}} if per_layer else {})}
 
     def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        if self.pooling == "cls":
-            return hidden[:, 0]
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return pool(hidden, mask, self.pooling)
 
     def adopt_heads(self, specs: Mapping[str, TaskSpec], states: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
         """Load the heads of another model (a saved folder, an earlier phase) for the tasks both have with the
@@ -215,6 +212,14 @@ class MultiTaskModel(nn.Module):
                 raise DamagedFileError(f"{Path(folder) / 'heads.safetensors'}: the weights of task {task!r} do not "
                                        f"fit its head ({str(error).splitlines()[-1].strip()})") from None
         return model, load_tokenizer(str(folder)), meta
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """One vector per sequence: the first token's (``cls``) or the mean over its real tokens (``mean``)."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
 
 def is_model_folder(path: str | Path) -> bool:

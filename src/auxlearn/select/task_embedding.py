@@ -26,6 +26,7 @@ from auxlearn.data.fingerprint import split_fingerprint
 from auxlearn.identity import model_identity
 from auxlearn.io import write_bytes_atomic
 from auxlearn.models.encoder import load_encoder
+from auxlearn.models.multitask import pool
 from auxlearn.train.device import autocast, resolve_precision
 
 DEFAULT_EXAMPLES = 1000
@@ -67,14 +68,8 @@ def _mean_embedding(encoder: torch.nn.Module, pooling: str, split: EncodedSplit,
     device = torch.device("cpu")
     with torch.inference_mode(), autocast(device, resolve_precision("auto", device)):
         for _, batch in eval_batches(split, len(split), pad_id, max_tokens=TOKENS_PER_BATCH):
-            mask = batch["attention_mask"]
             inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
-            hidden = encoder(**inputs).last_hidden_state.float()
-            if pooling == "cls":
-                pooled = hidden[:, 0]
-            else:
-                weights = mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+            pooled = pool(encoder(**inputs).last_hidden_state.float(), batch["attention_mask"], pooling)
             pooled = torch.nn.functional.normalize(pooled, dim=-1)  # each input counts alike, whatever its norm
             total = pooled.sum(0) if total is None else total + pooled.sum(0)
     mean = (total / len(split)).numpy().astype(np.float64)
