@@ -37,6 +37,7 @@ from auxlearn.experiment import prepare
 from auxlearn.io import read_json, write_json_atomic, write_text_atomic
 from auxlearn.stats import paired_t
 from auxlearn.select import build_selector
+from auxlearn.select.exhaustive import kept_pairs
 from auxlearn.stage import Stage
 
 from machine import machine
@@ -115,7 +116,7 @@ def _exhaustive(doc: dict, primary: str) -> dict[str, Any]:
     alone = dev("alone", None)
     tests = {c: paired_t(alone, dev("pair", c)) for c in doc["rows"][primary]["pairs"]}
     scores = {c: t.mean for c, t in tests.items()}
-    kept = sorted((c for c, t in tests.items() if t.low is not None and t.low > 0), key=lambda c: -scores[c])
+    kept = kept_pairs(tests, 0.0)
     return {"selected": kept, "scores": scores, "seconds": sum(r["seconds"] for r in runs),
             "details": {"from": "the atlas's cells of seeds 0-2 (dev scores)"}}
 

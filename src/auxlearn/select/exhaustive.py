@@ -16,7 +16,7 @@ from typing import Optional
 from pydantic import Field, StrictInt
 
 from auxlearn.plugins import MethodOptions
-from auxlearn.stats import paired_t
+from auxlearn.stats import Comparison, paired_t
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.exhaustive_report import ExhaustiveReport
 from auxlearn.select.rules import ranked
@@ -56,8 +56,7 @@ class ExhaustiveSelector(Selector):
         alone = best_dev("alone", [])
         tests = {task: paired_t(alone, best_dev(f"pair_{task}", [task])) for task in stage.candidates}
         gains = {task: test.mean for task, test in tests.items()}
-        bounds = {task: test.mean if test.low is None else test.low for task, test in tests.items()}
-        helped = [t for t in ranked(gains) if bounds[t] > options.min_gain]
+        helped = kept_pairs(tests, options.min_gain)
         return Selection(self.name, helped[: options.top_k], scores=gains,
                          details={"primary_alone_dev": {s: stage.signed(v) for s, v in alone.items()},
                                   "steps": steps, "sampler": options.sampler, "seeds": seeds,
@@ -65,3 +64,10 @@ class ExhaustiveSelector(Selector):
                                   "pairs": {t: {k: v for k, v in asdict(test).items() if k != "confidence"}
                                             for t, test in tests.items()}},
                          seconds=time.perf_counter() - started)
+
+
+def kept_pairs(tests: dict[str, Comparison], min_gain: float) -> list[str]:
+    """The candidates whose paired dev gain's 95 % lower bound (with one seed: the gain) is above ``min_gain``, by
+    mean gain, best first: exhaustive selection's rule, which bench/selectors_vs_atlas.py applies to the atlas."""
+    bounds = {task: test.mean if test.low is None else test.low for task, test in tests.items()}
+    return [t for t in ranked({task: test.mean for task, test in tests.items()}) if bounds[t] > min_gain]
