@@ -194,3 +194,19 @@ def test_study_report_shows_the_task_by_task_matrix(demo_run, tmp_path):
         write_report(tmp_path / "empty")
     with pytest.raises(AuxlearnError, match=r"one trained model \(`auxlearn train`\)"):
         write_report(study / "rte" / "baseline" / "seed_0")
+
+
+def test_final_models_cards_carry_the_run(demo_run):
+    """Each seed's final model card holds the run's gain table, the selection and its scores, and still parses."""
+    from huggingface_hub import ModelCard
+
+    results = json.loads((demo_run / "results.json").read_text())
+    arm = "baseline" if results["stages"]["final"].get("same_as") == "baseline" else "final"
+    for seed in results["seeds"]:
+        card = ModelCard.load(demo_run / arm / f"seed_{seed}" / "model" / "README.md")
+        assert "## The run that chose it" in card.text and "gain: final − baseline" in card.text
+        assert f"model of seed {seed}" in card.text
+        for task, score in results["stages"]["select"]["scores"].items():
+            assert f"| `{task}` | {score:.4f} | {'yes' if task in results['selected'] else 'no'} |" in card.text
+        final_eval = results["stages"][arm]["eval"][str(seed)]
+        assert card.data.eval_results[0].metric_value == pytest.approx(final_eval, abs=1e-4)

@@ -22,6 +22,7 @@ from auxlearn.config_schema import Experiment
 from auxlearn.data.task_data import TaskData
 from auxlearn.errors import NonFiniteLossError
 from auxlearn.io import write_json_atomic
+from auxlearn.model_card import write_model_card
 from auxlearn.models.multitask import MultiTaskModel, is_model_folder, saved_heads
 from auxlearn.prepared import Prepared, prepare, with_shots
 from auxlearn.resume import data_fingerprint, finished_arm, finished_results, training_identity, versions
@@ -120,6 +121,9 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
                "primary_steps": sum(p["task_steps"].get(exp.primary, 0) for p in phases),
                "seconds": round(time.perf_counter() - started, 3)}
     if out is not None and is_main_process():
+        if save_model:  # before results.json, which marks the arm finished: a re-run finds the card written
+            write_model_card(out / "model", results, {t: prepared.data[t].spec for t in exp.tasks},
+                             peft=adapter.peft)
         write_json_atomic(out / "results.json", results)
         for earlier in out.glob("phase*_*/model"):  # the arm is finished: a re-run reads its results.json
             shutil.rmtree(earlier, ignore_errors=True)

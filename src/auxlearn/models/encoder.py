@@ -33,6 +33,14 @@ def resolve_model_name(name: str) -> str:
     return name
 
 
+def hub_model_id(name: str) -> Optional[str]:
+    """The Hub id a model card names as the base model: the default's id, a name that is no local folder as given,
+    None for a local folder (a card must not name a path of this machine)."""
+    if name in (DEFAULT_MODEL, _DEFAULT_HUB_ID):
+        return _DEFAULT_HUB_ID
+    return None if Path(name).exists() else name
+
+
 def base_of(name: str | Path) -> str:
     """The encoder under a saved PEFT adapter (its ``adapter_config.json`` names it), else ``name`` itself."""
     config = Path(name) / "adapter_config.json"

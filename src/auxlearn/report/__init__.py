@@ -21,6 +21,7 @@ from auxlearn.io import read_json_mapping, write_bytes_atomic, write_text_atomic
 from auxlearn.report.atlas_report import build_atlas_report
 from auxlearn.report.content import build_report
 from auxlearn.report.fewshot_report import build_fewshot_report
+from auxlearn.report.model_cards import write_run_cards
 from auxlearn.report.study import build_study_report, find_runs
 from auxlearn.report_kit.html import render_html
 from auxlearn.report_kit.markdown import render_markdown
@@ -45,7 +46,10 @@ def write_report(run_dir: str | os.PathLike) -> Path:
             raise DamagedFileError(f"{run_dir / 'results.json'}: cannot build the report from it "
                                    f"({type(error).__name__}: {error}); damaged, or written by another "
                                    "version of auxlearn") from None
-        return _write(run_dir, report)
+        written = _write(run_dir, report)
+        if _of_run(run_dir):
+            write_run_cards(load_run(run_dir))  # the final models' cards, with what the run found
+        return written
     if (run_dir / "atlas.json").is_file():
         return _write(run_dir, build_atlas_report(run_dir / "atlas.json"))
     run_dirs = find_runs(run_dir)
@@ -55,6 +59,12 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     for folder in run_dirs:
         write_report(folder)
     return _write(run_dir, build_study_report(run_dir, [load_run(folder) for folder in run_dirs]))
+
+
+def _of_run(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is a folder of `auxlearn run` (not of `adapt`)."""
+    results = read_json_mapping(run_dir / "results.json")
+    return "stages" in results and results.get("kind") != "fewshot"
 
 
 def _build(run_dir: Path):

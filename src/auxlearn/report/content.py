@@ -35,7 +35,7 @@ def _protocol_text(data: RunData) -> str:
     return " ".join(parts)
 
 
-def _context(data: RunData) -> str:
+def context_text(data: RunData) -> str:
     """How the final model came about: its protocol and budget, the selection, the mixing, the cost."""
     stages, results = data.results["stages"], data.results
     parts = [] if data.same_as_baseline else [_protocol_text(data)]
@@ -125,7 +125,7 @@ def build_report(data: RunData) -> Report:
     if arms is not None:
         blocks.append(arms)
     top = Section("Headline: did the auxiliary tasks help?", "headline-section",
-                  [*blocks, Paragraph(_context(data)), _glance_table(data)])
+                  [*blocks, Paragraph(context_text(data)), _glance_table(data)])
 
     curves = Section("Learning curves", "curves")
     add_figure(curves.blocks, "learning_curves", plots.learning_curves(data.curves, data.metric, data.primary),

@@ -11,7 +11,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _table(table: Table) -> str:
+def table_markdown(table: Table) -> str:
     lines = []
     if table.caption:
         lines.append(f"*{table.caption}*\n")
@@ -33,7 +33,7 @@ def render_markdown(report: Report) -> tuple[str, dict[str, bytes]]:
                 text = f"**{block.lead}** {block.text}" if block.lead else block.text
                 out.append(f"> {text}" if block.css == "verdict" else text)
             elif isinstance(block, Table):
-                out.append(_table(block))
+                out.append(table_markdown(block))
             elif isinstance(block, Figure):
                 path = f"{FIGURES_DIR}/{block.name}.png"
                 figures[path] = block.png

@@ -44,6 +44,7 @@ class TaskType:
     labelled = True  # False: the rows have no labels (the objectives make targets from the text)
     degenerate_check = False  # whether predicting one value for every example is flagged in results
     default_objective: Optional[Objective] = None  # what a task of this type trains by (None: its labels as read)
+    hub_task = "text-classification"  # the Hugging Face Hub's task name, for a model card's model-index
 
     # --- the spec ---------------------------------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ class LMHead(Head):
 
 class MaskedLM(TaskType):
     name = "masked_lm"
+    hub_task = "fill-mask"
     head = LMHead
     default_metrics = ()
     metrics = frozenset()

@@ -32,6 +32,7 @@ class TaggingHead(Head):
 
 class Tagging(TaskType):
     name = "tagging"
+    hub_task = "token-classification"
     head = TaggingHead
     default_metrics = ("token_accuracy",)
     metrics = frozenset({"entity_f1", "token_accuracy"})
