@@ -36,3 +36,4 @@ test: install chromium postgresql
 	$(VENV)/bin/lint-imports --no-cache  # the layer contract in pyproject.toml
 	$(PY) -m pytest -q --durations=15  # the slowest tests listed, to keep the suite under 20 minutes
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict  # the docs site, into site/
+	$(PY) .ci/check_wheel.py  # the wheel installs and runs outside the checkout
