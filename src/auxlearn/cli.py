@@ -69,9 +69,11 @@ def _experiment(args):
 def _run_dir(args, exp) -> Path:
     """The output folder, checked writable before any work: a read-only or impossible folder fails now."""
     from auxlearn.io import check_writable
+    from auxlearn.train.tracking import announce
 
     folder = Path(args.out or Path("runs") / exp.name)
     check_writable(folder)
+    announce(exp.train.log_with, folder)  # where the trackers write, said before anything trains
     return folder
 
 

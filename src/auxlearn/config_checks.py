@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from auxlearn.adapters import build_adapter
-from auxlearn.config_schema import Experiment
+from auxlearn.config_schema import Experiment, TrainConfig
 from auxlearn.data.loading import check_data_folder
 from auxlearn.errors import AuxlearnError
 from auxlearn.models.multitask import is_model_folder, saved_heads
 from auxlearn.tasks import available_tasks, get_task
 from auxlearn.train.device import pick_device
+from auxlearn.train.tracking import missing_trackers
 
 
 def check_experiment(exp: Experiment, where: str) -> None:
@@ -38,6 +39,7 @@ def check_experiment(exp: Experiment, where: str) -> None:
         _names_tasks(exp, "train.sampler.ratios", exp.train.sampler.options.get("ratios") or {})
         _names_tasks(exp, "train.weighting.weights", exp.train.weighting.options.get("weights") or {})
         pick_device(exp.train.device)
+        _trackers_installed(exp)
 
 
 @contextmanager
@@ -47,6 +49,17 @@ def _at(where: str) -> Iterator[None]:
         yield
     except AuxlearnError as error:
         raise AuxlearnError(str(error) if str(error).startswith("task file") else f"{where}: {error}") from None
+
+
+def _trackers_installed(exp: Experiment) -> None:
+    """A tracker of ``train.log_with`` (or of a few-shot arm's train settings) whose package is missing would fail
+    once the first arm has trained; its extra is named now."""
+    settings = [exp.fewshot.pretrain, *exp.fewshot.arms.values()]
+    names = dict.fromkeys([*exp.train.log_with, *(n for s in settings for n in TrainConfig(**s).log_with)])
+    missing = missing_trackers(list(names))
+    if missing:
+        raise AuxlearnError(f"train.log_with: {', '.join(missing)} is not installed; install the extra: pip install "
+                            f"'auxlearn[{','.join(missing)}]'")
 
 
 def _names_tasks(exp: Experiment, key: str, mapping: dict) -> None:

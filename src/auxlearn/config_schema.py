@@ -14,7 +14,7 @@ from typing import Any, Literal, Mapping, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from auxlearn.config_methods import AdapterConfig, MixConfig, SamplerConfig, SelectConfig, WeightingConfig
-from auxlearn.config_types import DEFAULT_MODEL, PairEncoding, Precision
+from auxlearn.config_types import DEFAULT_MODEL, PairEncoding, Precision, Tracker
 from auxlearn.errors import AuxlearnError, format_validation_error
 from auxlearn.fewshot.arms import ARMS
 from auxlearn.plugins import Plugin, invalid
@@ -87,6 +87,18 @@ class TrainConfig(_Strict):
     threads: Optional[int] = Field(
         None, gt=0, description="CPU threads; None: OMP_NUM_THREADS, else the cores shared among auxlearn workers")
     progress: bool = True
+    log_with: list[Tracker] = Field(
+        default_factory=list, description="experiment trackers (Accelerate's) that every trained arm logs its "
+                                          "curves to, e.g. [tensorboard]; each needs the auxlearn extra of its name")
+
+    @field_validator("log_with", mode="before")
+    @classmethod
+    def _one_tracker(cls, value: Any) -> Any:
+        """``log_with: tensorboard`` is a list of one; a tracker named twice would log every curve twice."""
+        value = [value] if isinstance(value, str) else value
+        if isinstance(value, list) and len(set(map(str, value))) != len(value):
+            raise ValueError(f"names a tracker twice: {value}")
+        return value
 
     @model_validator(mode="after")
     def _one_optimizer_for_several_tasks(self) -> "TrainConfig":

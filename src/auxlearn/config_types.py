@@ -11,3 +11,5 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 PairEncoding = Literal["cross", "siamese"]
 # The forward pass's number format; "auto" resolves per device (auxlearn.train.device).
 Precision = Literal["auto", "fp32", "bf16"]
+# Experiment trackers that train.log_with names: Accelerate's, each installed by the auxlearn extra of its name.
+Tracker = Literal["tensorboard", "mlflow", "trackio", "wandb"]

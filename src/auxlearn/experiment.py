@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional
 import transformers
 
 from auxlearn.adapters import Adapter, build_adapter
-from auxlearn.arm_plan import plan_arm
+from auxlearn.arm_plan import ArmPlan, plan_arm
 from auxlearn.config_schema import Experiment
 from auxlearn.data.task_data import TaskData
 from auxlearn.errors import NonFiniteLossError
@@ -28,16 +28,18 @@ from auxlearn.prepared import Prepared, prepare, with_shots
 from auxlearn.resume import data_fingerprint, finished_arm, finished_results, training_identity, versions
 from auxlearn.train.anchor import Anchor
 from auxlearn.train.checkpoint import remove_checkpoints
+from auxlearn.train.device import pick_device
 from auxlearn.train.evaluation import predict, score_predictions
 from auxlearn.train.processes import is_main_process
 from auxlearn.train.samplers import TaskSampler, build_sampler
+from auxlearn.train.tracking import TrackedRun, scores_as_scalars, tracked_run
 from auxlearn.train.trainer import Trainer
 from auxlearn.train.weightings import build_weighting
 
 # With the names of prepared.py and resume.py that the stages, benches and tests import from here.
 __all__ = ["PHASE_KEYS", "Prepared", "Trained", "build_model", "build_trainer", "data_fingerprint", "finished_phase",
-           "finished_results", "model_metadata", "prepare", "prepared_pad_length", "train_experiment", "train_phase",
-           "training_identity", "versions", "with_shots"]
+           "finished_results", "model_metadata", "prepare", "prepared_pad_length", "tracked_arm", "train_experiment",
+           "train_phase", "training_identity", "versions", "with_shots"]
 
 log = logging.getLogger(__name__)
 
@@ -97,23 +99,12 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
                     out)
         return done
     arm = plan_arm(exp, {t: len(prepared.data[t].train) for t in exp.tasks})
-    resumable = out is not None and exp.train.checkpoint_every is not None
     adapter = build_adapter(exp.adapter.method, exp.adapter.options, exp.tasks)  # routing rows for every phase
-    phases, trained = [], None
-    for index, phase in enumerate(arm.phases):
-        last = index == len(arm.phases) - 1
-        variant = exp.variant(primary=phase.selector, auxiliary=phase.auxiliary, sampler=phase.sampler,
-                              steps=phase.steps, eval_every=phase.eval_every, patience=phase.patience,
-                              weighting=phase.weighting, **({"lr": phase.lr} if phase.lr is not None else {}))
-        folder = out if out is None or last else out / f"phase{index + 1}_{phase.label}"
-        identity = training_identity(variant, data, index) if out is not None else None
-        # A resumable arm keeps each earlier phase's model until the arm ends: a re-run starts the next from it.
-        trained = (None if last or not resumable else finished_phase(folder, identity)) or train_phase(
-            variant, folder, prepared, save_model=save_model if last else resumable, score_eval=score_eval and last,
-            start=trained.model if trained else None, adapter=adapter, evaluate=phase.evaluate, identity=identity,
-            score_start=phase.score_start,
-            anchor=Anchor(trained.model.encoder, phase.regularization) if trained and phase.regularization else None)
-        phases.append({"label": phase.label, **{k: trained.results[k] for k in PHASE_KEYS}})
+    with tracked_arm(exp, out) as run:
+        phases, trained = _train_phases(exp, arm, out, prepared, data, adapter, save_model=save_model,
+                                        score_eval=score_eval, run=run)
+        if run is not None:
+            run.log(scores_as_scalars("eval", trained.results["eval"]), 0)  # after the last phase's steps
     results = {**trained.results, "primary": exp.primary, "tasks": exp.tasks, "config": exp.model_dump(mode="json"),
                "protocol": arm.protocol, "protocol_rule": arm.rule, "budget": asdict(arm.plan),
                "planned_steps": arm.total_steps, "phases": phases, "data_fingerprint": data,
@@ -128,6 +119,37 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
         for earlier in out.glob("phase*_*/model"):  # the arm is finished: a re-run reads its results.json
             shutil.rmtree(earlier, ignore_errors=True)
     return results
+
+
+def tracked_arm(exp: Experiment, out: Optional[Path]):
+    """The arm's run in the trackers of ``train.log_with`` (None without them or without an output folder)."""
+    return tracked_run(exp.train.log_with, out, exp.name, exp.model_dump(mode="json"), pick_device(exp.train.device))
+
+
+def _train_phases(exp: Experiment, arm: ArmPlan, out: Optional[Path], prepared: Prepared, data: Optional[str],
+                  adapter: Adapter, *, save_model: bool, score_eval: bool,
+                  run: Optional[TrackedRun]) -> tuple[list[dict[str, Any]], Trained]:
+    """Each phase of the arm from the previous one's model (or read back finished); every phase's record, and the
+    last one trained."""
+    resumable = out is not None and exp.train.checkpoint_every is not None
+    phases, trained = [], None
+    for index, phase in enumerate(arm.phases):
+        last = index == len(arm.phases) - 1
+        variant = exp.variant(primary=phase.selector, auxiliary=phase.auxiliary, sampler=phase.sampler,
+                              steps=phase.steps, eval_every=phase.eval_every, patience=phase.patience,
+                              weighting=phase.weighting, **({"lr": phase.lr} if phase.lr is not None else {}))
+        folder = out if out is None or last else out / f"phase{index + 1}_{phase.label}"
+        identity = training_identity(variant, data, index) if out is not None else None
+        # A resumable arm keeps each earlier phase's model until the arm ends: a re-run starts the next from it.
+        trained = (None if last or not resumable else finished_phase(folder, identity)) or train_phase(
+            variant, folder, prepared, save_model=save_model if last else resumable, score_eval=score_eval and last,
+            start=trained.model if trained else None, adapter=adapter, evaluate=phase.evaluate, identity=identity,
+            score_start=phase.score_start, phase=phase.label, tracked=run,
+            anchor=Anchor(trained.model.encoder, phase.regularization) if trained and phase.regularization else None)
+        phases.append({"label": phase.label, **{k: trained.results[k] for k in PHASE_KEYS}})
+        if run is not None:
+            run.next_phase(trained.results["steps"])
+    return phases, trained
 
 
 def finished_phase(folder: Path, identity: str) -> Optional[Trained]:
@@ -145,17 +167,18 @@ PHASE_KEYS = ("tasks", "steps", "task_steps", "best_step", "stopped", "seconds",
 def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepared, *,
                 sampler: Optional[TaskSampler] = None, save_model: bool = True, score_eval: bool = True,
                 start: Optional[MultiTaskModel] = None, adapter: Optional[Adapter] = None,
-                anchor: Optional[Anchor] = None,
-                evaluate: bool = True, identity: Optional[str] = None, score_start: bool = False) -> Trained:
+                anchor: Optional[Anchor] = None, evaluate: bool = True, identity: Optional[str] = None,
+                score_start: bool = False, phase: str = "train", tracked: Optional[TrackedRun] = None) -> Trained:
     """One training run of the experiment's tasks: keep the best dev checkpoint, score the primary and any
     eval_tasks on eval, write ``results.json`` in ``out_dir``. With ``identity`` (what it trains), it checkpoints
-    into ``out_dir`` and goes on from a checkpoint of the same identity there."""
+    into ``out_dir`` and goes on from a checkpoint of the same identity there. ``phase``: what the progress bar
+    calls it; ``tracked``: the arm's run its curves go to."""
     started = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None
     tasks = exp.tasks
     model = build_model(exp, prepared, tasks, start, adapter)
     trainer = build_trainer(exp, prepared, model, sampler=sampler, out_dir=out, anchor=anchor, evaluate=evaluate,
-                            identity=identity, score_start=score_start)
+                            identity=identity, score_start=score_start, phase=phase, tracked=tracked)
     given, data, sampler, main = sampler is not None, trainer.data, trainer.sampler, trainer.main
     if out is not None and main:  # only once the inputs are checked: bad input leaves no folder behind
         out.mkdir(parents=True, exist_ok=True)
@@ -229,7 +252,8 @@ def _costs(outcome, started: float) -> dict[str, Any]:
 def build_trainer(exp: Experiment, prepared: Prepared, model: MultiTaskModel, *,
                   data: Optional[Mapping[str, TaskData]] = None, sampler: Optional[TaskSampler] = None,
                   out_dir: Optional[Path] = None, anchor: Optional[Anchor] = None, evaluate: bool = True,
-                  identity: Optional[str] = None, score_start: bool = False) -> Trainer:
+                  identity: Optional[str] = None, score_start: bool = False, phase: str = "train",
+                  tracked: Optional[TrackedRun] = None) -> Trainer:
     """The one way to wire a Trainer for an experiment (or a validated variant of one): the experiment's tasks
     (or ``data``, e.g. a subsample), its sampler unless one is given, its padding, seed and train settings."""
     data = dict(data) if data is not None else {t: prepared.data[t] for t in exp.tasks}
@@ -245,7 +269,8 @@ def build_trainer(exp: Experiment, prepared: Prepared, model: MultiTaskModel, *,
                                              exp.seed),
                    seed=exp.seed, out_dir=out_dir, eval_tasks=tuple(exp.train.eval_tasks),
                    pad_to=prepared_pad_length(exp, prepared), group_by_length=exp.data.group_by_length,
-                   anchor=anchor, evaluate=evaluate, identity=identity, score_start=score_start)
+                   anchor=anchor, evaluate=evaluate, identity=identity, score_start=score_start, phase=phase,
+                   tracked=tracked)
 
 
 def model_metadata(exp: Experiment, prepared: Prepared) -> dict[str, Any]:

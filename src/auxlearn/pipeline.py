@@ -26,6 +26,7 @@ from auxlearn.run_files import check_baseline_source, check_value
 from auxlearn.stats import mean_std
 from auxlearn.select import Selection, build_selector
 from auxlearn.stage import Stage
+from auxlearn.train.tracking import tracking_root
 
 
 def _stage(exp: Experiment, prepared: Prepared, run_dir: Path, name: str) -> Stage:
@@ -35,7 +36,8 @@ def _stage(exp: Experiment, prepared: Prepared, run_dir: Path, name: str) -> Sta
 def run_select(exp: Experiment, run_dir: Path, prepared: Optional[Prepared] = None) -> Selection:
     selector = build_selector(exp.select.method, exp.select.options)  # a config error before any data work
     prepared = prepared or prepare(exp)
-    selection = selector.select(_stage(exp, prepared, run_dir, "select"))
+    with tracking_root(run_dir):  # its trials are runs named select/<trial>
+        selection = selector.select(_stage(exp, prepared, run_dir, "select"))
     write_json_atomic(run_dir / "select" / "selection.json", selection.to_json())
     return selection
 
@@ -83,7 +85,8 @@ def run_mix(exp: Experiment, run_dir: Path, selection: Optional[Selection] = Non
     if prepared is None:
         prepared = prepare(exp, [exp.primary, *selected])
         keep_instances(prepared, selection.instances)
-    mixture = mixer.mix(_stage(exp, prepared, run_dir, "mix"), [exp.primary, *selected])
+    with tracking_root(run_dir):
+        mixture = mixer.mix(_stage(exp, prepared, run_dir, "mix"), [exp.primary, *selected])
     write_json_atomic(run_dir / "mix" / "mixture.json", mixture.to_json())
     return mixture
 
@@ -161,9 +164,14 @@ def reuse_baseline(exp: Experiment, source: Path, run_dir: Path) -> dict[str, An
 
 
 def run_pipeline(exp: Experiment, run_dir: str | Path, baseline_from: Optional[str | Path] = None) -> dict[str, Any]:
-    """The whole pipeline; ``baseline_from``: reuse the baseline of that run folder (same identity required)."""
+    """The whole pipeline; ``baseline_from``: reuse the baseline of that run folder (same identity required). Every
+    arm it trains is a tracked run named by its folder (``baseline/seed_0``) when ``train.log_with`` names trackers."""
+    with tracking_root(Path(run_dir)):
+        return _pipeline(exp, Path(run_dir), baseline_from)
+
+
+def _pipeline(exp: Experiment, run_dir: Path, baseline_from: Optional[str | Path]) -> dict[str, Any]:
     started = time.perf_counter()
-    run_dir = Path(run_dir)
     # Unknown methods or options fail now, not after the baseline and the selection have trained.
     build_selector(exp.select.method, exp.select.options)
     mixer = build_mixer(exp.mix.method, exp.mix.options)

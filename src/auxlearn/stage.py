@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from auxlearn.config_schema import Experiment
-from auxlearn.experiment import (Prepared, data_fingerprint, finished_results, train_experiment, train_phase,
-                                 training_identity, with_shots)
+from auxlearn.experiment import (Prepared, data_fingerprint, finished_results, tracked_arm, train_experiment,
+                                 train_phase, training_identity, with_shots)
 from auxlearn.train.samplers import TaskSampler
 
 
@@ -50,8 +50,9 @@ class Stage:
         if done is not None and "sampler_state" in done:
             sampler.load_state_dict(done["sampler_state"])
             return done
-        return train_phase(variant, folder, prepared, sampler=sampler, save_model=False, score_eval=False,
-                           identity=identity).results
+        with tracked_arm(variant, folder) as run:
+            return train_phase(variant, folder, prepared, sampler=sampler, save_model=False, score_eval=False,
+                               identity=identity, phase="search", tracked=run).results
 
     def signed(self, score: float) -> float:
         """A score of the primary as 'higher is better'."""

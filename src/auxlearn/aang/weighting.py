@@ -79,6 +79,13 @@ class AangStatic(Weighting):
         sum(weights[task] * loss for task, loss in losses.items()).backward()
         return weights
 
+    def scalars(self) -> dict[str, float]:
+        """The step's weights, the primary/auxiliary split and every factor's weights (``factor/<f>/<value>``)."""
+        primary, auxiliary = self.logits.lambdas()
+        factors = {f"factor/{factor}/{value}": weight for factor, values in self.logits.factor_weights().items()
+                   for value, weight in values.items()}
+        return {**super().scalars(), "split/primary": primary, "split/auxiliary": auxiliary, **factors}
+
     def describe(self) -> dict[str, Any]:
         primary, auxiliary = self.logits.lambdas()
         return {**super().describe(), "objective_weights": self.logits.objective_weights(),

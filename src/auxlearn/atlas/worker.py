@@ -30,6 +30,7 @@ from auxlearn.io import read_json, write_json_atomic
 from auxlearn.mix.trial_storage import (claim, heartbeat, interrupt, opened_storage, quiet_optuna, retry_interrupted,
                                         storage_problem)
 from auxlearn.train.device import cpu_name
+from auxlearn.train.tracking import tracking_folder, tracking_root
 
 POLL_SECONDS = 5  # how often a worker with nothing queued looks at the other workers' running cells
 
@@ -131,8 +132,9 @@ def train_cell(atlas: Atlas, cell: Cell, out: Path, prepared: dict[str, Prepared
     """One cell trained (or resumed) in ``out/runs/<primary>/<arm>/seed_<n>``: its eval score and what it cost."""
     exp = atlas.cell_experiment(cell)
     data = prepared[cell.primary] = prepare(exp, into=prepared.get(cell.primary))
-    results = train_experiment(exp, out / "runs" / cell.primary / cell.arm / f"seed_{cell.seed}", data,
-                               save_model=False)
+    with tracking_root(out / "runs", tracking_folder(out)):  # a tracked run named <primary>/<arm>/seed_<n>
+        results = train_experiment(exp, out / "runs" / cell.primary / cell.arm / f"seed_{cell.seed}", data,
+                                   save_model=False)
     spec = data.data[cell.primary].spec
     score = results["eval"][cell.primary]["main"]
     return {"identity": atlas.cell_identity(cell), "eval": score, "score": spec.signed(score),

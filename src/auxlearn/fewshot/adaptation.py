@@ -21,6 +21,7 @@ from auxlearn.experiment import Prepared, prepare, train_experiment
 from auxlearn.fewshot.arms import ARMS
 from auxlearn.io import write_json_atomic
 from auxlearn.stats import mean_std, paired_t
+from auxlearn.train.tracking import tracking_root
 
 log = logging.getLogger(__name__)
 REFERENCE = "lora"  # what a gain is measured against: a LoRA trained from scratch on the k shots
@@ -75,12 +76,13 @@ def run_fewshot(exp: Experiment, out: str | Path, prepared: Optional[Prepared] =
     variants = {(seed, k, arm): arm_experiment(exp, arm, shots=k, seed=seed, pretrained=str(pretrained))
                 for seed in seeds for k in shots for arm in arms}  # every arm's settings checked before training
     prepared = prepare(exp, into=prepared)
-    pre = train_experiment(pretrain, out / "pretrain", prepared, score_eval=False)
     runs: dict[str, dict[str, dict[str, Any]]] = {str(k): {arm: {} for arm in arms} for k in shots}
-    for (seed, k, arm), variant in variants.items():
-        log.info("auxlearn adapt: seed %d, k = %d, %s", seed, k, arm)
-        results = train_experiment(variant, out / f"k{k}" / arm / f"seed_{seed}", prepared, save_model=False)
-        runs[str(k)][arm][str(seed)] = run_summary(results, exp.primary)
+    with tracking_root(out):  # tracked runs named pretrain and k<K>/<arm>/seed_<S>
+        pre = train_experiment(pretrain, out / "pretrain", prepared, score_eval=False)
+        for (seed, k, arm), variant in variants.items():
+            log.info("auxlearn adapt: seed %d, k = %d, %s", seed, k, arm)
+            results = train_experiment(variant, out / f"k{k}" / arm / f"seed_{seed}", prepared, save_model=False)
+            runs[str(k)][arm][str(seed)] = run_summary(results, exp.primary)
     summary = {
         "kind": "fewshot", "primary": exp.primary, "pool": exp.auxiliary, "shots": shots, "arms": arms,
         "seeds": seeds, "splits": pretrain.adapter.options.get("n_splits", 1),

@@ -10,21 +10,25 @@ global batch, whatever the number of processes), and only the main process write
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional
 
 import torch
 from accelerate import Accelerator
+from accelerate.tracking import GeneralTracker
 from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list, gather_object, get_int_from_env
 
 from auxlearn.errors import AuxlearnError
 
 
-def make_accelerator(device: torch.device) -> Accelerator:
-    """An Accelerator on ``device``'s kind: the CPU, or the GPU that ``accelerate launch`` gives this process.
+def make_accelerator(device: torch.device, log_with: Optional[list[GeneralTracker]] = None,
+                     project_dir: Optional[Path] = None) -> Accelerator:
+    """An Accelerator on ``device``'s kind: the CPU, or the GPU that ``accelerate launch`` gives this process;
+    ``log_with``: the trackers it logs to (``tracking.py``), which keep their files in ``project_dir``.
 
     ``find_unused_parameters``: a step trains one task, so the other tasks' heads get no gradient."""
     try:
-        return Accelerator(cpu=device.type == "cpu",
+        return Accelerator(cpu=device.type == "cpu", log_with=log_with, project_dir=project_dir,
                            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     except ValueError as error:  # Accelerate's process-wide state was set up for another device
         raise AuxlearnError(f"train.device {device.type}: this process already trains on another device "

@@ -18,12 +18,11 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass, field, fields
 from pathlib import Path
+from statistics import fmean
 from typing import Any, Mapping, Optional
 
 import torch
-from tqdm.auto import tqdm
 
 from auxlearn.config_schema import TrainConfig
 from auxlearn.data.batching import EndlessBatches
@@ -34,58 +33,16 @@ from auxlearn.train.anchor import Anchor
 from auxlearn.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from auxlearn.train.device import autocast, pick_device, resolve_precision
 from auxlearn.train.evaluation import Batches, Inference, evaluate
+from auxlearn.train.loop_state import Progress, TrainOutcome
 from auxlearn.train.optim import build_optimizers, linear_warmup_decay
 from auxlearn.train.processes import (chain_digest, check_same_tasks, make_accelerator, mean_over_processes,
                                       shared_from_main)
 from auxlearn.train.samplers import TaskSampler
 from auxlearn.train.threads import ThreadShare, thread_share
+from auxlearn.train.tracking import TrackedRun
+from auxlearn.train.watch import Watch
 from auxlearn.train.weightings import Weighting
 from auxlearn.train.weighting_base import StepContext
-
-
-@dataclass
-class TrainOutcome:
-    best_step: int
-    best_dev: dict[str, dict[str, float]]
-    steps: int
-    seconds: float
-    eval_seconds: float
-    stopped: str  # "budget", "patience" or "non_finite_loss"
-    examples: int = 0
-    tokens: int = 0
-    precision: str = "fp32"
-    threads: dict[str, Any] = field(default_factory=dict)
-    task_steps: dict[str, int] = field(default_factory=dict)  # optimisation steps each task trained
-    checkpoint_seconds: float = 0.0  # writing checkpoints
-    resumed_from: int = 0  # the step of the checkpoint this run went on from (0: from the start)
-    processes: int = 1
-
-
-@dataclass
-class Progress:
-    """The loop's own state between steps, checkpointed with the model (``state_dict`` / ``load_state_dict``)."""
-
-    step: int = 0  # steps done
-    best_score: float = -math.inf
-    best_step: int = 0
-    best_dev: dict[str, dict[str, float]] = field(default_factory=dict)
-    best_state: Optional[dict[str, torch.Tensor]] = None  # the best weights so far, on the CPU
-    evaluations_without_gain: int = 0
-    losses: dict[str, list[float]] = field(default_factory=dict)  # since the last evaluation
-    task_steps: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0  # training time before the last checkpoint
-    eval_seconds: float = 0.0
-    checkpoint_seconds: float = 0.0
-    last_dev: float = math.nan
-    metrics_bytes: int = 0  # metrics.jsonl's length at the checkpoint: later records are written again
-    task_digest: str = ""  # chain_digest of the tasks trained so far
-
-    def state_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
 
 
 class Trainer:
@@ -94,16 +51,19 @@ class Trainer:
                  eval_tasks: tuple[str, ...] = (), pad_to: Optional[int] = None, group_by_length: bool = True,
                  anchor: Optional[Anchor] = None, evaluate: bool = True,
                  identity: Optional[str] = None, batch_transforms: Optional[Mapping[str, Any]] = None,
-                 weighting: Weighting, score_start: bool = False):
+                 weighting: Weighting, score_start: bool = False, phase: str = "train",
+                 tracked: Optional[TrackedRun] = None):
         """``anchor``: a pull toward earlier weights added to every step's gradient (successive regularisation).
         ``evaluate=False``: no dev evaluation, the last weights are kept (an intermediate phase that has no
         head of the primary to score yet). ``identity``: what this training is (config, data), stored in its
         checkpoints; with ``out_dir`` and ``config.checkpoint_every`` it checkpoints and resumes only a checkpoint
         of an equal identity. ``batch_transforms``: per task, what turns a drawn batch into the one it trains on
         (its type's ``batch_transform``). ``score_start``: the model is scored on dev before the first step, so it
-        is kept unless training improves dev on it (a fine-tuning phase)."""
+        is kept unless training improves dev on it (a fine-tuning phase). ``phase``: what the progress bar calls
+        this training; ``tracked``: the run its curves go to (``tracking.py``)."""
         self.model, self.data, self.primary, self.config = model, dict(data), primary, config
         self.anchor, self.evaluate, self.score_start = anchor, evaluate, score_start
+        self.phase, self.tracked = phase, tracked
         self.sampler, self.weighting, self.pad_id, self.out_dir = sampler, weighting, pad_id, out_dir
         self.batch_transforms = dict(batch_transforms or {})
         self.eval_tasks = (primary, *[t for t in eval_tasks if t != primary])
@@ -194,8 +154,8 @@ class Trainer:
         started = time.perf_counter() - progress.seconds
         model.train()
         stopped = "budget"
-        bar = tqdm(total=config.steps, initial=resumed_from, disable=not (config.progress and self.main),
-                   desc="train", dynamic_ncols=True)
+        self.watch = Watch(total=config.steps, initial=resumed_from, shown=config.progress and self.main,
+                           phase=self.phase, primary=self.primary, tracked=self.tracked)
         try:
             if self.score_start and not resumed_from:
                 self._evaluate(started, 0.0)
@@ -218,10 +178,9 @@ class Trainer:
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 progress.step = self.step + 1
-                bar.update(1)
-                # "–" before the first dev score, and all through a phase that scores none (the auxiliary one)
-                dev = "–" if math.isnan(progress.last_dev) else f"{progress.last_dev:.4f}"
-                bar.set_postfix(task=task, loss=f"{progress.losses[tasks[0]][-1]:.4f}", dev=dev, refresh=False)
+                losses = {t: fmean(progress.losses[t][-config.grad_accum:]) for t in tasks}
+                self.watch.step(progress.step, losses, progress.last_dev,
+                                {"lr": scheduler.get_last_lr()[0], **self._scalars()})
                 evaluates = not (progress.step % config.eval_every) or progress.step == config.steps
                 if evaluates and self._evaluate(started, scheduler.get_last_lr()[0]):
                     stopped = "patience"
@@ -233,7 +192,7 @@ class Trainer:
             stopped = "non_finite_loss"
             raise
         finally:
-            bar.close()
+            self.watch.close()
             if progress.best_state is not None:
                 model.load_state_dict(progress.best_state)
             best_step = progress.best_step if self.evaluate else progress.step
@@ -243,6 +202,11 @@ class Trainer:
                                         threads.describe(), dict(progress.task_steps), progress.checkpoint_seconds,
                                         resumed_from, self.accelerator.num_processes)
         return self.outcome
+
+    def _scalars(self) -> dict[str, float]:
+        """What the tracked run plots of the sampler and the weighting (their own state, named by them)."""
+        return {**{f"sampler/{k}": v for k, v in self.sampler.scalars(self.step).items()},
+                **{f"weighting/{k}": v for k, v in self.weighting.scalars().items()}}
 
     def _loss(self, task: str) -> torch.Tensor:
         """``task``'s loss on its next batch (recorded; a NaN or infinite one stops training)."""
@@ -281,6 +245,7 @@ class Trainer:
             record["regularization"] = self.anchor.penalty()
         if self.out_dir is not None and self.main:
             progress.metrics_bytes = append_jsonl(self.out_dir / "metrics.jsonl", record)
+        self.watch.evaluation(progress.step, dev)
         progress.losses = {}
         if not self.evaluate:  # the training losses are recorded; the last weights are kept
             return False

@@ -51,6 +51,7 @@ class Weighting(Plugin):
         self.weight_sums = {task: 0.0 for task in self.tasks}
         self.steps = 0
         self.context: Optional[StepContext] = None
+        self.last_weights: dict[str, float] = {}  # of the last backward pass
 
     def attach(self, context: StepContext) -> None:
         """Called once by the trainer before the first step; a subclass that extends it calls it too."""
@@ -70,10 +71,16 @@ class Weighting(Plugin):
         for task, weight in weights.items():
             self.weight_sums[task] += weight
         self.steps += 1
+        self.last_weights = dict(weights)
         return weights
 
     def combine(self, losses: Mapping[str, torch.Tensor], params: Sequence[torch.nn.Parameter]) -> dict[str, float]:
         raise NotImplementedError
+
+    def scalars(self) -> dict[str, float]:
+        """What a tracker plots of the weighting after a step: the weight each task's loss got (``weight/<task>``);
+        a weighting that learns more adds it."""
+        return {f"weight/{task}": weight for task, weight in self.last_weights.items()}
 
     def describe(self) -> dict[str, Any]:
         mean = {t: s / self.steps for t, s in self.weight_sums.items()} if self.steps else {}

@@ -39,6 +39,11 @@ class TaskSampler(Plugin):
         weights = np.array([probs[task] for task in self.tasks], dtype=float)
         return self.tasks[int(self.rng.choice(len(self.tasks), p=weights / weights.sum()))]
 
+    def scalars(self, step: int) -> dict[str, float]:
+        """What a tracker plots of the sampler at ``step``: each task's probability (``p/<task>``); an adaptive
+        sampler adds what it learns."""
+        return {f"p/{task}": p for task, p in self.probabilities(step).items()}
+
     def update(self, step: int, score: float) -> None:
         """Called after each dev evaluation with the primary task's main metric (higher is better)."""
 

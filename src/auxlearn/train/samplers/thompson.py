@@ -135,6 +135,9 @@ class ThompsonBanditSampler(TaskSampler):
         """Posterior mean alpha / (alpha + beta) per task: how likely training it is not to hurt the primary."""
         return self._per_task(self.alpha / (self.alpha + self.beta))
 
+    def scalars(self, step):
+        return {**super().scalars(step), **{f"utility/{task}": u for task, u in self.utilities().items()}}
+
     def describe(self):
         return {
             "name": self.name, "utilities": self.utilities(),

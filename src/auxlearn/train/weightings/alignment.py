@@ -56,6 +56,9 @@ class Alignment(Weighting):
     def alignment(self) -> dict[str, float]:
         return {t: s / self.measurements for t, s in self.cosine_sums.items()} if self.measurements else {}
 
+    def scalars(self):
+        return {**super().scalars(), **{f"alignment/{task}": c for task, c in self.alignment().items()}}
+
     def describe(self):
         return {**super().describe(), "alignment": self.alignment(), "measurements": self.measurements}
 
