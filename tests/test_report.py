@@ -86,13 +86,25 @@ def _check_page(browser: Browser, report: Path, results: dict) -> None:
         assert row[2 + n].startswith(expected[n]), (label, row, expected)
     if n > 1:  # mean ± std, median, then the t-interval
         assert " to " in by_stage["gain: final − baseline"][2 + n + 2]
-    # The verdict sits above the table, on the first screen.
-    top = browser.evaluate("(() => { const v = document.querySelector('p.verdict').getBoundingClientRect();"
-                           " const t = document.querySelector('#headline').getBoundingClientRect();"
-                           " return {verdict: v.top, table: t.bottom, viewport: innerHeight}; })()")
-    assert top["verdict"] < top["table"] <= top["viewport"], top
+    _check_headline_figure(browser, results)
     errors = browser.errors()
     assert not errors, f"browser console errors: {errors}"
+
+
+def _check_headline_figure(browser: Browser, results: dict) -> None:
+    """The verdict, then the figure of every seed's score per arm and the gains' intervals, on the first screen, the
+    table below; its caption says each gain of results.json."""
+    top = browser.evaluate("(() => { const box = s => document.querySelector(s).getBoundingClientRect();"
+                           " const f = document.querySelector('#fig-headline img');"
+                           " return {verdict: box('p.verdict').top, figure: box('#fig-headline').bottom,"
+                           " table: box('#headline').top, viewport: innerHeight, width: f.naturalWidth,"
+                           " shown: f.getBoundingClientRect().width, page: document.body.clientWidth,"
+                           " caption: document.querySelector('#fig-headline figcaption').textContent}; })()")
+    assert top["verdict"] < top["figure"] <= top["viewport"] and top["figure"] <= top["table"], top
+    assert top["width"] > 800 and top["shown"] >= 0.7 * top["page"], top  # wide enough to read
+    for key, reference in (("gain", "baseline"), ("control_gain", "control")):
+        if key in results:
+            assert f"final − {reference} {results[key]['mean']:+.4f}" in top["caption"], (key, top["caption"])
 
 
 def test_report_renders_in_chromium(demo_run, tmp_path):
@@ -174,9 +186,15 @@ def test_study_report_shows_the_task_by_task_matrix(demo_run, tmp_path):
         assert images and all(images), images
         table = browser.evaluate(f"Array.from(document.querySelectorAll('#matrix-{rte['method']} tr'))"
                                  ".map(r => Array.from(r.cells).map(c => c.textContent))")
+        figures = browser.evaluate("Array.from(document.querySelectorAll('#study-headline figure'))"
+                                   ".map(f => [f.id, f.querySelector('img').naturalWidth, f.textContent])")
         assert not browser.errors()
     finally:
         browser.close()
+    # Each primary's headline figure, as its own report draws it, captioned with its gains.
+    assert [f[0] for f in figures] == ["fig-headline_more_mrpc", "fig-headline_rte"], figures
+    gain = json.loads((study / "rte" / "results.json").read_text())["gain"]["mean"]
+    assert all(f[1] > 800 for f in figures) and f"final − baseline {gain:+.4f}" in figures[1][2], figures
     header, rows = table[0], {row[0]: dict(zip(table[0][1:], row[1:])) for row in table[1:]}
     assert set(rows) == {"rte", "mrpc"}
     assert sorted(header[1:]) == sorted(set(rte["scores"]) | set(mrpc_scores))

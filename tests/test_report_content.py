@@ -175,6 +175,26 @@ def test_report_shows_the_t_analysis_of_both_gains(tmp_path):
     assert "degenerate runs" not in arms["final"]
 
 
+def test_the_headline_figure_comes_first_and_its_caption_says_the_gains(tmp_path):
+    from auxlearn.report_kit.blocks import Figure, fmt_gain
+    from auxlearn.stats import paired_t
+
+    final = _shifted(BASE5, [0.05, 0.06, 0.04, 0.05, 0.055])
+    control = _shifted(BASE5, [0.01, 0.0, 0.02, 0.01, 0.015])
+    figure = _report(tmp_path, _results(BASE5, final, control)).sections[0].blocks[1]  # right after the verdict
+    assert isinstance(figure, Figure) and figure.name == "headline" and figure.png.startswith(b"\x89PNG")
+    for reference, scores in (("baseline", BASE5), ("control", control)):
+        gain = paired_t(scores, final)
+        assert (f"final − {reference} {fmt_gain(gain.mean)} (95 % t-interval {fmt_gain(gain.low)} to "
+                f"{fmt_gain(gain.high)})") in figure.caption
+    one = _results({"0": 0.5, "1": 0.5}, {"0": 0.6, "1": 0.7})
+    for arm in ("baseline", "final"):  # a run of one seed: its point and gain, no interval
+        one["stages"][arm]["eval"].pop("1")
+    one["seeds"] = [0]
+    figure = _report(tmp_path, one).sections[0].blocks[1]
+    assert figure.png.startswith(b"\x89PNG") and "final − baseline +0.1000 (one seed: no interval)" in figure.caption
+
+
 def test_a_gain_the_control_explains_is_no_yes(tmp_path):
     from auxlearn.report.verdict import LONGER_TRAINING
     from auxlearn.report_kit.run_data import RunData

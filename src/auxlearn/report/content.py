@@ -13,7 +13,8 @@ from auxlearn.report_kit import plots
 from auxlearn.report_kit.blocks import Block, Code, Paragraph, Report, Section, Table, add_figure, fmt_ratio
 from auxlearn.report_kit.run_data import RunData
 from auxlearn.report.method_reports import mixing_report, selection_report
-from auxlearn.report.verdict import ARMS, arms_table, headline_table, lead, outcome, run_gains, verdict_text
+from auxlearn.report.verdict import (ARMS, HEADLINE_ALT, arms_table, headline_figure, headline_table, lead, outcome,
+                                     run_gains, verdict_text)
 
 BUDGETS = {"equal_primary": "the final model saw as many primary batches as the baseline, its auxiliary batches on "
                             "top, so it trained for more steps in total",
@@ -120,7 +121,10 @@ def build_report(data: RunData) -> Report:
     answer = outcome(data, gains)
     verdict = verdict_text(data, gains, answer)
     name = (data.results.get("config") or {}).get("name") or data.run_dir.name
-    blocks: list[Block] = [Paragraph(verdict, "verdict", lead(gains, answer)), headline_table(data, gains)]
+    figure, caption = headline_figure(data, gains)
+    blocks: list[Block] = [Paragraph(verdict, "verdict", lead(gains, answer))]
+    add_figure(blocks, "headline", figure, HEADLINE_ALT, caption)  # on the first screen, above the numbers
+    blocks.append(headline_table(data, gains))
     arms = arms_table(data)
     if arms is not None:
         blocks.append(arms)

@@ -20,7 +20,8 @@ from auxlearn.report_kit.blocks import Paragraph, Report, Section, Table, add_fi
 from auxlearn.report_kit.run_data import RunData
 from auxlearn.report.method_reports import selection_report
 from auxlearn.stats import CONFIDENCE
-from auxlearn.report.verdict import fmt_level, fmt_p, interval_text, mean_text, outcome, run_gains
+from auxlearn.report.verdict import (HEADLINE_ALT, fmt_level, fmt_p, headline_figure, interval_text, mean_text,
+                                     outcome, run_gains)
 
 
 def is_run(folder: Path) -> bool:
@@ -103,6 +104,11 @@ def build_study_report(study_dir: Path, runs: list[RunData]) -> Report:
                      "Each run has its own report.html in its folder.", "verdict", "Study.")
     top = Section("Runs: did the auxiliary tasks help each primary?", "study-headline",
                   [lead, runs_table(runs, study_dir)])
+    for data in runs:  # each run's headline figure, as its own report draws it
+        figure, caption = headline_figure(data, run_gains(data))
+        relative = data.run_dir.relative_to(study_dir).as_posix()
+        add_figure(top.blocks, "headline_" + relative.replace("/", "_"), figure, f"{relative}: {HEADLINE_ALT}",
+                   f"{relative}: {caption}")
     seconds = [[str(d.run_dir.relative_to(study_dir)), plots.format_seconds((d.results.get("seconds") or {})
                                                                              .get("total", 0.0))] for d in runs]
     costs = Section("Costs", "costs", [Table(["run", "total time"], seconds, id="study-costs")])

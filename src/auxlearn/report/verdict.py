@@ -24,6 +24,7 @@ NO_DIFFERENCE = "made no clear difference"
 LONGER_TRAINING = "longer training explains the gain"
 SAME_AS_BASELINE = "nothing selected: the final model is the baseline"
 NOTHING_SELECTED = "nothing selected"
+HEADLINE_ALT = f"Every seed's eval score per arm, and the gains' {100 * CONFIDENCE:g} % t-intervals"
 
 
 def compare(data: RunData, reference: str, candidate: str = "final") -> Optional[Comparison]:
@@ -108,6 +109,21 @@ def headline_table(data: RunData, gains: dict[str, Comparison]) -> Table:
                   f"{fmt_level(CONFIDENCE)} t-interval", "p-value", "seeds improved"], rows,
                  id="headline", caption=f"{data.primary}: {data.metric} on the eval split (never seen by selection "
                                         f"or mixing); gains are paired by seed", row_classes=classes)
+
+
+def headline_figure(data: RunData, gains: dict[str, Comparison]) -> tuple[Optional[bytes], str]:
+    """The answer as a picture (every seed's eval score per arm, the gains' t-intervals) and its caption, which
+    says the gains in words for a reader who cannot see it."""
+    stages = data.results["stages"]
+    arms = {arm: stages[arm]["eval"] for arm in ARMS if isinstance(stages.get(arm, {}).get("eval"), dict)}
+    named = {f"final − {reference}": gain for reference, gain in gains.items()}
+    figure = plots.headline(arms, named, primary=data.primary, metric=data.metric,
+                            higher_is_better=data.higher_is_better)
+    said = "; ".join(f"{name} {fmt_gain(gain.mean)} (" + (f"{fmt_level(gain.confidence)} t-interval "
+                     f"{interval_text(gain)}" if gain.low is not None else "one seed: no interval") + ")"
+                     for name, gain in named.items())
+    return figure, (f"{data.primary}, {data.metric} on eval: each point is one seed, the bar each arm's mean"
+                    + (f"; {said}" if said else "") + ".")
 
 
 def _runs_of(stage: dict[str, Any], key: str) -> Optional[float]:

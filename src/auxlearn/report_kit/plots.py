@@ -15,6 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from auxlearn.stats import CONFIDENCE, Comparison  # noqa: E402
+
 # Okabe & Ito (2008), the colour-blind-safe qualitative palette; black last.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
 STAGE_COLOURS = {"baseline": "#E69F00", "control": "#D55E00", "final": "#0072B2", "select": "#009E73",
@@ -170,3 +172,61 @@ def format_seconds(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.2f} h"
+
+
+def headline(arms: dict[str, dict[str, float]], gains: dict[str, Comparison], *, primary: str, metric: str,
+             higher_is_better: bool = True) -> Optional[bytes]:
+    """The run's answer as one picture: left, every seed's eval score per arm (points, a seed's arms joined, the
+    mean a bar); right, each gain of the final model with its per-seed values and t-interval, against zero."""
+    if not arms:
+        return None
+    panels = 2 if gains else 1
+    fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels + 0.6, 3.1), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.0, 1.25][:panels]})
+    _seed_scores(axes[0][0], arms, f"{primary} eval {metric}")
+    if gains:
+        _gain_intervals(axes[0][1], gains, "better" if higher_is_better else "worse")
+    return png(fig)
+
+
+def _seed_scores(ax, arms: dict[str, dict[str, float]], ylabel: str) -> None:
+    names = list(arms)
+    seeds = sorted({seed for scores in arms.values() for seed in scores}, key=str)
+    offsets = np.linspace(-0.12, 0.12, len(seeds)) if len(seeds) > 1 else [0.0]
+    for seed, offset in zip(seeds, offsets):  # one seed's arms joined: the gains are paired by seed
+        xs = [i + offset for i, arm in enumerate(names) if seed in arms[arm]]
+        ax.plot(xs, [arms[arm][seed] for arm in names if seed in arms[arm]], color="#bbbbbb", linewidth=0.8,
+                zorder=1)
+    for i, arm in enumerate(names):
+        scores = [arms[arm][seed] for seed in seeds if seed in arms[arm]]
+        shift = [offsets[seeds.index(seed)] for seed in seeds if seed in arms[arm]]
+        ax.scatter([i + s for s in shift], scores, color=STAGE_COLOURS.get(arm, colour(i)), s=26, zorder=3)
+        mean = float(np.mean(scores))
+        ax.hlines(mean, i - 0.3, i + 0.3, color=STAGE_COLOURS.get(arm, colour(i)), linewidth=2.5, zorder=2)
+        ax.annotate(f"{mean:.4f}", (i + 0.32, mean), va="center", fontsize=9)
+    ax.set_xticks(range(len(names)), labels=names)
+    ax.set_xlim(-0.5, len(names) - 0.1)
+    ax.set_ylabel(ylabel)
+    ax.set_title("Every seed's eval score (bar: the mean)")
+    ax.grid(axis="x", visible=False)
+
+
+def _gain_intervals(ax, gains: dict[str, Comparison], direction: str) -> None:
+    names = list(gains)
+    for i, name in enumerate(names):
+        gain = gains[name]
+        ax.scatter(list(gain.per_seed.values()), [i] * gain.n, color="#999999", s=18, zorder=2)
+        if gain.low is not None:
+            ax.errorbar(gain.mean, i, xerr=[[gain.mean - gain.low], [gain.high - gain.mean]], fmt="none",
+                        ecolor=STAGE_COLOURS["final"], elinewidth=2.5, capsize=5, zorder=3)
+        ax.scatter([gain.mean], [i], color=STAGE_COLOURS["final"], marker="D", s=40, zorder=4)
+        interval = f"[{gain.low:+.4f}, {gain.high:+.4f}]" if gain.low is not None else "(one seed: no interval)"
+        ax.annotate(f"mean {gain.mean:+.4f}, interval {interval}", (0.5, i - 0.3),
+                    xycoords=("axes fraction", "data"), ha="center", fontsize=9,
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"})
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    ax.set_yticks(range(len(names)), labels=names)
+    ax.set_ylim(len(names) - 0.5, -0.75)
+    ax.set_xlabel(f"gain (right of 0: the final model {direction})")
+    ax.set_title(f"Gains, paired by seed: mean and {100 * CONFIDENCE:g} % t-interval")
+    ax.grid(axis="y", visible=False)
