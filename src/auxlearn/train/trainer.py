@@ -179,8 +179,7 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 progress.step = self.step + 1
                 losses = {t: fmean(progress.losses[t][-config.grad_accum:]) for t in tasks}
-                self.watch.step(progress.step, losses, progress.last_dev,
-                                {"lr": scheduler.get_last_lr()[0], **self._scalars()})
+                self.watch.step(progress.step, losses, progress.last_dev, self._scalars(scheduler.get_last_lr()[0]))
                 evaluates = not (progress.step % config.eval_every) or progress.step == config.steps
                 if evaluates and self._evaluate(started, scheduler.get_last_lr()[0]):
                     stopped = "patience"
@@ -203,9 +202,12 @@ class Trainer:
                                         resumed_from, self.accelerator.num_processes)
         return self.outcome
 
-    def _scalars(self) -> dict[str, float]:
-        """What the tracked run plots of the sampler and the weighting (their own state, named by them)."""
-        return {**{f"sampler/{k}": v for k, v in self.sampler.scalars(self.step).items()},
+    def _scalars(self, lr: float) -> dict[str, float]:
+        """What the tracked run plots besides the losses: the rate, and the sampler's and the weighting's state
+        (named by them); nothing when no run is tracked, so that an untracked step computes none of it."""
+        if self.tracked is None:
+            return {}
+        return {"lr": lr, **{f"sampler/{k}": v for k, v in self.sampler.scalars(self.step).items()},
                 **{f"weighting/{k}": v for k, v in self.weighting.scalars().items()}}
 
     def _loss(self, task: str) -> torch.Tensor:
