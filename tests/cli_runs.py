@@ -29,3 +29,19 @@ def assert_clean_failure(code: int, err: str, out_dir: Path, *needles: str) -> N
 
 def config(tmp_path: Path, model_dir: str, **sections) -> Path:
     return write_yaml(tmp_path / "exp.yaml", experiment_dict(model_dir, **sections))
+
+
+TICKETS = "text,label\n" + "".join(
+    f"ticket {i} about {'money' if i % 2 else 'a crash'},{'billing' if i % 2 else 'tech'}\n" for i in range(40))
+
+
+def tickets_config(folder: Path, model: str, sections: dict | None = None, **train) -> Path:
+    """A 10-step experiment on a user task of 40 rows, ``tickets`` (the tiny BERT: a 4 MB model, 12 MB
+    checkpoints); ``notes``, a copy, can be its auxiliary task."""
+    (folder / "tickets.csv").write_text(TICKETS)
+    task = {"name": "tickets", "type": "classification", "files": {"train": "tickets.csv", "eval": "tickets.csv"},
+            "text_fields": ["text"], "label_field": "label"}
+    write_yaml(folder / "tasks.yaml", {"tasks": [task, {**task, "name": "notes"}]})
+    return write_yaml(folder / "exp.yaml", experiment_dict(
+        model, primary="tickets", task_files=["tasks.yaml"], data={"max_train_examples": None, "dev_size": 8},
+        train={"steps": 10, "eval_every": 5, **train}, **(sections or {})))

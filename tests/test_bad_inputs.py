@@ -3,6 +3,7 @@ status 2, no traceback, a message naming what the case says, nothing half-writte
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -19,6 +20,7 @@ import pytest
 import yaml
 
 from auxlearn.cli import main
+from auxlearn.folder_lock import folder_lock
 from conftest import experiment_dict, write_yaml
 
 CASES_DIR = Path(__file__).parent / "bad_inputs"
@@ -104,7 +106,8 @@ def _fill(value: Any, places: dict[str, str]) -> Any:
 
 def _places(folder: Path, tiny_model_dir: str) -> dict[str, str]:
     return {"dir": str(folder), "config": str(folder / "exp.yaml"), "out": str(folder / "out"),
-            "model": tiny_model_dir, "model_dir": str(folder / "model"), "run": str(folder / "run")}
+            "model": tiny_model_dir, "model_dir": str(folder / "model"), "run": str(folder / "run"),
+            "pid": str(os.getpid())}
 
 
 def _set_up(case: dict, folder: Path, tiny_model_dir: str, saved_models: dict[str, Path]) -> list[str]:
@@ -133,17 +136,20 @@ def _set_up(case: dict, folder: Path, tiny_model_dir: str, saved_models: dict[st
     for name, text in {**{f"run/{k}": v for k, v in case.get("run", {}).items()}, **case.get("files", {})}.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_fill(_content(text), places))
+        encoding = text.get("encoding", "utf-8") if isinstance(text, dict) else "utf-8"
+        path.write_bytes(_fill(_content(text), places).encode(encoding))
     return _fill(case.get("argv", ["train", "{config}", "--out", "{out}"]), places)
 
 
 def _content(spec: Any) -> str:
-    """A file's text: as given, ``{repeat, text}``, or ``{base, line | insert, text}`` (a standard file with that
-    1-based line replaced, or the line inserted there)."""
+    """A file's text: as given, ``{text}``, ``{repeat, text}``, or ``{base, line | insert, text}`` (a standard file
+    with that 1-based line replaced, or the line inserted there); ``encoding`` (of any mapping) writes it so."""
     if not isinstance(spec, dict):
         return spec
     if "repeat" in spec:
         return spec["text"] * spec["repeat"]
+    if "base" not in spec:
+        return spec["text"]
     lines = BASES[spec["base"]].splitlines()
     if "line" in spec:
         lines[spec["line"] - 1] = spec["text"]
@@ -224,10 +230,13 @@ def _run(argv: list[str]) -> tuple[int, str]:
 def test_bad_input(case, tmp_path, tiny_model_dir, saved_model, saved_poly_model):
     argv = _set_up(case, tmp_path, tiny_model_dir, {"full": saved_model, "poly": saved_poly_model})
     (tmp_path / "ro").mkdir(exist_ok=True)
-    before, trained = _snapshot(tmp_path), set(tmp_path.rglob("metrics.jsonl"))
     root = tmp_path.resolve() if case.get("fault") == "enospc" else (tmp_path / "ro").resolve()
-    with _Faults(case.get("fault", ""), root, pytest.MonkeyPatch()):
-        code, err = _run(argv)
+    held = _fill(case["held"], _places(tmp_path, tiny_model_dir)) if "held" in case else None
+    with folder_lock(held) if held else contextlib.nullcontext():  # another process's folder, as far as flock sees
+        before, trained = _snapshot(tmp_path), set(tmp_path.rglob("metrics.jsonl"))
+        with _Faults(case.get("fault", ""), root, pytest.MonkeyPatch()):
+            code, err = _run(argv)
+        after = _snapshot(tmp_path)
     assert "Traceback" not in err, err
     assert code == case.get("status", 2), err
     for needle in _fill(case.get("expect", []), _places(tmp_path, tiny_model_dir)):
@@ -235,4 +244,4 @@ def test_bad_input(case, tmp_path, tiny_model_dir, saved_model, saved_poly_model
     assert set(tmp_path.rglob("metrics.jsonl")) == trained, "training started"
     if code == 2:
         assert ": error: " in err and "\n" not in err.split(": error: ", 1)[1].rstrip("\n"), err  # one line
-        assert _snapshot(tmp_path) == before, "the command left files behind"
+        assert after == before, "the command left files behind"

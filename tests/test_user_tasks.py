@@ -93,3 +93,41 @@ def test_csv_and_tsv_keep_na_like_strings(tmp_path, suffix, sep):
     rows = load_split(load_task_file(tasks)["tickets"], "train", None)
     assert list(rows["label"]) == ["NA", "tech", "NA"]
     assert list(rows["text"]) == ["null", "None", "fine"]
+
+
+def _encoded_labels(tmp_path: Path, tokenizer, entry: dict, files: dict[str, str]) -> tuple[list[str], dict]:
+    """The task's label names and, per train and dev example id (its row), the class name it was encoded as."""
+    from auxlearn.data.task_data import build_task_data
+
+    spec = load_task_file(user_task(tmp_path, entry, files))["tickets"]
+    data = build_task_data(spec, tokenizer, data_dir=None, max_length=16, dev_size=2)
+    names = data.spec.label_names
+    rows = {int(i): names[label] for split in (data.train, data.dev)
+            for i, label in zip(split.example_ids, split.labels)}
+    return names, rows
+
+
+@pytest.mark.parametrize("label_names", [None, ["true", "false"]])
+def test_json_true_and_false_are_the_classes_true_and_false(tmp_path, tokenizer, label_names):
+    """Inferred or named, a JSON bool is the class its spelling says, in training as in label inference."""
+    lines = "".join(json.dumps({"text": f"row {i}", "label": i % 3 == 0}) + "\n" for i in range(12))
+    names, rows = _encoded_labels(tmp_path, tokenizer, {"label_names": label_names,
+                                                        "files": {"train": "train.jsonl", "eval": "train.jsonl"}},
+                                  {"train.jsonl": lines})
+    assert names == (label_names or ["false", "true"])
+    assert rows == {i: "true" if i % 3 == 0 else "false" for i in range(12)}
+
+
+def test_a_class_that_is_the_empty_string_is_declared_in_label_names(tmp_path, tokenizer):
+    text = with_row(with_row(TICKETS, 3, "ticket three,"), 5, "ticket five,")
+    names, rows = _encoded_labels(tmp_path, tokenizer, {"label_names": ["", "billing", "tech"]},
+                                  {"train.csv": text, "eval.csv": TICKETS})
+    assert rows[3] == rows[5] == "" and rows[4] == "tech" and names == ["", "billing", "tech"]
+
+
+def test_invalid_utf8_replace_reads_the_bad_bytes_and_counts_the_lines(tmp_path, capsys):
+    (tmp_path / "train.csv").write_bytes(TICKETS.encode() + "caf\xe9,tech\nna\xefve,billing\n".encode("latin-1"))
+    spec = load_task_file(user_task(tmp_path, {"invalid_utf8": "replace"}, {}))["tickets"]
+    rows = load_split(spec, "train", None)
+    assert list(rows["text"])[-2:] == ["caf\ufffd", "na\ufffdve"] and len(rows) == 42
+    assert "train.csv: 2 line(s) are not valid UTF-8 (line 42, 43)" in capsys.readouterr().err

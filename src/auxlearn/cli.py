@@ -6,6 +6,7 @@ Bad input raises AuxlearnError; ``main`` prints its message and exits with statu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import warnings
@@ -17,19 +18,10 @@ from auxlearn.version import __version__
 
 
 def cmd_tasks(args) -> int:
-    from auxlearn.inspect_tasks import task_table
+    from auxlearn.inspect_tasks import format_task_table, task_table
 
-    rows = task_table(data_dir=args.data_dir, task_files=args.task_file or [])
-    header = f"{'task':<18}{'type':<16}{'main metric':<24}{'train':>9}{'dev':>7}{'eval':>8}  note"
-    print(header)
-    for row in rows:
-        print(f"{row['task']:<18}{row['type']:<16}{row['main_metric']:<24}{_n(row['train']):>9}"
-              f"{_n(row['dev']):>7}{_n(row['eval']):>8}  {row['note']}")
+    print(format_task_table(task_table(data_dir=args.data_dir, task_files=args.task_file or [])))
     return 0
-
-
-def _n(value: Optional[int]) -> str:
-    return "-" if value is None else str(value)
 
 
 def cmd_train(args) -> int:
@@ -67,20 +59,28 @@ def _experiment(args):
 
 
 def _run_dir(args, exp) -> Path:
-    """The output folder, checked writable before any work: a read-only or impossible folder fails now."""
-    from auxlearn.io import check_writable
     from auxlearn.train.tracking import announce
 
-    folder = Path(args.out or Path("runs") / exp.name)
-    check_writable(folder)
+    folder = _hold(args, Path(args.out or Path("runs") / exp.name))
     announce(exp.train.log_with, folder)  # where the trackers write, said before anything trains
     return folder
 
 
+def _hold(args, folder: Path) -> Path:
+    """The output folder checked and held until the command ends (``hold_folder``); ``main`` holds --out first."""
+    from auxlearn.folder_lock import hold_folder
+    from auxlearn.train.launch import is_main_process
+
+    if getattr(args, "folder", None) is None:
+        args.folder = hold_folder(args.held, folder, f"auxlearn {args.command}", is_main_process())
+    return args.folder
+
+
 def cmd_select(args) -> int:
-    from auxlearn.pipeline import run_select
+    from auxlearn.pipeline import check_candidates, run_select
 
     exp = _experiment(args)
+    check_candidates(exp, "select")
     selection = run_select(exp, _run_dir(args, exp))
     print(f"selected ({selection.method}): {', '.join(selection.selected) or 'no auxiliary task'}")
     for task, score in sorted(selection.scores.items(), key=lambda kv: -kv[1]):
@@ -137,14 +137,12 @@ def cmd_adapt(args) -> int:
 def cmd_atlas(args) -> int:
     from auxlearn.atlas.config import load_atlas
     from auxlearn.atlas.worker import run_atlas
-    from auxlearn.io import check_writable
 
     overrides = list(args.set or [])
     if args.storage:
         overrides.append(f"atlas.storage={json.dumps(args.storage)}")
     atlas = load_atlas(args.config, overrides, data_dir=args.data_dir)
-    out = Path(args.out or Path("runs") / atlas.name)
-    check_writable(out)
+    out = _hold(args, Path(args.out or Path("runs") / atlas.name))
     doc = run_atlas(atlas, out, max_cells=args.max_cells)
     print(f"atlas: {doc['cells_done']} of {doc['cells_planned']} cells done"
           + ("" if doc["complete"] else " (re-run to go on)") + f"; {out / 'atlas.json'}")
@@ -189,7 +187,8 @@ def cmd_predict(args) -> int:
         except AuxlearnError as error:
             raise AuxlearnError(f"--output {args.output}: {error}") from None
 
-    count = predict_file(args.model_dir, task=args.task, input_path=args.input, output_path=args.output)
+    count = predict_file(args.model_dir, task=args.task, input_path=args.input, output_path=args.output,
+                         invalid_utf8=args.invalid_utf8)
     if args.output:
         print(f"wrote {count} predictions to {args.output}", file=sys.stderr)
     return 0
@@ -227,7 +226,6 @@ def build_parser() -> argparse.ArgumentParser:
             help="Optuna storage of the gp-bo / random study (default: SQLite in the run folder). Share one "
                  "study between machines with postgresql:// or mysql://, between processes of one machine "
                  "with a journal file; never share the SQLite file")
-
     p = sub.add_parser("atlas", help="train every primary alone, with each candidate, and its control, over "
                                      "paired seeds: the transfer atlas (atlas.json and a heatmap report)")
     _experiment_arguments(p)
@@ -236,24 +234,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "workers on several machines share one atlas through postgresql://")
     p.add_argument("--max-cells", type=int, metavar="N", help="stop after training N cells here (re-run to go on)")
     p.set_defaults(func=cmd_atlas)
-
     p = sub.add_parser("report", help="write report.html and report.md of a finished run folder, or of a study")
     p.add_argument("run_dir", help="the folder of `auxlearn run` (with results.json), or a study folder holding "
                                    "several run folders (e.g. one per primary): adds a task x task matrix")
     p.set_defaults(func=cmd_report)
-
     p = sub.add_parser("evaluate", help="score a saved model; metrics as JSON on stdout")
     p.add_argument("model_dir")
     p.add_argument("--task", help="default: every task of the model that has the split")
     p.add_argument("--split", choices=["eval", "dev"], default="eval")
     p.add_argument("--data-dir")
     p.set_defaults(func=cmd_evaluate)
-
     p = sub.add_parser("predict", help="predict a JSONL file of inputs with a saved model")
     p.add_argument("model_dir")
     p.add_argument("--task", required=True)
     p.add_argument("--input", required=True, help="JSONL with the task's text fields")
     p.add_argument("--output", help="JSONL to write (default: stdout)")
+    p.add_argument("--invalid-utf8", choices=["error", "replace"], default="error",
+                   help="lines that are not UTF-8: an error (default), or bad bytes read as U+FFFD, lines counted")
     p.set_defaults(func=cmd_predict)
     return parser
 
@@ -270,20 +267,25 @@ def _experiment_arguments(p: argparse.ArgumentParser) -> None:
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.simplefilter("default")
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.utils.logging.disable_progress_bar()
     try:
-        return args.func(args)
+        with contextlib.ExitStack() as args.held:  # the folder the command holds, released at its end
+            if getattr(args, "out", None):
+                _hold(args, Path(args.out))  # before the imports and the config: a second process stops at once
+            import datasets
+            import transformers
+
+            datasets.disable_progress_bars()
+            transformers.utils.logging.disable_progress_bar()
+            return args.func(args)
     except AuxlearnError as error:
         print(f"auxlearn: error: {error}", file=sys.stderr)
         return 2
-    except OSError as error:  # a file-system fault outside auxlearn's own writers: still the file and the cause
-        from auxlearn.io import describe_os_error
+    except Exception as error:  # a file-system fault outside auxlearn's own writers: still the file and the cause
+        from auxlearn.io import describe_fault
 
-        print(f"auxlearn: error: {describe_os_error(error)}", file=sys.stderr)
+        if describe_fault(error) is None:
+            raise
+        print(f"auxlearn: error: {describe_fault(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("auxlearn: interrupted", file=sys.stderr)

@@ -11,7 +11,7 @@ import datasets
 
 from auxlearn.data.encode import encode_split
 from auxlearn.data.loading import check_data_folder, default_data_dir
-from auxlearn.data.read_errors import json_objects
+from auxlearn.data.read_errors import InvalidUtf8, check_utf8, json_objects
 from auxlearn.data.task_data import build_task_data
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import write_text_atomic
@@ -62,13 +62,15 @@ def evaluate_model(model_dir: str | Path, *, task: Optional[str] = None, split: 
 
 
 def predict_file(model_dir: str | Path, *, task: str, input_path: str | Path,
-                 output_path: Optional[str | Path] = None) -> int:
-    """Predict every line of a JSONL file; each output line is the input plus ``prediction``."""
+                 output_path: Optional[str | Path] = None, invalid_utf8: InvalidUtf8 = "error") -> int:
+    """Predict every line of a JSONL file; each output line is the input plus ``prediction``. Input lines that are
+    not valid UTF-8 are an error, or with ``invalid_utf8="replace"`` read with U+FFFD for their bad bytes (their
+    count is logged)."""
     model, tokenizer, meta, how = _load(model_dir)
     _check_task(model, task)
     spec = model.specs[task]
     max_length = meta.get("data", {}).get("max_length", {}).get(task, spec.max_length)  # as in training
-    numbers, records = _read_jsonl(Path(input_path), spec.text_fields)
+    numbers, records = _read_jsonl(Path(input_path), spec.text_fields, invalid_utf8)
     texts = [[r[f] for r in records] for f in spec.text_fields]
     spec.task_type.check_rows(spec, texts, None, [n - 1 for n in numbers], f"{input_path} (row = line)")
     # Numbers among strings are texts too; the column must be of one type for Arrow.
@@ -87,10 +89,11 @@ def predict_file(model_dir: str | Path, *, task: str, input_path: str | Path,
     return len(lines)
 
 
-def _read_jsonl(path: Path, fields: list[str]) -> tuple[list[int], list[dict]]:
+def _read_jsonl(path: Path, fields: list[str], invalid_utf8: InvalidUtf8) -> tuple[list[int], list[dict]]:
     """The line numbers and records of the input file's non-blank lines."""
     if not path.is_file():
         raise AuxlearnError(f"input file {path} not found")
+    check_utf8(path, invalid_utf8, "", "pass --invalid-utf8 replace to read the bad bytes as U+FFFD")
     numbers, records = [], []
     try:
         for number, record in json_objects(path):

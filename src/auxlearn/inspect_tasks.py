@@ -32,3 +32,14 @@ def task_table(data_dir: Optional[str] = None, task_files: list[str] = ()) -> li
                      "train": None if train is None else train - dev, "dev": dev, "eval": sizes["eval"],
                      "note": "; ".join(dict.fromkeys(notes))})
     return rows
+
+
+def format_task_table(rows: list[dict]) -> str:
+    """The rows of ``task_table`` as `auxlearn tasks` prints them, one task a line under a header."""
+    def n(value: Optional[int]) -> str:
+        return "-" if value is None else str(value)
+
+    lines = [f"{'task':<18}{'type':<16}{'main metric':<24}{'train':>9}{'dev':>7}{'eval':>8}  note"]
+    lines += [f"{row['task']:<18}{row['type']:<16}{row['main_metric']:<24}{n(row['train']):>9}{n(row['dev']):>7}"
+              f"{n(row['eval']):>8}  {row['note']}" for row in rows]
+    return "\n".join(lines)

@@ -1,9 +1,19 @@
-"""Atomic writes: a killed run never leaves a half-written file or folder behind."""
+"""Atomic writes: a killed run never leaves a half-written file or folder behind, and a failed one says which path
+and why, in one line.
+
+Every write of the product goes through :func:`writing` (here, or around a library's own writer): an OSError, or a
+library's error that stands for one (``os_faults``), becomes an AuxlearnError "cannot write PATH: cause". A write
+goes to a temporary beside its target, named with the writer's process id, and is renamed over the target when
+complete; the temporary is removed on failure, and one a killed process left is removed by the next write of the
+same target (or by :func:`remove_temporaries` when a command takes its folder).
+"""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -11,14 +21,19 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from auxlearn.errors import AuxlearnError, DamagedFileError
+from auxlearn.os_faults import os_error_of
+
+# .NAME.PID.RANDOM.tmp: a temporary of this module's writers; one without PID is an earlier version's.
+TEMPORARY = re.compile(r"^\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp$")
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
     path = Path(path)
-    with _naming(path):
+    with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        _remove_dead_siblings(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_prefix(path), suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -34,14 +49,20 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
-    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    return write_text_atomic(path, json_text(data))
+
+
+def json_text(data: Any) -> str:
+    """``data`` as auxlearn writes JSON files (indented; numpy scalars and paths as plain values); a file inside a
+    folder written by ``atomic_directory`` is written with it directly."""
+    return json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n"
 
 
 def append_jsonl(path: str | os.PathLike, record: dict) -> int:
     """Append one line and return the file's length after it; a line is written with a single ``write`` call,
     so readers never see half a record."""
     path = Path(path)
-    with _naming(path):
+    with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "ab") as handle:
             handle.write((json.dumps(record, default=_jsonable) + "\n").encode("utf-8"))
@@ -78,13 +99,14 @@ def read_json_mapping(path: str | os.PathLike, *keys: str) -> dict[str, Any]:
 def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success it replaces ``path`` in one rename."""
     path = Path(path)
-    with _naming(path):
+    with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        _remove_dead_siblings(path)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=_prefix(path), suffix=".tmp"))
         try:
             yield tmp
+            old = _old(path)
             if path.exists():
-                old = path.with_name(f".{path.name}.old")
                 shutil.rmtree(old, ignore_errors=True)
                 os.replace(path, old)
                 os.replace(tmp, path)
@@ -100,7 +122,7 @@ def check_writable(folder: str | os.PathLike) -> None:
     """That ``folder`` can be created and written to, found before any work rather than after training; it
     leaves the file system as it was."""
     folder = Path(folder)
-    with _naming(folder):
+    with writing(folder):
         existing = folder.absolute()
         while not existing.exists() and existing != existing.parent:
             existing = existing.parent
@@ -124,14 +146,91 @@ def describe_os_error(error: OSError, path: Optional[Path] = None) -> str:
     return f"{path}: {cause}" if path else cause
 
 
+def describe_fault(error: BaseException) -> Optional[str]:
+    """"PATH: cause" of the file-system fault behind ``error`` (an OSError, or a library's error standing for one),
+    else None."""
+    fault = os_error_of(error)
+    return None if fault is None else describe_os_error(fault)
+
+
 @contextmanager
-def _naming(path: Path) -> Iterator[None]:
-    """File-system faults (full disk, file-size limit, no permission, a file in the way) as an AuxlearnError
-    naming ``path`` and the cause."""
+def writing(path: str | os.PathLike, note: str = "") -> Iterator[None]:
+    """File-system faults (full disk, file-size limit, no permission, a file in the way), raised as such or inside a
+    library's own error, as an AuxlearnError naming ``path`` and the cause, then ``note`` (what was kept)."""
     try:
         yield
-    except OSError as error:
-        raise AuxlearnError(f"cannot write {describe_os_error(error, path)}") from None
+    except AuxlearnError:
+        raise
+    except Exception as error:
+        fault = os_error_of(error, Path(path))
+        if fault is None:
+            raise
+        raise AuxlearnError(f"cannot write {describe_os_error(fault, Path(path))}{note}") from None
+
+
+def _prefix(path: Path) -> str:
+    return f".{path.name}.{os.getpid()}."
+
+
+def _old(path: Path) -> Path:
+    """Where a replaced folder waits between the two renames that replace it."""
+    return path.with_name(f".{path.name}.old")
+
+
+def _settle_old(old: Path, path: Path) -> None:
+    """A replaced folder a kill left between the two renames: put back if ``path`` is missing (it is the last
+    complete one), else removed."""
+    if not old.is_dir():
+        return
+    if path.exists():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(old, path)
+
+
+def _remove_dead_siblings(path: Path) -> None:
+    """The temporaries of earlier writes of ``path`` whose process is gone, and its replaced folder (``_settle_old``);
+    in a shared folder (a cache) another live writer's temporary stays."""
+    _settle_old(_old(path), path)
+    for found in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        match = TEMPORARY.match(found.name)
+        if match and match["target"] == path.name and match["pid"] and not process_alive(int(match["pid"])):
+            _remove(found)
+
+
+def remove_temporaries(folder: str | os.PathLike) -> int:
+    """Every temporary under ``folder`` that no running process is writing (those of earlier versions too, which
+    carry no process id): called by a command that holds the folder, so no other writer is inside. Returns how many
+    were removed."""
+    removed = 0
+    for found in sorted(Path(folder).rglob(".*.tmp")):
+        match = TEMPORARY.match(found.name)
+        if match and (not match["pid"] or not process_alive(int(match["pid"]))) and found.exists():
+            _remove(found)
+            removed += 1
+    for old in sorted(Path(folder).rglob(".*.old")):
+        _settle_old(old, old.with_name(old.name[1:-len(".old")]))
+    return removed
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (one of another user counts)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _jsonable(value: Any) -> Any:

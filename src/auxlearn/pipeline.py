@@ -176,6 +176,7 @@ def _pipeline(exp: Experiment, run_dir: Path, baseline_from: Optional[str | Path
     build_selector(exp.select.method, exp.select.options)
     mixer = build_mixer(exp.mix.method, exp.mix.options)
     mixer.check(exp)
+    check_candidates(exp, "run", generated=mixer.generates)
     prepared = prepare(exp)  # the data and a reused baseline are checked before the run folder is written
     stages: dict[str, Any] = {}
     if baseline_from is not None:
@@ -247,3 +248,17 @@ def summary_table(results: dict[str, Any]) -> str:
     lines.append("ratios: " + ", ".join(f"{t} {r:g}" for t, r in results["ratios"].items()))
     lines.append("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in results["seconds"].items()))
     return "\n".join(lines)
+
+
+def check_candidates(exp: Experiment, command: str, generated: bool = False) -> None:
+    """A stage that chooses among the auxiliary tasks, given none, stops before any training in one line: `select`
+    has nothing to select from, and `run` would only train the baseline (unless its mixer ``generated`` objectives
+    of its own)."""
+    if exp.auxiliary or generated:
+        return
+    if command == "select":
+        raise AuxlearnError("the experiment lists no auxiliary task (auxiliary is empty): there is nothing to select "
+                            "from; list the candidate tasks under auxiliary")
+    raise AuxlearnError(f"the experiment lists no auxiliary task (auxiliary is empty) and mix.method "
+                        f"{exp.mix.method!r} generates none: `auxlearn {command}` would only train the baseline; list "
+                        "the candidate tasks under auxiliary, or train the primary alone with `auxlearn train`")

@@ -171,6 +171,8 @@ def _encode(spec, rows, row_ids, tokenizer, max_length, source, labelled, siames
     task_type = spec.task_type
     values = _label_values(rows, spec.label_field) if labelled else None
     task_type.check_rows(spec, texts, values, row_ids, source)
+    if labelled:
+        check_labels_given(spec, values, row_ids, source)
     encoded = task_type.tokenize(texts, tokenizer, max_length, siamese)
     out: dict[str, list] = {"example_id": row_ids}
     out.update({k: encoded[k] for k in ("input_ids", "token_type_ids", "pair_input_ids") if k in encoded})
@@ -184,11 +186,14 @@ def _encode(spec, rows, row_ids, tokenizer, max_length, source, labelled, siames
 
 
 def _label_values(rows: datasets.Dataset, field: str) -> list:
-    """Label values as names when the column is a ClassLabel (hub datasets), else as stored."""
+    """Label values as names when the column is a ClassLabel (hub datasets), JSON's ``true`` / ``false`` as the
+    names "true" / "false" (as the file spells them; a bool is no class id), else as stored."""
     feature = rows.features[field]
     values = rows[field]
     if isinstance(feature, datasets.ClassLabel):
         return [feature.int2str(v) if v is not None and v >= 0 else v for v in values]
+    if isinstance(feature, datasets.Value) and feature.dtype == "bool":
+        return [v if v is None else ("true" if v else "false") for v in values]
     inner = getattr(feature, "feature", None)
     if isinstance(inner, datasets.ClassLabel):
         return [[inner.int2str(v) for v in row] for row in values]
@@ -205,12 +210,29 @@ def _check_column(spec: TaskSpec, rows: datasets.Dataset, column: str, source: s
                         f"(columns: {', '.join(map(repr, rows.column_names))}){hint}")
 
 
+def check_labels_given(spec: TaskSpec, values: Sequence, row_ids: Sequence[int], source: str) -> None:
+    """A missing, empty or whitespace-only label is an error naming its row, unless the task's ``label_names``
+    list that very value (a class that really is the empty string): else it would silently become a class."""
+    if not spec.task_type.uses_label_names:
+        return  # a number: regression's own check says "not a finite number"
+    declared = set(spec.label_names or ())
+    for row_id, value in zip(row_ids, values):
+        for label in spec.task_type.flat_labels([value]):
+            if label is None or (isinstance(label, str) and not label.strip() and label not in declared):
+                what = "missing (None)" if label is None else "empty" if not label else f"blank ({label!r})"
+                raise AuxlearnError(
+                    f"task {spec.name!r}, {source}, row {row_id + 1}: the label in {spec.label_field!r} is {what}; "
+                    "every labelled row needs one (a task whose class really is the empty string lists '' in "
+                    "label_names)")
+
+
 def infer_label_names(spec: TaskSpec, rows: datasets.Dataset, source: str) -> list[str]:
     """Label names from train, sorted, for user tasks that leave them out."""
     for column in (*spec.text_fields, spec.label_field):
         _check_column(spec, rows, column, source)
     values = _label_values(rows, spec.label_field)
     spec.task_type.check_rows(spec, [list(rows[f]) for f in spec.text_fields], values, range(len(rows)), source)
+    check_labels_given(spec, values, range(len(rows)), source)
     flat = spec.task_type.flat_labels(values)
     kinds = {}  # the first row of each kind of label: names and ids cannot be mixed
     for row, value in enumerate(flat):

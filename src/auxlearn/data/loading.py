@@ -7,6 +7,7 @@ holds the hub's own layout, so ``load_dataset(folder, config)`` reads it exactly
 
 from __future__ import annotations
 
+import errno
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -14,8 +15,10 @@ from typing import Optional
 
 import datasets
 
-from auxlearn.data.read_errors import read_problem
+from auxlearn.data.read_errors import check_utf8, read_problem
 from auxlearn.errors import AuxlearnError, MissingSplitError
+from auxlearn.io import describe_os_error
+from auxlearn.os_faults import os_error_of
 from auxlearn.tasks.spec import TaskSpec
 
 # keep_default_na=False: a label or text "NA" / "null" / "None" stays a string instead of becoming a missing value.
@@ -23,6 +26,10 @@ _CSV = {"keep_default_na": False}
 _FILE_BUILDERS = {".csv": ("csv", _CSV), ".tsv": ("csv", {**_CSV, "delimiter": "\t"}), ".jsonl": ("json", {}),
                   ".json": ("json", {}), ".parquet": ("parquet", {}),
                   ".txt": ("text", {})}  # one text per line, in a column named "text"
+# Reading bad bytes as U+FFFD (invalid_utf8: replace). The json builder decodes only for an encoding other than
+# "utf-8" (pyarrow reads UTF-8 bytes itself), so it is named by its alias.
+_REPLACING = {"csv": {"encoding_errors": "replace"}, "text": {"encoding_errors": "replace"},
+              "json": {"encoding": "utf_8", "encoding_errors": "replace"}}
 
 
 def default_data_dir() -> Optional[str]:
@@ -99,6 +106,7 @@ def _load_dataset(location: str, config: Optional[str]) -> datasets.DatasetDict:
     try:
         return datasets.load_dataset(location, config)
     except Exception as error:  # the hub client raises many types; all mean "cannot read this source"
+        _check_cache_fault(error, location)
         raise AuxlearnError(f"cannot load dataset {location} (config {config}): {error}") from None
 
 
@@ -118,9 +126,25 @@ def _load_file(spec: TaskSpec, split: str, path: str) -> datasets.Dataset:
     builder, options = _FILE_BUILDERS[suffix]
     if file.stat().st_size == 0:
         raise AuxlearnError(f"task {spec.name!r}: the {split} split is empty ({file} has no rows)")
+    if builder != "parquet":
+        check_utf8(file, spec.source.invalid_utf8, f"task {spec.name!r}: ",
+                   "set invalid_utf8: replace on the task in its task file to read the bad bytes as U+FFFD")
+        if spec.source.invalid_utf8 == "replace":
+            options = {**options, **_REPLACING[builder]}
     try:
         return datasets.load_dataset(builder, data_files={split: str(file)}, split=split, **options)
     except Exception as error:  # parser errors come from pyarrow / pandas with many types
+        _check_cache_fault(error, str(file))
         if "corresponds to no data" in str(error):  # how `datasets` reports a file without rows
             raise AuxlearnError(f"task {spec.name!r}: the {split} split is empty ({file} has no rows)") from None
         raise AuxlearnError(f"task {spec.name!r}: cannot read {file}: {read_problem(file, error)}") from None
+
+
+def _check_cache_fault(error: Exception, source: str) -> None:
+    """A full disk, a file-size limit or a read-only folder while `datasets` writes its cache of ``source`` is a
+    fault of that cache, said as such, not a file that cannot be read."""
+    fault = os_error_of(error)
+    if fault is not None and fault.errno in (errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT):
+        cache = Path(fault.filename) if fault.filename else Path(datasets.config.HF_DATASETS_CACHE)
+        raise AuxlearnError(f"cannot write {describe_os_error(fault, cache)} (the datasets cache, HF_DATASETS_CACHE, "
+                            f"while reading {source})") from None

@@ -17,6 +17,7 @@ import os
 import socket
 import threading
 import time
+import traceback
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -30,6 +31,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from auxlearn.errors import AuxlearnError
+from auxlearn.io import process_alive, writing
 
 HOST = socket.gethostname()
 # A trial records its heartbeat every HEARTBEAT_SECONDS; one silent for GRACE_SECONDS is taken as dead. The grace
@@ -47,13 +49,14 @@ with warnings.catch_warnings():
 @contextlib.contextmanager
 def opened_storage(url: str | None) -> Iterator[BaseStorage]:
     """The storage at ``url``; an RDB's pooled connections are closed after use, not left to the garbage collector
-    (which makes the database driver warn)."""
-    storage = open_storage(url)
-    try:
-        yield storage
-    finally:
-        if isinstance(storage, RDBStorage):
-            storage.engine.dispose()
+    (which makes the database driver warn). A fault writing its file (a full disk) is an error naming the file."""
+    with study_writes(url) if url else contextlib.nullcontext():
+        storage = open_storage(url)
+        try:
+            yield storage
+        finally:
+            if isinstance(storage, RDBStorage):
+                storage.engine.dispose()
 
 
 def open_storage(url: str | None) -> BaseStorage:
@@ -87,7 +90,7 @@ def retry_interrupted(study: optuna.Study, storage: BaseStorage) -> None:
     optuna.storages.fail_stale_trials(study)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         host, pid, number = trial.user_attrs.get("worker", (None, None, None))
-        if host == HOST and number == trial.number and not _alive(pid):
+        if host == HOST and number == trial.number and not process_alive(pid):
             interrupt(study, storage, trial)
 
 
@@ -127,16 +130,6 @@ def heartbeat(storage: BaseStorage, trial: optuna.Trial) -> Iterator[None]:
         thread.join()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        pass
-    return True
-
-
 _FORMS = "postgresql://user:password@host/db, mysql://..., sqlite:///file.db or journal:///file.log"
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -157,7 +150,8 @@ def _journal_problem(path: Path) -> str | None:
 
 
 def storage_problem(url: str) -> str | None:
-    """Why ``url`` is not a usable Optuna storage URL, or None."""
+    """Why ``url`` is not a usable Optuna storage URL, or None; a file it names must be what the URL says (a
+    journal, an SQLite database) or new."""
     if url.startswith("journal://"):
         path = url.removeprefix("journal://")
         if not path:
@@ -169,14 +163,58 @@ def storage_problem(url: str) -> str | None:
         return f"cannot parse storage URL {url!r} ({error}); expected {_FORMS}"
     except sqlalchemy.exc.NoSuchModuleError:
         return f"storage URL {url!r}: unknown database kind {url.split(':', 1)[0]!r}; expected {_FORMS}"
+    study_file = _study_file(url)
+    return None if study_file is None else _sqlite_problem(study_file)
+
+
+def _sqlite_problem(path: Path, advice: str = "move it away or name another file") -> str | None:
+    """An SQLite study file must be a database (an empty or missing file is a new one)."""
+    if path.is_dir() or (path.is_file() and path.stat().st_size and not _has_sqlite_header(path)):
+        return (f"{path} is not an SQLite database (expected a file starting with {SQLITE_HEADER[:-1].decode()!r}: "
+                f"damaged, or another file in its place); {advice}")
     return None
 
 
 def check_sqlite_file(path: Path) -> None:
     """A study file left in the run folder must be an SQLite database (an empty file is a new one)."""
-    if path.is_dir() or (path.is_file() and path.stat().st_size and not _has_sqlite_header(path)):
-        raise AuxlearnError(f"{path} is not an SQLite database (damaged, or another file in its place); "
-                            "move it away to start the mixing study afresh")
+    problem = _sqlite_problem(path, "move it away to start the mixing study afresh")
+    if problem:
+        raise AuxlearnError(problem)
+
+
+@contextlib.contextmanager
+def study_writes(url: str) -> Iterator[None]:
+    """Faults of the study's own file (a full disk under SQLite or a journal) as an error naming the file and the
+    cause; faults raised elsewhere (a training's own writes name their files) and a database server's pass
+    through."""
+    path = _study_file(url)
+    if path is None:
+        yield
+        return
+    try:
+        yield
+    except Exception as error:
+        if not _raised_by_storage(error):
+            raise
+        with writing(path, " (the study's storage)"):
+            raise
+
+
+def _study_file(url: str) -> Path | None:
+    if url.startswith("journal://"):
+        return Path(url.removeprefix("journal://"))
+    parsed = sqlalchemy.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return Path(parsed.database)
+    return None
+
+
+def _raised_by_storage(error: BaseException) -> bool:
+    """Whether ``error`` came out of Optuna's storages or the database driver (its traceback passes through them)."""
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        return True
+    frames = traceback.extract_tb(error.__traceback__)
+    return any("optuna/storages" in frame.filename.replace(os.sep, "/") for frame in frames)
 
 
 def _has_sqlite_header(path: Path) -> bool:

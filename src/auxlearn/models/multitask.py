@@ -28,7 +28,7 @@ from auxlearn.adapters import Adapter, build_adapter
 from auxlearn.adapters.base import is_adapter_parameter
 from auxlearn.adapters.routing import routing_weights
 from auxlearn.errors import AuxlearnError, DamagedFileError, format_validation_error
-from auxlearn.io import atomic_directory, read_json_mapping, write_json_atomic
+from auxlearn.io import atomic_directory, json_text, read_json_mapping
 from auxlearn.models.encoder import load_tokenizer
 from auxlearn.tasks.types.heads import Head
 from auxlearn.config_types import PairEncoding, Precision
@@ -176,7 +176,8 @@ class MultiTaskModel(nn.Module):
         return self.heads[task].loss(self(task, batch) if logits is None else logits, batch["labels"])
 
     def save(self, folder: str | Path, tokenizer, metadata: Mapping | None = None) -> Path:
-        """Write the model folder atomically (a killed save leaves the previous folder intact).
+        """Write the model folder atomically (a killed or failed save leaves the previous folder intact; a failed
+        one, a full disk say, is an error naming the folder and the cause).
 
         ``metadata`` (how the data was split and encoded) goes into auxlearn.json for `evaluate`."""
         with atomic_directory(folder) as tmp:
@@ -187,14 +188,14 @@ class MultiTaskModel(nn.Module):
             tokenizer.save_pretrained(tmp)
             routing = self.routing()
             if routing is not None:
-                write_json_atomic(tmp / "routing.json", routing)
+                (tmp / "routing.json").write_text(json_text(routing), encoding="utf-8")
             save_file({k: v.detach().cpu().contiguous() for k, v in self.heads.state_dict().items()},
                       str(tmp / "heads.safetensors"))
-            write_json_atomic(tmp / "tasks.json", {n: s.model_dump(mode="json") for n, s in self.specs.items()})
-            write_json_atomic(tmp / "auxlearn.json", {"version": __version__, "pooling": self.pooling,
-                                                      "pair_encoding": self.pair_encoding,
-                                                      "head_dropout": self.head_dropout,
-                                                      "adapter": self.adapter.describe(), **(metadata or {})})
+            specs = {n: s.model_dump(mode="json") for n, s in self.specs.items()}
+            (tmp / "tasks.json").write_text(json_text(specs), encoding="utf-8")
+            about = {"version": __version__, "pooling": self.pooling, "pair_encoding": self.pair_encoding,
+                     "head_dropout": self.head_dropout, "adapter": self.adapter.describe(), **(metadata or {})}
+            (tmp / "auxlearn.json").write_text(json_text(about), encoding="utf-8")
         return Path(folder)
 
     @classmethod

@@ -31,6 +31,9 @@ class DataSource(BaseModel):
     splits: dict[Literal["train", "eval", "test"], str] = Field(
         default_factory=lambda: {"train": "train", "eval": "validation", "test": "test"}
     )
+    invalid_utf8: Literal["error", "replace"] = Field(
+        "error", description="local text files with bytes that are not UTF-8: an error naming the line, or replace "
+                             "them with U+FFFD (the count of lines affected is printed)")
 
     @model_validator(mode="after")
     def _one_source(self) -> "DataSource":

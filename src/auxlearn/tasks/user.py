@@ -12,6 +12,7 @@ tasks:
     main_metric: macro_f1         # optional: the first metric
     direction: maximize           # optional: from the metric
     replaces: false               # true: this task takes a built-in task's name on purpose (else an error)
+    invalid_utf8: error           # replace: read bytes that are not UTF-8 as U+FFFD, counting the lines (else an error)
   - name: imdb
     type: classification
     path: stanfordnlp/imdb        # a hub dataset id (and `config`), or a folder in the hub's layout
@@ -37,7 +38,7 @@ from auxlearn.tasks.spec import DataSource, TaskSpec, default_direction
 from auxlearn.tasks.types import TASK_TYPES
 from auxlearn.yaml_file import load_yaml
 
-_SOURCE_KEYS = ("path", "config", "files", "splits")
+_SOURCE_KEYS = ("path", "config", "files", "splits", "invalid_utf8")
 
 
 def load_task_file(path: str | Path) -> dict[str, TaskSpec]:

@@ -5,11 +5,14 @@ NumPy, torch, CUDA; one file per process); the objects the trainer registers for
 sampler (its generator, a bandit's posteriors), each task's place in its data order and the loop's progress
 (step, best weights so far, evaluations without gain). ``checkpoint.json``, written last, names the training it
 belongs to. A checkpoint is written into ``.checkpoint.tmp`` and renamed over the previous one, so a kill at
-any moment leaves a complete checkpoint to resume from (or none, before the first).
+any moment leaves a complete checkpoint to resume from (or none, before the first). A write that fails (a full disk,
+a file-size limit) removes its ``.checkpoint.tmp`` and stops the run with the path and the cause; the previous
+checkpoint stays.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -21,7 +24,7 @@ from accelerate import Accelerator
 from safetensors import SafetensorError
 
 from auxlearn.errors import AuxlearnError, DamagedFileError
-from auxlearn.io import read_json, write_json_atomic
+from auxlearn.io import read_json, writing
 
 FOLDER = "checkpoint"
 STATE = "checkpoint.json"
@@ -36,6 +39,18 @@ def _candidates(out_dir: Path) -> list[Path]:
 
 def save_checkpoint(accelerator: Accelerator, out_dir: Path, step: int, identity: str) -> None:
     """Write the state after ``step`` steps; every process takes part (each saves its random generators)."""
+    folder, tmp, _ = _candidates(out_dir)
+    kept = "; the previous checkpoint is kept, and a re-run resumes from it" if folder.is_dir() else ""
+    try:
+        with writing(folder, kept):  # safetensors, torch and Accelerate report a full disk in their own words
+            _save(accelerator, out_dir, step, identity)
+    except BaseException:
+        if accelerator.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _save(accelerator: Accelerator, out_dir: Path, step: int, identity: str) -> None:
     folder, tmp, old = _candidates(out_dir)
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -44,7 +59,8 @@ def save_checkpoint(accelerator: Accelerator, out_dir: Path, step: int, identity
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        write_json_atomic(tmp / STATE, {"step": step, "processes": accelerator.num_processes, "identity": identity})
+        state = {"step": step, "processes": accelerator.num_processes, "identity": identity}
+        (tmp / STATE).write_text(json.dumps(state), encoding="utf-8")  # tmp is renamed whole: no file of its own
         shutil.rmtree(old, ignore_errors=True)
         if folder.exists():
             os.replace(folder, old)
@@ -59,6 +75,9 @@ def latest_checkpoint(out_dir: Path, identity: str) -> Optional[tuple[Path, int,
     One of another training (the config or data changed since) is not resumed: the run starts over."""
     found = []
     for folder in _candidates(out_dir):
+        if folder.is_dir() and not (folder / STATE).is_file():  # cut short by a kill or a full disk: its space back
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
         try:
             state = read_json(folder / STATE)
         except (OSError, ValueError, DamagedFileError):

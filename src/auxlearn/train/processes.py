@@ -16,9 +16,14 @@ from typing import Any, Optional
 import torch
 from accelerate import Accelerator
 from accelerate.tracking import GeneralTracker
-from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list, gather_object, get_int_from_env
+from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list, gather_object
 
 from auxlearn.errors import AuxlearnError
+from auxlearn.train import launch
+
+# What the launcher told this process, read from the environment rather than from Accelerate's process-wide state,
+# which must first be set up with the training's device (launch.py, light enough for the command line's first step).
+is_main_process, process_count = launch.is_main_process, launch.process_count
 
 
 def make_accelerator(device: torch.device, log_with: Optional[list[GeneralTracker]] = None,
@@ -35,19 +40,6 @@ def make_accelerator(device: torch.device, log_with: Optional[list[GeneralTracke
                             f"({error})") from None
 
 
-# What launchers (torch's, MPI's) tell each process, read as Accelerate reads them. From the environment rather
-# than from Accelerate's process-wide state, which must first be set up with the training's device.
-_WORLD_SIZE = ["WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"]
-_RANK = ["RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK"]
-
-
-def is_main_process() -> bool:
-    """Whether this process writes the run's files (always, without ``accelerate launch``)."""
-    return get_int_from_env(_RANK, 0) == 0
-
-
-def process_count() -> int:
-    return get_int_from_env(_WORLD_SIZE, 1)
 
 
 def shared_from_main(accelerator: Accelerator, value: Any) -> Any:

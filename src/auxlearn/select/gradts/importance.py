@@ -16,6 +16,7 @@ The reference GradTS code's own statistic, for parity runs only, is in reference
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ import torch
 from torch import nn
 
 from auxlearn.errors import AuxlearnError
+from auxlearn.io import write_bytes_atomic
 
 from .head_mask import HeadMask
 
@@ -118,17 +120,11 @@ class HeadImportance:
             raise KeyError(f"no importance matrix for example id {example_id}") from None
 
     def save(self, path: str | Path) -> None:
-        """Write all arrays and settings to one ``.npz`` file (read back with :meth:`load`)."""
-        with open(path, "wb") as f:  # an open file keeps numpy from appending ".npz" to the name
-            np.savez(
-                f,
-                task=self.task,
-                instances=self.instances,
-                example_ids=self.example_ids,
-                task_raw=self.task_raw,
-                normalization=np.array(self.normalization),
-                statistic=np.array(self.statistic),
-            )
+        """Write all arrays and settings to one ``.npz`` file (read back with :meth:`load`), atomically."""
+        buffer = io.BytesIO()  # a file object keeps numpy from appending ".npz" to the name
+        np.savez(buffer, task=self.task, instances=self.instances, example_ids=self.example_ids, task_raw=self.task_raw,
+                 normalization=np.array(self.normalization), statistic=np.array(self.statistic))
+        write_bytes_atomic(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | Path) -> "HeadImportance":

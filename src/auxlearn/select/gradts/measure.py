@@ -109,10 +109,7 @@ def task_importance(stage, task: str, options: GradTSOptions, *,
             "finetune_steps": steps, "finetune_examples": len(tune_split), "importance_examples": len(imp_split),
             "finetune_dev": dev_score}
     if options.cache:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(cache_file.name + ".tmp")
-        result.save(tmp)
-        tmp.replace(cache_file)
+        result.save(cache_file)
         write_json_atomic(cache_file.with_suffix(".json"), cost)
     return result, {**cost, "cached": False, "cache_key": key}
 
