@@ -87,7 +87,8 @@ def build_task_data(
     # Carve and subsample on raw rows, then encode only the kept ones: a 4k sample of a 400k set costs 4k.
     order = np.random.default_rng(split_seed).permutation(len(train_rows))
     if len(train_rows) == 1:  # dev would take the only row and leave train empty
-        raise AuxlearnError(f"task {spec.name!r}: the train split of {source} has 1 row; dev is carved from train "
+        where = spec.source.files["train"] if spec.source.files else source
+        raise AuxlearnError(f"task {spec.name!r}: the train split ({where}) has 1 row; dev is carved from train "
                             "(data.dev_size), so it needs at least 2 rows, one to train on and one to choose by")
     try:
         n_dev = dev_count(len(train_rows), dev_size)
