@@ -106,8 +106,8 @@ def test_a_model_save_killed_half_way_is_cleaned_by_the_next_run(tmp_path, confi
 
 
 def test_temporaries_of_dead_writers_go_those_of_live_ones_stay(tmp_path):
-    """In a held folder every dead writer's temporary goes (an earlier version's too, which carries no process id);
-    a replaced folder a kill left between its two renames comes back. In a shared folder (a cache), a write of a
+    """In a held folder every dead writer's temporary goes (an earlier version's model folder too, which carries no
+    process id); a model folder a kill left between its two renames comes back. In a shared folder (a cache), a write of a
     target removes only its dead writers' temporaries."""
     live = subprocess.Popen(["sleep", "60"])
     try:
@@ -117,10 +117,13 @@ def test_temporaries_of_dead_writers_go_those_of_live_ones_stay(tmp_path):
         for name in names.values():
             (tmp_path / "run" / name).mkdir(parents=True)
             (tmp_path / "run" / name / "weights").write_bytes(b"x")
-        (tmp_path / "run" / ".phase1.old").mkdir()  # phase1 is missing: the old one is the last complete
+        (tmp_path / "run" / "seed_0" / ".model.old").mkdir(parents=True)  # no model: the old one is the last whole
+        (tmp_path / "run" / ".notes.abcdefgh.tmp").write_text("another program's, perhaps")
         with folder_lock(tmp_path / "run"):
             pass
-        assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted([names["live"], "phase1"])
+        assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted([names["live"], "seed_0",
+                                                                               ".notes.abcdefgh.tmp"])
+        assert [p.name for p in (tmp_path / "run" / "seed_0").iterdir()] == ["model"]
 
         cache = tmp_path / "cache" / "encoded"
         for name in (f".rte-1.{dead}.abcdefgh.tmp", f".rte-1.{live.pid}.abcdefgh.tmp", ".rte-1.abcdefgh.tmp"):

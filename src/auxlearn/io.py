@@ -199,17 +199,18 @@ def _remove_dead_siblings(path: Path) -> None:
 
 
 def remove_temporaries(folder: str | os.PathLike) -> int:
-    """Every temporary under ``folder`` that no running process is writing (those of earlier versions too, which
-    carry no process id): called by a command that holds the folder, so no other writer is inside. Returns how many
-    were removed."""
+    """Every temporary under ``folder`` that no running process is writing, and an earlier version's model folder
+    (its temporaries carry no process id; other files of that form may be another program's): called by a command
+    that holds the folder, so no other writer is inside. Returns how many were removed."""
     removed = 0
     for found in sorted(Path(folder).rglob(".*.tmp")):
         match = TEMPORARY.match(found.name)
-        if match and (not match["pid"] or not process_alive(int(match["pid"]))) and found.exists():
+        dead = match and (not process_alive(int(match["pid"])) if match["pid"] else match["target"] == "model")
+        if dead and found.exists():
             _remove(found)
             removed += 1
-    for old in sorted(Path(folder).rglob(".*.old")):
-        _settle_old(old, old.with_name(old.name[1:-len(".old")]))
+    for old in sorted(Path(folder).rglob(".model.old")):  # a model folder a kill left between its two renames
+        _settle_old(old, old.with_name("model"))
     return removed
 
 
