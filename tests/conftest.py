@@ -125,6 +125,18 @@ def write_yaml(path: Path, document: Any) -> Path:
     return path
 
 
+DOMAIN_LINES = ["citation contexts mention prior work", "we extend the method of smith et al",
+                "results are compared with the baseline", "future work will use larger corpora"] * 10
+
+
+@pytest.fixture()
+def domain_file(tmp_path) -> Path:
+    """A task file declaring ``papers``, a masked_lm task over a text file of ``DOMAIN_LINES``."""
+    (tmp_path / "papers.txt").write_text("\n".join(DOMAIN_LINES) + "\n", encoding="utf-8")
+    return write_yaml(tmp_path / "tasks.yaml", {"tasks": [
+        {"name": "papers", "type": "masked_lm", "files": {"train": "papers.txt"}, "text_fields": ["text"]}]})
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, make_experiment) -> dict[str, Any]:
     """One 30-step RTE + MRPC run shared by the tests that only read its outputs (loss curve, saved model)."""

@@ -15,18 +15,9 @@ from auxlearn.aang.objectives.batches import ObjectiveBatcher
 from auxlearn.aang.objectives.space import Objective
 from auxlearn.tasks.spec import DataSource, TaskSpec
 from auxlearn.tasks.user import load_task_file
-from conftest import write_yaml
+from conftest import DOMAIN_LINES as LINES
 
-LINES = ["citation contexts mention prior work", "we extend the method of smith et al",
-         "results are compared with the baseline", "future work will use larger corpora"] * 10
 TAPT = Objective("task", "bert", "bidirectional", "denoise")
-
-
-@pytest.fixture()
-def domain_file(tmp_path):
-    (tmp_path / "papers.txt").write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    return write_yaml(tmp_path / "tasks.yaml", {"tasks": [
-        {"name": "papers", "type": "masked_lm", "files": {"train": "papers.txt"}, "text_fields": ["text"]}]})
 
 
 def test_a_text_file_is_a_masked_lm_task(domain_file, tokenizer, tmp_path):
@@ -140,7 +131,8 @@ def test_the_lm_head_starts_from_the_checkpoints_own_where_it_has_one(domain_fil
     heads = {}
     for name, folder in (("pretrained", str(tmp_path / "bert-mlm")), ("encoder only", tiny_model_dir)):
         exp = experiment_from_dict(experiment_dict(folder, auxiliary=["papers"], task_files=[str(domain_file)],
-                                                   data={"max_train_examples": 16, "dev_size": 4}))
+                                                   data={"max_train_examples": 16, "dev_size": 4},
+                                                   objectives={"head_warmup": 0}))  # the start, not warmed
         heads[name] = build_model(exp, prepare(exp), exp.tasks).head("papers")
     pretrained = with_head.cls.predictions
     assert torch.equal(heads["pretrained"].bias, pretrained.bias)
@@ -152,8 +144,8 @@ def test_the_lm_head_starts_from_the_checkpoints_own_where_it_has_one(domain_fil
 @pytest.mark.data
 def test_a_masked_lm_auxiliary_trains_bert_masked_lm_on_its_text_and_resumes(domain_file, make_experiment, tmp_path,
                                                                               monkeypatch):
-    """Drawn by a sampler beside RTE, the text task trains on TAPT's batches (its loss starts near ln(vocabulary));
-    killed and resumed, its masking draws continue where they were."""
+    """Drawn by a sampler beside RTE, the text task trains on TAPT's batches (its loss starts below ln(vocabulary),
+    the head warmed first, by default); killed and resumed, its masking draws continue where they were."""
     import json
     import math
 
@@ -167,7 +159,7 @@ def test_a_masked_lm_auxiliary_trains_bert_masked_lm_on_its_text_and_resumes(dom
     whole = train_experiment(exp, tmp_path / "whole")
     records = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
     losses = [r["train_loss"]["papers"] for r in records if "papers" in r["train_loss"]]
-    assert losses and all(math.isfinite(v) for v in losses) and abs(losses[0] - math.log(30522)) < 1.5
+    assert losses and all(math.isfinite(v) for v in losses) and 5 < losses[0] < math.log(30522) - 1
 
     killed_at_step(monkeypatch, 7, lambda: train_experiment(exp, tmp_path / "killed"))
     resumed = train_experiment(exp, tmp_path / "killed")

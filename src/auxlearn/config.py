@@ -14,15 +14,16 @@ from typing import Any
 from auxlearn.config_checks import check_experiment
 from auxlearn.config_methods import (AdapterConfig, MethodConfig, MixConfig, SamplerConfig, SelectConfig,
                                      WeightingConfig)
+from auxlearn.config_objectives import ObjectivesConfig
 from auxlearn.config_schema import (DEFAULT_RUN_SEEDS, PRESETS, Budget, DataConfig, Experiment, FewShotConfig,
                                     TrainConfig, TransferConfig, validated_experiment)
 from auxlearn.config_types import DEFAULT_MODEL, PairEncoding, Precision
-from auxlearn.mix import MIXERS
+from auxlearn.mix import MIXERS, build_mixer
 from auxlearn.select import SELECTORS
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_RUN_SEEDS", "PRESETS", "AdapterConfig", "Budget", "DataConfig", "Experiment",
-           "FewShotConfig", "MethodConfig", "MixConfig", "PairEncoding", "Precision", "SamplerConfig", "SelectConfig",
-           "TrainConfig", "TransferConfig", "WeightingConfig", "experiment_from_dict"]
+           "FewShotConfig", "MethodConfig", "MixConfig", "ObjectivesConfig", "PairEncoding", "Precision",
+           "SamplerConfig", "SelectConfig", "TrainConfig", "TransferConfig", "WeightingConfig", "experiment_from_dict"]
 
 # The registries the schema validates ``select`` and ``mix`` against when a config loads (its validation context).
 PIPELINE_METHODS = {"select": SELECTORS, "mix": MIXERS}
@@ -34,5 +35,5 @@ def experiment_from_dict(document: dict, where: str = "config", check: bool = Tr
     ``note(location)``: appended to a validation error (where the key was set)."""
     exp = validated_experiment(document, where, note, methods=PIPELINE_METHODS)
     if check:
-        check_experiment(exp, where=where)
+        check_experiment(exp, where=where, generated=build_mixer(exp.mix.method, exp.mix.options).predicts_tokens())
     return exp

@@ -14,6 +14,7 @@ from typing import Any, Literal, Mapping, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from auxlearn.config_methods import AdapterConfig, MixConfig, SamplerConfig, SelectConfig, WeightingConfig
+from auxlearn.config_objectives import ObjectivesConfig
 from auxlearn.config_types import DEFAULT_MODEL, PairEncoding, Precision, Tracker
 from auxlearn.errors import AuxlearnError, format_validation_error
 from auxlearn.fewshot.arms import ARMS
@@ -204,6 +205,7 @@ class Experiment(_Strict):
     select: SelectConfig = Field(default_factory=SelectConfig)
     mix: MixConfig = Field(default_factory=MixConfig)
     transfer: TransferConfig = Field(default_factory=TransferConfig)
+    objectives: ObjectivesConfig = Field(default_factory=ObjectivesConfig)
     adapter: AdapterConfig = Field(default_factory=AdapterConfig)
     fewshot: FewShotConfig = Field(default_factory=FewShotConfig)
     preset: Optional[Literal[0, 1, 2, 3]] = None

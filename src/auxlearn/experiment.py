@@ -17,6 +17,7 @@ from typing import Any, Mapping, Optional
 
 import transformers
 
+from auxlearn.aang.head_warmup import start_new_heads
 from auxlearn.adapters import Adapter, build_adapter
 from auxlearn.arm_plan import ArmPlan, plan_arm
 from auxlearn.config_schema import Experiment
@@ -51,7 +52,8 @@ def build_model(exp: Experiment, prepared: Prepared, tasks: list[str], start: Op
 
     Heads and adapters start from the experiment's seed. ``start`` (an earlier phase's model) gives its encoder,
     adapter and the heads of the tasks both share; else the encoder is ``adapter``'s (default: the experiment's, for
-    ``tasks``) built on ``model:``, and a saved auxlearn folder there gives its heads the same way."""
+    ``tasks``) built on ``model:``, and a saved auxlearn folder there gives its heads the same way; a new head
+    from the checkpoint's where it has one, one that predicts tokens then warmed (``aang/head_warmup.py``)."""
     transformers.set_seed(exp.seed)
     specs = {t: prepared.data[t].spec for t in tasks}
     if start is not None:
@@ -61,16 +63,13 @@ def build_model(exp: Experiment, prepared: Prepared, tasks: list[str], start: Op
         adapter = adapter or build_adapter(exp.adapter.method, exp.adapter.options, tasks)
         encoder = adapter.build(exp.model)
     model = MultiTaskModel(encoder, specs, pooling=exp.pooling, pair_encoding=exp.pair_encoding,
-                           head_dropout=exp.head_dropout, adapter=adapter)
+                           head_dropout=exp.head_dropout, adapter=adapter, untie_heads=exp.objectives.untie_heads)
     if start is not None:
         model.adopt_heads(start.specs, start.head_states())
     elif is_model_folder(exp.model):
         saved_specs, states, _ = saved_heads(exp.model)
         model.adopt_heads(saved_specs, states)
-    for task in [t for t in tasks if t not in model.adopted]:  # a head the checkpoint was pretrained with
-        pretrained = specs[task].task_type.pretrained_head(exp.model)
-        if pretrained is not None:
-            model.head(task).load_state_dict(pretrained)
+    start_new_heads(model, exp, prepared, [t for t in tasks if t not in model.adopted], encoder_known=start is None)
     return model
 
 
@@ -208,7 +207,7 @@ def train_phase(exp: Experiment, out_dir: Optional[str | Path], prepared: Prepar
         **_costs(outcome, started),
         "sampler": sampler.describe(),
         "weighting": trainer.weighting.describe(),
-        "reused_heads": model.adopted,
+        "reused_heads": model.adopted, "warmed_heads": model.warmed,
         "parameters": model.parameter_counts(),
         "routing": model.routing(per_layer=False),
         "train_sizes": {t: len(d.train) for t, d in data.items()},
@@ -275,6 +274,7 @@ def build_trainer(exp: Experiment, prepared: Prepared, model: MultiTaskModel, *,
                                 seed=exp.seed)
     transforms = {task: d.spec.task_type.batch_transform(d.spec, prepared.tokenizer, exp.seed + index)
                   for index, (task, d) in enumerate(data.items())}
+    scales = {task: exp.objectives.lr_scale for task, d in data.items() if d.spec.objective is not None}  # AANG's
     return Trainer(model, data, exp.primary, exp.train, sampler=sampler, pad_id=prepared.tokenizer.pad_token_id,
                    batch_transforms={task: t for task, t in transforms.items() if t is not None},
                    weighting=build_weighting(exp.train.weighting.name, exp.train.weighting.options, list(data),
@@ -282,7 +282,7 @@ def build_trainer(exp: Experiment, prepared: Prepared, model: MultiTaskModel, *,
                    seed=exp.seed, out_dir=out_dir, eval_tasks=tuple(exp.train.eval_tasks),
                    pad_to=prepared_pad_length(exp, prepared), group_by_length=exp.data.group_by_length,
                    anchor=anchor, evaluate=evaluate, identity=identity, score_start=score_start, phase=phase,
-                   tracked=tracked)
+                   tracked=tracked, head_lr_scales=scales)
 
 
 def model_metadata(exp: Experiment, prepared: Prepared) -> dict[str, Any]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Union
+from typing import Any, Iterable, Optional, Union
 
 from auxlearn.config_schema import Experiment
+from auxlearn.errors import AuxlearnError
+from auxlearn.tasks import available_tasks, get_task
 from auxlearn.train.device import config_precision
 
 # Where and how visibly a run trains, never what it trains.
@@ -22,17 +24,37 @@ NEVER = ("name", "data.dir", "data.cache_dir", "train.progress", "train.device",
 
 def config_identity(exp: Experiment, exclude: Iterable[str] = ()) -> dict[str, Any]:
     """The experiment's settings as JSON without ``exclude`` (dotted paths) and :data:`NEVER`; the precision
-    is what ``auto`` resolves to on this machine, and a model folder is its weights (:func:`model_identity`)."""
+    is what ``auto`` resolves to on this machine, and a model folder is its weights (:func:`model_identity`). The
+    ``objectives`` section counts only where it can change what trains (:func:`trains_objectives`)."""
     doc = exp.model_dump(mode="json")
     doc["model"] = model_identity(exp.model)
     doc["train"]["precision"] = config_precision(exp.train.precision, exp.train.device)
+    if not trains_objectives(exp):
+        doc.pop("objectives")
     for path in (*NEVER, *exclude):
         *parents, leaf = path.split(".")
         node = doc
         for part in parents:
             node = node[part]
-        node.pop(leaf)
+        node.pop(leaf, None)
     return doc
+
+
+def trains_objectives(exp: Experiment) -> bool:
+    """Whether a task of ``exp`` is a generated objective or has a head that predicts tokens (a masked_lm task):
+    only then do the ``objectives`` settings touch training, so configs written before them keep their identity."""
+    files = tuple((str(f), Path(f).stat().st_mtime_ns if Path(f).is_file() else None) for f in exp.task_files)
+    return _trains_objectives(tuple(exp.tasks), files)
+
+
+@lru_cache(maxsize=64)
+def _trains_objectives(tasks: tuple[str, ...], task_files: tuple[tuple[str, Optional[int]], ...]) -> bool:
+    try:
+        known = available_tasks([path for path, _ in task_files])
+        specs = [get_task(task, known) for task in tasks]
+    except AuxlearnError:  # a task file gone or broken: counted, which can only train again, never reuse wrongly
+        return True
+    return any(spec.objective is not None or spec.task_type.head.predicts_tokens for spec in specs)
 
 
 WEIGHTS = (".safetensors", ".bin")

@@ -14,6 +14,7 @@ from auxlearn.report_kit.method import MixingReport
 if TYPE_CHECKING:  # the stage brings the training code, which a mixer's options and report do not need
     from auxlearn.config_schema import Experiment
     from auxlearn.stage import Stage
+    from auxlearn.stage_cost import PlanContext, StageCost
 
 
 @dataclass
@@ -46,6 +47,11 @@ class Mixer(Plugin):
     # True: it makes auxiliary objectives of its own, so a final model trains even when the selection kept none.
     generates: ClassVar[bool] = False
 
+    def predicts_tokens(self) -> bool:
+        """Whether objectives it generates predict tokens (LM heads), which start from random weights on an encoder
+        without a pretrained masked-LM head unless ``objectives.head_warmup`` fits them first."""
+        return False
+
     def check(self, exp: Experiment) -> None:
         """Raise an AuxlearnError for options that do not fit the experiment (before anything trains)."""
 
@@ -57,3 +63,16 @@ class Mixer(Plugin):
 
     def _mix(self, stage: Stage, tasks: list[str]) -> Mixture:
         raise NotImplementedError
+
+    def cost(self, context: PlanContext, tasks: list[str]) -> StageCost:
+        """What mixing ``tasks`` will train, said before it trains (the run's plan prices it); by default nothing,
+        as for a rule or given ratios. A mixer that searches says what its trials train."""
+        from auxlearn.stage_cost import StageCost
+
+        return StageCost()
+
+    def planned_mixture(self, context: PlanContext, tasks: list[str]) -> Mixture:
+        """The mixture the run plans its final model with, before mixing: by default the one ``_mix`` chooses, for
+        a mixer that trains nothing to choose (``context`` refuses to train); a searching mixer overrides it with a
+        stand-in for what its search will find."""
+        return self._mix(context, tasks)

@@ -53,6 +53,9 @@ class _ObjectiveMixer(Mixer):
     report = AangReport()
     weighting: ClassVar[type[Weighting]]
 
+    def predicts_tokens(self) -> bool:
+        return DENOISE in self.options.search_space().outputs
+
     def check(self, exp) -> None:
         space = self.options.search_space()
         stray = sorted(set(space.inputs + space.outputs) - {OWN_TEXT, DENOISE, *exp.auxiliary})

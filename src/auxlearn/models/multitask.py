@@ -59,13 +59,16 @@ class SavedMetadata(BaseModel):
     precision: Precision = "fp32"
     data: _SavedData = _SavedData()
     adapter: Optional[_SavedAdapter] = None  # None: saved before adapters, fully fine-tuned
+    untie_heads: bool = False  # LM heads with their own output matrix (objectives.untie_heads)
 
 
 class MultiTaskModel(nn.Module):
     def __init__(self, encoder: nn.Module, specs: Mapping[str, TaskSpec], *, pooling: Pooling = "cls",
-                 pair_encoding: PairEncoding = "cross", head_dropout: float = 0.1, adapter: Optional[Adapter] = None):
+                 pair_encoding: PairEncoding = "cross", head_dropout: float = 0.1, adapter: Optional[Adapter] = None,
+                 untie_heads: bool = False):
         """``adapter``: what built ``encoder`` (default: full fine-tuning); every encoder call takes its inputs for
-        the call's task, so a routed adapter learns the task's routing."""
+        the call's task, so a routed adapter learns the task's routing. ``untie_heads``: a head that would share
+        the input embeddings (an LM head) gets its own copy of them."""
         super().__init__()
         self.adapter = adapter if adapter is not None else build_adapter("full", {}, list(specs))
         if pooling not in ("cls", "mean"):
@@ -73,20 +76,26 @@ class MultiTaskModel(nn.Module):
         if pair_encoding not in get_args(PairEncoding):
             raise AuxlearnError(f"pair_encoding must be one of {get_args(PairEncoding)}, got {pair_encoding!r}")
         self.encoder, self.pooling, self.pair_encoding = encoder, pooling, pair_encoding
-        self.head_dropout = head_dropout
+        self.head_dropout, self.untie_heads = head_dropout, untie_heads
         self.specs = dict(specs)
         self.adopted: list[str] = []  # tasks whose head came from another model (adopt_heads)
-        hidden = encoder.config.hidden_size
-        self.heads = nn.ModuleDict({
-            name: spec.task_type.build_head(hidden * (SIAMESE_FEATURES if spec.siamese(pair_encoding) else 1),
-                                            spec, head_dropout)
-            for name, spec in self.specs.items()
-        })
-        for head in self.heads.values():
-            head.bind(encoder)
+        self.warmed: dict[str, dict[str, Any]] = {}  # tasks whose head was fitted before training (head warm-up)
+        self.heads = nn.ModuleDict({name: self.new_head(name) for name in self.specs})
+
+    def new_head(self, task: str) -> Head:
+        """A freshly initialised head for ``task``, bound to the encoder (from the global generator)."""
+        spec, hidden = self.specs[task], self.encoder.config.hidden_size
+        head = spec.task_type.build_head(hidden * (SIAMESE_FEATURES if spec.siamese(self.pair_encoding) else 1),
+                                         spec, self.head_dropout)
+        head.bind(self.encoder, tied=not self.untie_heads)
+        return head
 
     def head(self, task: str) -> Head:
         return self.heads[task]
+
+    def freeze_embeddings(self) -> None:
+        """The input embeddings stop training (an LM head tied to them then trains its other weights only)."""
+        self.encoder.get_input_embeddings().weight.requires_grad_(False)
 
     def forward(self, task: str, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Logits of ``task`` for ``batch`` ([B, C], or [B, T, C] for tagging)."""
@@ -160,6 +169,8 @@ class MultiTaskModel(nn.Module):
             state = states.get(task)
             if theirs is None or state is None or (theirs.type, theirs.label_names) != (mine.type, mine.label_names):
                 continue
+            if set(state) != set(head.state_dict()):  # a tied LM head's weights for an untied one, or back
+                continue
             if any(state[k].shape != v.shape for k, v in head.state_dict().items() if k in state):
                 continue
             head.load_state_dict(state)
@@ -194,7 +205,8 @@ class MultiTaskModel(nn.Module):
             specs = {n: s.model_dump(mode="json") for n, s in self.specs.items()}
             (tmp / "tasks.json").write_text(json_text(specs), encoding="utf-8")
             about = {"version": __version__, "pooling": self.pooling, "pair_encoding": self.pair_encoding,
-                     "head_dropout": self.head_dropout, "adapter": self.adapter.describe(), **(metadata or {})}
+                     "head_dropout": self.head_dropout, "adapter": self.adapter.describe(),
+                     **({"untie_heads": True} if self.untie_heads else {}), **(metadata or {})}
             (tmp / "auxlearn.json").write_text(json_text(about), encoding="utf-8")
         return Path(folder)
 
@@ -205,7 +217,7 @@ class MultiTaskModel(nn.Module):
         saved = meta.get("adapter") or {"method": "full", "options": {}, "tasks": list(specs)}
         adapter = build_adapter(saved["method"], saved["options"], saved["tasks"])
         model = cls(adapter.load(Path(folder)), specs, pooling=meta["pooling"], pair_encoding=meta["pair_encoding"],
-                    head_dropout=meta["head_dropout"], adapter=adapter)
+                    head_dropout=meta["head_dropout"], adapter=adapter, untie_heads=meta.get("untie_heads", False))
         for task, head in model.heads.items():
             try:
                 head.load_state_dict(states[task])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Mapping, Optional
 
 import torch
 from torch import nn
@@ -11,20 +11,25 @@ _NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 
 
 def parameter_groups(named: Iterable[tuple[str, nn.Parameter]], kind: Callable[[str], str], weight_decay: float,
-                     lr: float, head_lr: Optional[float] = None, routing_lr: Optional[float] = None) -> list[dict]:
+                     lr: float, head_lr: Optional[float] = None, routing_lr: Optional[float] = None,
+                     head_lr_scales: Optional[Mapping[str, float]] = None) -> list[dict]:
     """No weight decay on biases and normalisation weights (the BERT recipe). ``kind`` sorts the parameters:
     the ``encoder``'s (or the adapters it trains) learn at ``lr``; task ``heads`` at ``head_lr`` when given (a
     freshly initialised head moves by about the learning rate per Adam step, so at an encoder's rate it stays near
-    its random start for the first epoch of a small task); ``routing`` logits at ``routing_lr`` and without decay
+    its random start for the first epoch of a small task), times ``head_lr_scales[task]`` for the tasks it names
+    (generated objectives: ``objectives.lr_scale``); ``routing`` logits at ``routing_lr`` and without decay
     (MTTL's two-speed rate, Caccia et al., NeurIPS 2023; its AdamW decayed them by mistake)."""
-    groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
+    scales = head_lr_scales or {}
+    groups: dict[tuple[str, bool, float], list[nn.Parameter]] = {}
     for name, param in named:
         if param.requires_grad:
-            groups.setdefault((kind(name), name.endswith(_NO_DECAY)), []).append(param)
+            what = kind(name)
+            scale = scales.get(name.split(".")[1], 1.0) if what == "heads" else 1.0  # heads.<task>.<weight>
+            groups.setdefault((what, name.endswith(_NO_DECAY), scale), []).append(param)
     rates = {"encoder": lr, "heads": head_lr or lr, "routing": routing_lr or lr}
     return [{"params": params, "weight_decay": 0.0 if no_decay or what == "routing" else weight_decay,
-             "lr": rates[what]}
-            for (what, no_decay), params in sorted(groups.items())]  # encoder first (keys are unique)
+             "lr": rates[what] * scale}
+            for (what, no_decay, scale), params in sorted(groups.items())]  # encoder first (keys are unique)
 
 
 class GlobalSchedule:
@@ -63,9 +68,10 @@ def linear_warmup_decay(total_steps: int, warmup_steps: int) -> Callable[[int], 
 
 def build_optimizers(model, tasks: list[str], *, per_task: bool, lr: float, weight_decay: float,
                      schedule: Callable[[int], float], global_step: Callable[[], int],
-                     head_lr: Optional[float] = None,
+                     head_lr: Optional[float] = None, head_lr_scales: Optional[Mapping[str, float]] = None,
                      fused: Optional[bool] = None) -> dict[str, tuple[torch.optim.Optimizer, GlobalSchedule]]:
     """Map each task to its (optimiser, scheduler); with a shared optimiser every task maps to the same pair.
+    ``head_lr_scales``: per task, a factor on its head's learning rate (``parameter_groups``).
 
     ``fused`` None: AdamW's fused kernel wherever the parameters' device has one (CPU, CUDA). It updates every
     parameter in one pass instead of a dozen passes over 22 M floats (bench/throughput.py measures what it
@@ -74,7 +80,8 @@ def build_optimizers(model, tasks: list[str], *, per_task: bool, lr: float, weig
     def make(named):
         named = list(named)
         use_fused = all(p.device.type in ("cpu", "cuda") for _, p in named) if fused is None else fused
-        groups = parameter_groups(named, model.parameter_kind, weight_decay, lr, head_lr, model.adapter.routing_lr)
+        groups = parameter_groups(named, model.parameter_kind, weight_decay, lr, head_lr, model.adapter.routing_lr,
+                                  head_lr_scales)
         optimizer = torch.optim.AdamW(groups, fused=use_fused)
         return optimizer, GlobalSchedule(optimizer, schedule, global_step)
 

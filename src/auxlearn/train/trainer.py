@@ -52,7 +52,7 @@ class Trainer:
                  anchor: Optional[Anchor] = None, evaluate: bool = True,
                  identity: Optional[str] = None, batch_transforms: Optional[Mapping[str, Any]] = None,
                  weighting: Weighting, score_start: bool = False, phase: str = "train",
-                 tracked: Optional[TrackedRun] = None):
+                 tracked: Optional[TrackedRun] = None, head_lr_scales: Optional[Mapping[str, float]] = None):
         """``anchor``: a pull toward earlier weights added to every step's gradient (successive regularisation).
         ``evaluate=False``: no dev evaluation, the last weights are kept (an intermediate phase that has no
         head of the primary to score yet). ``identity``: what this training is (config, data), stored in its
@@ -60,7 +60,8 @@ class Trainer:
         of an equal identity. ``batch_transforms``: per task, what turns a drawn batch into the one it trains on
         (its type's ``batch_transform``). ``score_start``: the model is scored on dev before the first step, so it
         is kept unless training improves dev on it (a fine-tuning phase). ``phase``: what the progress bar calls
-        this training; ``tracked``: the run its curves go to (``tracking.py``)."""
+        this training; ``tracked``: the run its curves go to (``tracking.py``). ``head_lr_scales``: per task, a
+        factor on its head's learning rate (``optim.parameter_groups``)."""
         self.model, self.data, self.primary, self.config = model, dict(data), primary, config
         self.anchor, self.evaluate, self.score_start = anchor, evaluate, score_start
         self.phase, self.tracked = phase, tracked
@@ -85,7 +86,8 @@ class Trainer:
         schedule = linear_warmup_decay(config.steps, config.warmup_steps())
         self.optimizers = build_optimizers(model, list(self.data), per_task=config.optimizer == "per_task",
                                            lr=config.lr, head_lr=config.head_lr, weight_decay=config.weight_decay,
-                                           schedule=schedule, global_step=lambda: self.step)
+                                           head_lr_scales=head_lr_scales, schedule=schedule,
+                                           global_step=lambda: self.step)
         distinct = list({id(pair[0]): pair[0] for pair in self.optimizers.values()}.values())
         # The model as the processes share it (DistributedDataParallel under several, the model itself under one);
         # the optimisers are registered for checkpoints and stepped as built.

@@ -4,7 +4,8 @@ by denoising objectives (``auxlearn.aang.objectives``): the targets are made fro
 Its head is BERT's masked-LM head, with the checkpoint's pretrained weights where it has them (a BERT trained
 with masked LM; all-MiniLM-L6-v2 has none, so it starts fresh): a dense layer, GELU and LayerNorm, then the
 vocabulary projection tied to the encoder's input embeddings (it adds hidden x hidden + vocabulary parameters,
-not hidden x vocabulary). The projection runs only at the positions that carry a target (about 15 % of the
+not hidden x vocabulary), or, untied (``objectives.untie_heads``), a copy of them that is the head's own. The
+projection runs only at the positions that carry a target (about 15 % of the
 tokens): full [batch, length, vocabulary] logits would cost about 7 times the compute and memory. Such a task is
 trained, never scored, so it can be neither the primary nor an evaluated task.
 """
@@ -24,19 +25,23 @@ from auxlearn.tasks.types.heads import Head
 
 class LMHead(Head):
     per_token = True
+    predicts_tokens = True
 
     def __init__(self, hidden_size: int, num_outputs: int, dropout: float):
         nn.Module.__init__(self)
         self.dense = nn.Linear(hidden_size, hidden_size)
         self.norm = nn.LayerNorm(hidden_size)
         self.bias = nn.Parameter(torch.zeros(0))  # sized to the vocabulary by bind()
+        self.register_parameter("decoder", None)  # untied: the head's own [vocabulary, hidden] projection
         self._embeddings: tuple[nn.Embedding, ...] = ()  # a tuple: the encoder's, not a parameter of this head
 
-    def bind(self, encoder: nn.Module) -> None:
+    def bind(self, encoder: nn.Module, *, tied: bool = True) -> None:
         embeddings = encoder.get_input_embeddings()
         self._embeddings = (embeddings,)
         if self.bias.numel() != embeddings.num_embeddings:
             self.bias = nn.Parameter(torch.zeros(embeddings.num_embeddings, device=embeddings.weight.device))
+        if not tied and self.decoder is None:
+            self.decoder = nn.Parameter(embeddings.weight.detach().clone())
 
     def forward(self, features: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Vocabulary logits [targets, vocabulary] at the positions whose label is a token."""
@@ -46,7 +51,7 @@ class LMHead(Head):
             raise AuxlearnError("a masked_lm task's head needs the batch's targets (denoising objectives make them)")
         hidden = features[labels != IGNORE_INDEX]
         hidden = self.norm(F.gelu(self.dense(hidden)))
-        return F.linear(hidden, self._embeddings[0].weight, self.bias)
+        return F.linear(hidden, self._embeddings[0].weight if self.decoder is None else self.decoder, self.bias)
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy over the batch's targets (0, with a gradient, when a batch has none)."""
