@@ -98,6 +98,7 @@ def experiment_dict(model_dir: str, **sections: Any) -> dict[str, Any]:
                   "eval_every": 5, "progress": False},
         "seed": 0,
         "seeds": [0],  # `run` trains 5 seeds by default; one keeps a test fast
+        "objectives": {"head_warmup": 5},  # LM heads warmed briefly: 200 steps add seconds to each objective's test
     }
     for key, value in sections.items():
         if key in ("data", "train") and isinstance(value, dict):

@@ -118,7 +118,10 @@ def test_static_and_aang_with_zero_rates_train_the_same_model(tmp_path, make_exp
             primary=CI, auxiliary=[TAPT, GPT, f"{CI}/mask/bidirectional/{CI}"],
             data={"max_train_examples": 64, "dev_size": 32, "max_length": 48},
             train={"steps": 6, "eval_every": 3, "weighting": {"name": name, "sampled": 2, **options}},
-            transfer={"protocol": "joint"})
+            transfer={"protocol": "joint"},
+            # LM heads from random weights, as the bound below was set for: the two updates sum in another order,
+            # which drifts to 1.8e-5 in 6 steps with warmed heads (measured), 3e-8 with random ones
+            objectives={"head_warmup": 0})
         results[name] = train_experiment(exp, tmp_path / name)
     static, learned = results["aang_static"], results["aang"]
     assert len(learned["weighting"]["history"]) == 6  # it did measure, every step

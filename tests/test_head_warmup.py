@@ -166,7 +166,7 @@ def test_the_guard_says_in_one_line_when_lm_heads_would_start_from_random_weight
     assert "mix: aang" in line and "18 points" in line and "objectives.head_warmup" in line and "\n" not in line
     [line] = _guard_lines(caplog, tiny_model_dir, auxiliary=["papers"], task_files=[str(domain_file)], **off)
     assert "'papers'" in line and "mix:" not in line
-    assert not _guard_lines(caplog, tiny_model_dir, mix={"method": "aang"})  # warm-up on (the default)
+    assert not _guard_lines(caplog, tiny_model_dir, mix={"method": "aang"})  # warm-up on
     assert not _guard_lines(caplog, tiny_model_dir, auxiliary=["mrpc"], **off)  # no LM head
     assert not _guard_lines(caplog, tiny_model_dir, mix={"method": "aang", "space": {"outputs": ["task"]}}, **off)
     from transformers import BertConfig, BertForMaskedLM

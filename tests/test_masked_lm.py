@@ -144,8 +144,8 @@ def test_the_lm_head_starts_from_the_checkpoints_own_where_it_has_one(domain_fil
 @pytest.mark.data
 def test_a_masked_lm_auxiliary_trains_bert_masked_lm_on_its_text_and_resumes(domain_file, make_experiment, tmp_path,
                                                                               monkeypatch):
-    """Drawn by a sampler beside RTE, the text task trains on TAPT's batches (its loss starts below ln(vocabulary),
-    the head warmed first, by default); killed and resumed, its masking draws continue where they were."""
+    """Drawn by a sampler beside RTE, the text task trains on TAPT's batches (its loss starts near ln(vocabulary));
+    killed and resumed, its masking draws continue where they were."""
     import json
     import math
 
@@ -159,7 +159,7 @@ def test_a_masked_lm_auxiliary_trains_bert_masked_lm_on_its_text_and_resumes(dom
     whole = train_experiment(exp, tmp_path / "whole")
     records = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
     losses = [r["train_loss"]["papers"] for r in records if "papers" in r["train_loss"]]
-    assert losses and all(math.isfinite(v) for v in losses) and 5 < losses[0] < math.log(30522) - 1
+    assert losses and all(math.isfinite(v) for v in losses) and abs(losses[0] - math.log(30522)) < 1.5
 
     killed_at_step(monkeypatch, 7, lambda: train_experiment(exp, tmp_path / "killed"))
     resumed = train_experiment(exp, tmp_path / "killed")
