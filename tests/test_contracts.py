@@ -36,6 +36,7 @@ from auxlearn.train.samplers import SAMPLERS, build_sampler
 from auxlearn.tasks import available_tasks, get_task
 from auxlearn.train.weightings import WEIGHTINGS, build_weighting
 from conftest import experiment_dict
+from contract_kit import Unreadable, plan_context, planned_steps, record_trainers, write_tiny_atlas
 
 CANDIDATES = ["mrpc", "stsb"]
 # The smallest settings of the methods that train; any other method runs with its defaults.
@@ -115,21 +116,6 @@ def prepared(exp):
     return prepare(exp)
 
 
-class Unreadable:
-    """Stands in for every task's eval split: whatever touches it fails the test."""
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise AssertionError(f"the eval split was read (.{name})")
-
-    def __len__(self):
-        raise AssertionError("the eval split was read (len)")
-
-    def __iter__(self):
-        raise AssertionError("the eval split was read (iterated)")
-
-
 @pytest.fixture
 def no_eval(prepared, monkeypatch):
     for data in prepared.data.values():
@@ -143,26 +129,20 @@ def _blocks_ok(blocks) -> bool:
 
 @pytest.fixture(scope="module")
 def tiny_atlas(tmp_path_factory, tiny_model_dir):
-    """An atlas of the tiny model for the ``atlas`` selector: rows of tasks besides the experiment's, with their
-    embeddings (the tiny BERT's hidden size), and a row of the primary's own, which the selector must leave out."""
-    rng = np.random.default_rng(0)
-    gains = {"cola": {"mrpc": 0.02, "stsb": -0.01, "sst2": 0.0}, "sst2": {"mrpc": -0.03, "stsb": 0.01},
-             "rte": {"mrpc": -0.5, "stsb": 0.5}}
-    rows = {p: {"pairs": {c: {"gain": {"mean": g, "low": g - 0.01, "high": g + 0.01, "n": 3}} for c, g in row.items()}}
-            for p, row in gains.items()}
-    path = tmp_path_factory.mktemp("atlas") / "atlas.json"
-    path.write_text(json.dumps({"format": "auxlearn-atlas", "encoder": tiny_model_dir, "rows": rows,
-                                "embedding_settings": {"examples": 8, "pooling": "mean"},
-                                "embeddings": {t: rng.normal(size=32).tolist() for t in ("cola", "sst2")}}))
-    return str(path)
+    return write_tiny_atlas(tmp_path_factory.mktemp("atlas"), tiny_model_dir)
 
 
 @pytest.mark.data
 @pytest.mark.parametrize("name", sorted(SELECTORS))
-def test_selector_contract(name, exp, no_eval, tmp_path, tiny_atlas):
+def test_selector_contract(name, exp, no_eval, tmp_path, tiny_atlas, monkeypatch):
     options = {"atlas": tiny_atlas} if name == "atlas" else SELECTOR_FAST.get(name, FAST.get(name, {}))
-    first, again = (build_selector(name, options).select(Stage(exp, no_eval, tmp_path / f"select_{i}"))
-                    for i in range(2))
+    selector = build_selector(name, options)
+    cost = selector.cost(plan_context(exp, no_eval))  # what it will train, said before it trains
+    trainers = record_trainers(monkeypatch)
+    first = selector.select(Stage(exp, no_eval, tmp_path / "select_0"))
+    assert planned_steps(cost) == sorted(trainers), "its cost plans the trainings it runs, with their steps"
+    assert len(first.selected) <= selector.keeps_at_most(len(CANDIDATES))
+    again = build_selector(name, options).select(Stage(exp, no_eval, tmp_path / "select_1"))
     assert first.method == name
     assert set(first.selected) <= set(CANDIDATES) and len(set(first.selected)) == len(first.selected)
     assert not first.scores or set(first.scores) == set(CANDIDATES)
@@ -178,11 +158,18 @@ def test_selector_contract(name, exp, no_eval, tmp_path, tiny_atlas):
 
 @pytest.mark.data
 @pytest.mark.parametrize("name", sorted(MIXERS))
-def test_mixer_contract(name, exp, no_eval, tmp_path):
+def test_mixer_contract(name, exp, no_eval, tmp_path, monkeypatch):
     tasks = [exp.primary, *CANDIDATES]
     options = {**required(MIXERS[name].Options, tasks), **FAST.get(name, {})}
     mixer = build_mixer(name, options)
+    context = plan_context(exp, no_eval)
+    cost, planned = mixer.cost(context, tasks), mixer.planned_mixture(context, tasks)
+    trainers = record_trainers(monkeypatch)
     mixture = mixer.mix(Stage(exp, no_eval, tmp_path / "mix"), tasks)
+    assert planned_steps(cost) == sorted(trainers), "its cost plans the trials it trains, with their steps"
+    assert planned.tasks[0] == exp.primary and set(planned.tasks) <= set(planned.ratios)
+    if not cost.trainings:  # it trains nothing to choose: it plans the very mixture it chooses
+        assert (planned.sampler, planned.ratios, planned.train) == (mixture.sampler, mixture.ratios, mixture.train)
     generated = list(mixture.ratios)[len(tasks):]  # objectives a generating mixer adds, after the given tasks
     assert mixture.method == name and list(mixture.ratios)[:len(tasks)] == tasks
     assert not generated or mixer.generates

@@ -100,10 +100,14 @@ def cmd_mix(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from auxlearn.pipeline import run_pipeline, summary_table
+    from auxlearn.pipeline import plan_pipeline, run_pipeline, summary_table
     from auxlearn.run_files import check_baseline_source
+    from auxlearn.run_plan import format_plan
 
     exp = _experiment(args)
+    if args.dry_run:  # the checks and the plan that start a run; nothing trains, no folder is written
+        print(format_plan(plan_pipeline(exp, args.baseline_from)))
+        return 0
     run_dir = _run_dir(args, exp)
     if args.baseline_from:  # read back once the pipeline has started writing: checked before it does
         check_baseline_source(Path(args.baseline_from))
@@ -115,20 +119,11 @@ def cmd_run(args) -> int:
 
 
 def cmd_adapt(args) -> int:
-    from auxlearn.fewshot.adaptation import run_fewshot
-    from auxlearn.fewshot.arms import label
+    from auxlearn.fewshot.adaptation import comparison_table, run_fewshot
 
     exp = _experiment(args)
     run_dir = _run_dir(args, exp)
-    results = run_fewshot(exp, run_dir)
-    print(f"{exp.primary} eval, mean ± std over {len(results['seeds'])} seeds; gain over LoRA from scratch paired "
-          "by seed (95 % t-interval):")
-    for k, arms in results["comparison"].items():
-        for arm, row in arms.items():
-            gain = row["vs_lora"]
-            interval = "" if gain is None else (f"  {gain['mean']:+.4f}" + (
-                f" [{gain['low']:+.4f}, {gain['high']:+.4f}]" if gain["low"] is not None else ""))
-            print(f"  k={k:<4}{label(arm, results['splits']):<18}{row['mean']:.4f} ± {row['std']:.4f}{interval}")
+    print(comparison_table(run_fewshot(exp, run_dir), exp.primary))
     print(f"results in {run_dir / 'results.json'}")
     _report(run_dir)
     return 0
@@ -216,10 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = experiment_commands[name] = sub.add_parser(name, help=help_text)
         _experiment_arguments(p)
         p.set_defaults(func=func)
-    experiment_commands["run"].add_argument(
-        "--baseline-from", metavar="RUN_DIR",
-        help="reuse the baseline of an earlier run with the same primary, data, train settings and seeds "
-             "(e.g. to compare selectors) instead of training it again")
+    _run_arguments(experiment_commands["run"])
     for name in ("mix", "run"):
         experiment_commands[name].add_argument(
             "--storage", metavar="URL",
@@ -255,6 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--baseline-from", metavar="RUN_DIR",
+                   help="reuse the baseline of an earlier run with the same primary, data, train settings and seeds "
+                        "(e.g. to compare selectors) instead of training it again")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (the arms, their steps, the wall time "
+                   "estimated from a timed warm-up) and exit without training or writing the run folder")
+
+
 def _experiment_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="experiment YAML; compose several with +, later files override earlier "
                                   "ones (base.yaml+mhr.yaml)")
@@ -269,7 +269,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     warnings.simplefilter("default")
     try:
         with contextlib.ExitStack() as args.held:  # the folder the command holds, released at its end
-            if getattr(args, "out", None):
+            if getattr(args, "out", None) and not getattr(args, "dry_run", False):
                 _hold(args, Path(args.out))  # before the imports and the config: a second process stops at once
             import datasets
             import transformers

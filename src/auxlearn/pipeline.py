@@ -21,8 +21,9 @@ from auxlearn.errors import AuxlearnError, DamagedFileError
 from auxlearn.experiment import Prepared, prepare, train_experiment, versions
 from auxlearn.identity import config_identity
 from auxlearn.io import read_json, read_json_mapping, write_json_atomic, write_text_atomic
-from auxlearn.mix import Mixture, build_mixer
+from auxlearn.mix import Mixer, Mixture, build_mixer
 from auxlearn.run_files import check_baseline_source, check_value
+from auxlearn.run_plan import RunPlan, format_plan, priced_plan
 from auxlearn.stats import mean_std
 from auxlearn.select import Selection, build_selector
 from auxlearn.stage import Stage
@@ -144,17 +145,23 @@ def baseline_identity(exp: Experiment) -> dict[str, Any]:
     return {**doc, "seeds": exp.run_seeds}
 
 
-def reuse_baseline(exp: Experiment, source: Path, run_dir: Path) -> dict[str, Any]:
-    """The baseline stage of an earlier run with the same identity, its curves copied into this run folder.
-
-    Comparing selectors on one primary then trains the baseline once instead of once per selector.
-    """
+def reusable_baseline(exp: Experiment, source: Path) -> dict[str, Any]:
+    """The baseline stage of the run folder ``source``, checked to have trained as this experiment's would."""
     stage = check_baseline_source(source)
     theirs, mine = stage.get("identity") or {}, baseline_identity(exp)
     differing = sorted(k for k in {**theirs, **mine} if theirs.get(k) != mine.get(k))
     if differing:
         details = "; ".join(f"{k}: {theirs.get(k)!r} there, {mine.get(k)!r} here" for k in differing)
         raise AuxlearnError(f"--baseline-from {source}: its baseline was trained differently ({details})")
+    return stage
+
+
+def reuse_baseline(exp: Experiment, source: Path, run_dir: Path) -> dict[str, Any]:
+    """The baseline stage of an earlier run with the same identity, its curves copied into this run folder.
+
+    Comparing selectors on one primary then trains the baseline once instead of once per selector.
+    """
+    stage = reusable_baseline(exp, source)
     for seed in exp.run_seeds:
         for name in ("metrics.jsonl", "results.json"):
             file = source / "baseline" / f"seed_{seed}" / name
@@ -163,24 +170,43 @@ def reuse_baseline(exp: Experiment, source: Path, run_dir: Path) -> dict[str, An
     return {**stage, "seconds": 0.0, "reused_from": str(source.resolve()), "reused_seconds": stage["seconds"]}
 
 
-def run_pipeline(exp: Experiment, run_dir: str | Path, baseline_from: Optional[str | Path] = None) -> dict[str, Any]:
-    """The whole pipeline; ``baseline_from``: reuse the baseline of that run folder (same identity required). Every
-    arm it trains is a tracked run named by its folder (``baseline/seed_0``) when ``train.log_with`` names trackers."""
+def run_pipeline(exp: Experiment, run_dir: str | Path, baseline_from: Optional[str | Path] = None,
+                 plan: bool = True) -> dict[str, Any]:
+    """The whole pipeline; ``baseline_from``: reuse the baseline of that run folder (same identity required); ``plan``:
+    print the plan first (``run_plan.py``: the trainings, their steps, the estimated time) and keep it in results.json.
+    Every arm it trains is a tracked run named by its folder (``baseline/seed_0``) when ``train.log_with`` names
+    trackers."""
     with tracking_root(Path(run_dir)):
-        return _pipeline(exp, Path(run_dir), baseline_from)
+        return _pipeline(exp, Path(run_dir), baseline_from, plan)
 
 
-def _pipeline(exp: Experiment, run_dir: Path, baseline_from: Optional[str | Path]) -> dict[str, Any]:
-    started = time.perf_counter()
-    # Unknown methods or options fail now, not after the baseline and the selection have trained.
+def _checked(exp: Experiment) -> tuple[Prepared, Mixer]:
+    """What `run` checks before it trains: unknown methods or options fail now, not after the baseline and the
+    selection have trained; then the data."""
     build_selector(exp.select.method, exp.select.options)
     mixer = build_mixer(exp.mix.method, exp.mix.options)
     mixer.check(exp)
     check_candidates(exp, "run", generated=mixer.generates)
-    prepared = prepare(exp)  # the data and a reused baseline are checked before the run folder is written
+    return prepare(exp), mixer
+
+
+def plan_pipeline(exp: Experiment, baseline_from: Optional[str | Path] = None) -> RunPlan:
+    """`auxlearn run --dry-run`: the checks a run makes before it trains, then its plan, priced; nothing written."""
+    prepared, _ = _checked(exp)
+    if baseline_from is not None:
+        reusable_baseline(exp, Path(baseline_from))
+    return priced_plan(exp, prepared, None if baseline_from is None else str(baseline_from))
+
+
+def _pipeline(exp: Experiment, run_dir: Path, baseline_from: Optional[str | Path], plan: bool) -> dict[str, Any]:
+    started = time.perf_counter()
+    prepared, mixer = _checked(exp)  # the data and a reused baseline are checked before the run folder is written
     stages: dict[str, Any] = {}
     if baseline_from is not None:
         stages["baseline"] = reuse_baseline(exp, Path(baseline_from), run_dir)
+    planned = priced_plan(exp, prepared, None if baseline_from is None else str(baseline_from)) if plan else None
+    if planned is not None:
+        print(format_plan(planned), flush=True)
     write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False))
     if baseline_from is None:
         stages["baseline"] = {**_per_seed(exp, prepared, run_dir / "baseline", [], {"name": "uniform"}),
@@ -212,6 +238,7 @@ def _pipeline(exp: Experiment, run_dir: Path, baseline_from: Optional[str | Path
         **({"control_gain": _gain(final["eval"], stages["control"]["eval"])} if "control" in stages else {}),
         "seconds": {**{name: stage["seconds"] for name, stage in stages.items()},
                     "total": time.perf_counter() - started},
+        **({"plan": planned.to_json()} if planned is not None else {}),
         "config": exp.model_dump(mode="json"),
         "versions": versions(),
     }

@@ -11,22 +11,15 @@ from typing import Any, Optional
 from auxlearn.config_schema import Experiment
 from auxlearn.experiment import (Prepared, data_fingerprint, finished_results, tracked_arm, train_experiment,
                                  train_phase, training_identity, with_shots)
+from auxlearn.stage_cost import StageView
 from auxlearn.train.samplers import TaskSampler
 
 
 @dataclass
-class Stage:
+class Stage(StageView):
     exp: Experiment
     prepared: Prepared
     folder: Path
-
-    @property
-    def primary(self) -> str:
-        return self.exp.primary
-
-    @property
-    def candidates(self) -> list[str]:
-        return list(self.exp.auxiliary)
 
     def train(self, name: str, *, auxiliary: list[str], sampler: Optional[dict[str, Any]] = None,
               steps: Optional[int] = None, seed: Optional[int] = None, **train: Any) -> dict[str, Any]:
@@ -53,7 +46,3 @@ class Stage:
         with tracked_arm(variant, folder) as run:
             return train_phase(variant, folder, prepared, sampler=sampler, save_model=False, score_eval=False,
                                identity=identity, phase="search", tracked=run).results
-
-    def signed(self, score: float) -> float:
-        """A score of the primary as 'higher is better'."""
-        return self.prepared.data[self.primary].spec.signed(score)

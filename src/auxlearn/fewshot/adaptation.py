@@ -18,7 +18,7 @@ from auxlearn.adapters.poly import PolyOptions
 from auxlearn.config import Experiment, experiment_from_dict
 from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import Prepared, prepare, train_experiment
-from auxlearn.fewshot.arms import ARMS
+from auxlearn.fewshot.arms import ARMS, label
 from auxlearn.io import write_json_atomic
 from auxlearn.stats import mean_std, paired_t
 from auxlearn.train.tracking import tracking_root
@@ -118,3 +118,17 @@ def compare(runs: dict[str, dict[str, dict[str, Any]]], reference: str) -> dict[
             gain = asdict(paired_t(base, scores)) if base and arm != reference else None
             table[k][arm] = {"mean": mean, "std": std, "seeds": len(scores), f"vs_{reference}": gain}
     return table
+
+
+def comparison_table(results: dict[str, Any], primary: str) -> str:
+    """What `auxlearn adapt` prints: each k and arm's eval score, and its gain over LoRA from scratch."""
+    lines = [f"{primary} eval, mean ± std over {len(results['seeds'])} seeds; gain over LoRA from scratch paired by "
+             "seed (95 % t-interval):"]
+    for k, arms in results["comparison"].items():
+        for arm, row in arms.items():
+            gain = row["vs_lora"]
+            interval = "" if gain is None else (f"  {gain['mean']:+.4f}" + (
+                f" [{gain['low']:+.4f}, {gain['high']:+.4f}]" if gain["low"] is not None else ""))
+            score = f"{row['mean']:.4f} ± {row['std']:.4f}"
+            lines.append(f"  k={k:<4}{label(arm, results['splits']):<18}{score}{interval}")
+    return "\n".join(lines)

@@ -40,6 +40,10 @@ class FixedMixer(Mixer):
     name = "fixed"
     Options = FixedSampler.Options
 
+    def planned_mixture(self, context, tasks):
+        """The tasks its ratios name, whatever the selection keeps (another selection fails at mixing)."""
+        return super().planned_mixture(context, [tasks[0], *(t for t in self.options.ratios if t != tasks[0])])
+
     def _mix(self, stage, tasks):
         try:
             ratios = check_ratios(self.options.ratios, tasks)

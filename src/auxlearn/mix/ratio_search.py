@@ -12,7 +12,8 @@ processes).
 from __future__ import annotations
 
 import time
-from typing import Optional
+from dataclasses import replace
+from typing import Any, Optional
 
 from pydantic import Field, StrictInt, field_validator
 
@@ -22,6 +23,7 @@ from auxlearn.mix.ratio_search_report import RatioSearchReport
 from auxlearn.mix.ratio_trials import search_ratios
 from auxlearn.mix.trial_storage import check_sqlite_file, storage_problem
 from auxlearn.plugins import MethodOptions, invalid
+from auxlearn.stage_cost import StageCost
 
 
 class RatioSearchOptions(MethodOptions):
@@ -60,10 +62,7 @@ class _SearchMixer(Mixer):
         storage = options.storage or f"sqlite:///{(stage.folder / 'study.db').resolve()}"
 
         def objective(ratios: dict[str, int]) -> float:
-            active = {t: r for t, r in ratios.items() if r > 0}
-            name = "trial_" + "-".join(str(ratios[t]) for t in tasks)
-            results = stage.train(name, auxiliary=[t for t in active if t != stage.primary],
-                                  sampler={"name": "round_robin", "ratios": active}, steps=steps, eval_tasks=[])
+            results = stage.train(**self._trial(stage, tasks, ratios, "round_robin"))
             return stage.signed(results["dev_best"][stage.primary]["main"])
 
         try:
@@ -79,6 +78,32 @@ class _SearchMixer(Mixer):
                        details={"best_dev": stage.signed(result.best_score), "trials": result.trials,
                                 "steps": steps, "storage": storage, "max_ratio": options.max_ratio},
                        seconds=time.perf_counter() - started)
+
+
+    def _trial(self, stage, tasks: list[str], ratios: dict[str, float], sampler: str) -> dict[str, Any]:
+        """The arguments of one trial's ``train`` (``Stage.train``, or ``PlanContext.arm`` to plan it)."""
+        active = {t: r for t, r in ratios.items() if r > 0}
+        return {"name": "trial_" + "-".join(f"{ratios[t]:g}" for t in tasks),
+                "auxiliary": [t for t in active if t != stage.primary], "sampler": {"name": sampler, "ratios": active},
+                "steps": self.options.steps or stage.exp.train.steps, "eval_tasks": []}
+
+    def _mean_ratios(self, tasks: list[str]) -> dict[str, float]:
+        """The search box's mean: the primary's ratio is at least 1, and so is the auxiliary's when it is alone."""
+        top = self.options.max_ratio
+        return {t: (1 + top) / 2 if i == 0 or len(tasks) == 2 else top / 2 for i, t in enumerate(tasks)}
+
+    def cost(self, context, tasks):
+        """``n_trials`` trials (a resumed study runs only the missing ones), each planned at the box's mean ratios:
+        the search chooses the real ones."""
+        trial = context.arm(**self._trial(context, tasks, self._mean_ratios(tasks), "fixed"))
+        return StageCost([replace(trial, label=f"trial {i + 1}") for i in range(self.options.n_trials)],
+                         "trials planned at the search box's mean ratios")
+
+    def planned_mixture(self, context, tasks):
+        """A stand-in for the ratios the search will find: the box's mean."""
+        ratios = self._mean_ratios(tasks)
+        return Mixture(self.name, {"name": "fixed", "ratios": ratios}, ratios,
+                       details={"planned": "ratios: the search box's mean, a stand-in for those it finds"})
 
 
 class GPBayesianMixer(_SearchMixer):

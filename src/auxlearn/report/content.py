@@ -116,6 +116,38 @@ def _mixing_section(data: RunData) -> Section:
     return section
 
 
+def _costs_section(data: RunData) -> Section:
+    """Seconds per stage, beside the plan's estimate of them when the run printed one (a stage the plan counted
+    that did not run, as when the selection kept nothing, shows its estimate alone)."""
+    seconds = dict(data.results.get("seconds") or {})
+    if "total" in seconds:  # what no stage accounts for: data preparation, the report's own run folder set-up
+        other = seconds["total"] - sum(v for k, v in seconds.items() if k != "total")
+        if other > 0.05 * seconds["total"]:
+            total = seconds.pop("total")
+            seconds.update({"other (data preparation)": other, "total": total})
+    total = seconds.get("total")
+    plan = data.results.get("plan") or {}
+    estimated = plan.get("estimated_seconds") or {}
+    names = list(dict.fromkeys([*(k for k in estimated if k != "total"), *seconds]))  # the stages in order
+    rows = [[k, f"{seconds[k]:.1f}" if k in seconds else "not run", _seconds(estimated.get(k)),
+             f"{100 * seconds[k] / total:.0f} %" if total and k in seconds else "–"] for k in names]
+    header = ["stage", "seconds", "estimated before training" if plan else "estimated", "share of total"]
+    costs = Section("Costs", "costs", [Table(header, rows, id="costs-table")])
+    if plan and estimated.get("total") and total:
+        costs.blocks.append(Paragraph(
+            f"Before training, the run planned {plots.format_seconds(estimated['total'])} of training from a timed "
+            f"warm-up on this machine; it took {plots.format_seconds(total)} in all "
+            f"({total / estimated['total']:.2f}× the estimate, data preparation included). The plan counts every "
+            "step a training may take and the most tasks the selection may keep, so early stopping and a smaller "
+            "selection make a run shorter than planned."))
+    add_figure(costs.blocks, "costs", plots.costs(seconds), "Seconds per stage")
+    return costs
+
+
+def _seconds(value) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
 def build_report(data: RunData) -> Report:
     gains = run_gains(data)
     answer = outcome(data, gains)
@@ -139,17 +171,7 @@ def build_report(data: RunData) -> Report:
     if not data.curves:
         curves.blocks.append(Paragraph("No metrics.jsonl found."))
 
-    seconds = dict(data.results.get("seconds") or {})
-    if "total" in seconds:  # what no stage accounts for: data preparation, the report's own run folder set-up
-        other = seconds["total"] - sum(v for k, v in seconds.items() if k != "total")
-        if other > 0.05 * seconds["total"]:
-            total = seconds.pop("total")
-            seconds.update({"other (data preparation)": other, "total": total})
-    total = seconds.get("total")
-    rows = [[k, f"{v:.1f}", f"{100 * v / total:.0f} %" if total else "–"] for k, v in seconds.items()]
-    costs = Section("Costs", "costs", [Table(["stage", "seconds", "share of total"], rows, id="costs-table")])
-    add_figure(costs.blocks, "costs", plots.costs(seconds), "Seconds per stage")
-
+    costs = _costs_section(data)
     versions = data.results.get("versions") or {}
     setup = Section("Configuration and versions", "setup", [
         Table(["package", "version"], [[k, str(v)] for k, v in versions.items()], id="versions"),

@@ -77,3 +77,13 @@ def add_figure(blocks: list[Block], name: str, png: Optional[bytes], alt: str, c
     """Append the figure when there was something to draw (a plot function returns None otherwise)."""
     if png:
         blocks.append(Figure(name, png, alt, caption))
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration as people read it (here, without the plotting library: `auxlearn run --dry-run` says it too)."""
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from auxlearn.report_kit.blocks import format_seconds  # noqa: E402  (the name the reports use)
 from auxlearn.stats import CONFIDENCE, Comparison  # noqa: E402
 
 # Okabe & Ito (2008), the colour-blind-safe qualitative palette; black last.
@@ -163,15 +164,6 @@ def costs(seconds: dict[str, float]) -> Optional[bytes]:
     ax.set_title("Cost per stage" + (f" (total {format_seconds(total)})" if total is not None else ""))
     ax.grid(axis="y", visible=False)
     return png(fig)
-
-
-def format_seconds(seconds: float) -> str:
-    seconds = float(seconds)
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.2f} h"
 
 
 def headline(arms: dict[str, dict[str, float]], gains: dict[str, Comparison], *, primary: str, metric: str,

@@ -16,6 +16,7 @@ from auxlearn.plugins import MethodOptions
 from auxlearn.report_kit.method import SelectionReport, listing
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.rules import ranked
+from auxlearn.stage_cost import StageCost
 from auxlearn.train.samplers import build_sampler
 
 
@@ -43,15 +44,30 @@ class AlignmentSelector(Selector):
                                                                        "above this")
         top_k: Optional[StrictInt] = Field(1, ge=1, description="keep at most this many, best first")
 
+    def _steps(self, stage) -> int:
+        return self.options.steps or max(1, stage.exp.train.steps // 2)
+
+    def _run(self, steps: int) -> dict:
+        """The joint run's settings: one evaluation at its end, the alignment measured every ``every`` steps."""
+        return {"eval_every": steps, "patience": None, "eval_tasks": [],
+                "weighting": {"name": "alignment", "every": self.options.every}}
+
+    def cost(self, context):
+        """One joint run of the primary and every candidate, sampled uniformly."""
+        steps = self._steps(context)
+        return StageCost([context.search("joint", steps=steps, sampler={"name": "uniform"}, **self._run(steps))])
+
+    def keeps_at_most(self, candidates: int) -> int:
+        return min(candidates, self.options.top_k or candidates)
+
     def _select(self, stage):
         started = time.perf_counter()
         options = self.options
         tasks = [stage.primary, *stage.candidates]
-        steps = options.steps or max(1, stage.exp.train.steps // 2)
+        steps = self._steps(stage)
         sizes = {task: len(stage.prepared.data[task].train) for task in tasks}
         sampler = build_sampler("uniform", {}, tasks, sizes, total_steps=steps, seed=stage.exp.seed)
-        results = stage.train_with("joint", sampler, steps=steps, eval_every=steps, patience=None, eval_tasks=[],
-                                   weighting={"name": "alignment", "every": options.every})
+        results = stage.train_with("joint", sampler, steps=steps, **self._run(steps))
         scores = {task: float(results["weighting"]["alignment"].get(task, 0.0)) for task in stage.candidates}
         kept = [t for t in ranked(scores) if scores[t] > options.threshold][: options.top_k]
         return Selection(self.name, kept, scores=scores,

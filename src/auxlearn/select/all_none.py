@@ -15,6 +15,9 @@ class NoneSelector(Selector):
     name = "none"
     report = _NoneReport()
 
+    def keeps_at_most(self, candidates: int) -> int:
+        return 0
+
     def _select(self, stage):
         return Selection(self.name, [])
 

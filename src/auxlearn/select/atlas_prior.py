@@ -22,6 +22,7 @@ from auxlearn.plugins import MethodOptions
 from auxlearn.report_kit.method import SelectionReport, listing
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.rules import ranked
+from auxlearn.stage_cost import StageCost
 from auxlearn.select.task_embedding import DEFAULT_EXAMPLES, cosine, task_embedding
 
 
@@ -53,6 +54,14 @@ class AtlasSelector(Selector):
                                    description="of the softmax over similarities: lower trusts the closest more")
         min_gain: float = Field(0.0, allow_inf_nan=False, description="keep candidates predicted above this gain")
         top_k: Optional[StrictInt] = Field(1, ge=1, description="keep at most this many, best first")
+
+    def cost(self, context):
+        """The encoder over a few examples of the primary and each candidate: no training."""
+        tasks = [context.primary, *context.candidates]
+        return StageCost([context.forward("embeddings", dict.fromkeys(tasks, DEFAULT_EXAMPLES))])
+
+    def keeps_at_most(self, candidates: int) -> int:
+        return min(candidates, self.options.top_k or candidates)
 
     def _select(self, stage):
         started = time.perf_counter()

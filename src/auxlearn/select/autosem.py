@@ -33,6 +33,7 @@ from auxlearn.plugins import MethodOptions, invalid, invalid_at
 from auxlearn.select.autosem_report import AutoSemReport
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.rules import PRIMARY, select_by_utility
+from auxlearn.stage_cost import StageCost
 from auxlearn.train.samplers.thompson import Reward, ThompsonBanditSampler
 
 Threshold = Union[str, int, float, None]  # an int stays an int in the results, as written
@@ -79,13 +80,27 @@ class AutoSemSelector(Selector):
             return ThompsonBanditSampler.Options(decay=self.decay, reward=self.reward, min_delta=self.min_delta,
                                                  **runtime)
 
-    def _select(self, stage):
-        started = time.perf_counter()
+    def _rounds(self) -> dict[str, Any]:
+        """The bandit's run: a dev evaluation ends every round, and none stops it."""
+        return {"eval_every": self.options.round_steps, "patience": None, "eval_tasks": []}
+
+    def cost(self, context):
+        """The bandit's one run over the primary and every candidate; each round planned as the mean task's."""
+        self._bandit(context)  # too few rounds for its exploration: said before anything trains
+        training = context.search("bandit", steps=self.options.rounds * self.options.round_steps,
+                                  sampler={"name": "uniform"}, dev_examples=self.options.reward_dev_size,
+                                  **self._rounds())
+        return StageCost([training], "the bandit's rounds planned as the mean task's")
+
+    def keeps_at_most(self, candidates: int) -> int:
+        return min(candidates, self.options.top_k or candidates)
+
+    def _bandit(self, stage) -> ThompsonBanditSampler:
+        """The bandit over the primary and the candidates, its rounds checked against its exploration."""
         options = self.options
         tasks = [stage.primary, *stage.candidates]
-        steps = options.rounds * options.round_steps
         sampler = ThompsonBanditSampler(tasks, {t: len(stage.prepared.data[t].train) for t in tasks},
-                                        total_steps=steps, seed=stage.exp.seed,
+                                        total_steps=options.rounds * options.round_steps, seed=stage.exp.seed,
                                         options=options.bandit(explore_rounds_per_arm=options.min_plays))
         if options.rounds < sampler.exploration_rounds:
             raise AuxlearnError(
@@ -93,9 +108,15 @@ class AutoSemSelector(Selector):
                 f"{len(tasks)} arms (the primary and {len(tasks) - 1} candidates): the baseline round and "
                 f"min_plays rounds per arm need rounds >= {options.min_plays} * {len(tasks)} + 1 = "
                 f"{sampler.exploration_rounds}; raise rounds or lower min_plays")
+        return sampler
+
+    def _select(self, stage):
+        started = time.perf_counter()
+        options = self.options
+        steps = options.rounds * options.round_steps
+        sampler = self._bandit(stage)
         with _reward_subsample(stage, options.reward_dev_size):
-            stage.train_with("bandit", sampler, steps=steps, eval_every=options.round_steps, patience=None,
-                             eval_tasks=[])
+            stage.train_with("bandit", sampler, steps=steps, **self._rounds())
         utilities = sampler.utilities()
         kept = select_by_utility(utilities, stage.primary, threshold=options.threshold, top_k=options.top_k)[1:]
         return Selection(self.name, kept, scores={t: utilities[t] for t in stage.candidates},

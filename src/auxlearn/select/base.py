@@ -10,6 +10,7 @@ from auxlearn.report_kit.method import SelectionReport
 
 if TYPE_CHECKING:  # the stage brings the training code, which a selector's options and report do not need
     from auxlearn.stage import Stage
+    from auxlearn.stage_cost import PlanContext, StageCost
 
 
 @dataclass
@@ -46,3 +47,15 @@ class Selector(Plugin):
 
     def _select(self, stage: Stage) -> Selection:
         raise NotImplementedError
+
+    def cost(self, context: PlanContext) -> StageCost:
+        """What the selection will train, said before it trains (the run's plan prices it); by default nothing, as
+        for a rule or a draw. A method that trains, or embeds, says so here."""
+        from auxlearn.stage_cost import StageCost
+
+        return StageCost()
+
+    def keeps_at_most(self, candidates: int) -> int:
+        """The most of ``candidates`` it can keep: the run plans the mixing and the final model for that worst
+        case, since the selection decides what they train."""
+        return candidates

@@ -20,6 +20,7 @@ from auxlearn.stats import Comparison, paired_t
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.exhaustive_report import ExhaustiveReport
 from auxlearn.select.rules import ranked
+from auxlearn.stage_cost import StageCost
 from auxlearn.train.samplers import SamplerName
 
 
@@ -39,17 +40,33 @@ class ExhaustiveSelector(Selector):
                                             "interval (with one seed: the gain) is above this")
         top_k: Optional[StrictInt] = Field(None, ge=1, description="keep at most this many, best first")
 
+    def _trial(self, stage, name: str, auxiliary: list[str], seed: int) -> dict:
+        """The arguments of one trial's ``train`` (``Stage.train``, or ``PlanContext.arm`` to plan it)."""
+        return {"name": f"{name}/seed_{seed}", "auxiliary": auxiliary, "sampler": {"name": self.options.sampler},
+                "steps": self.options.steps or stage.exp.train.steps, "seed": seed, "eval_tasks": []}
+
+    def _seeds(self, stage) -> list[int]:
+        return [stage.exp.seed + i for i in range(self.options.seeds)]
+
+    def cost(self, context):
+        """The primary alone and each pair, on every seed."""
+        arms = [("alone", []), *((f"pair_{task}", [task]) for task in context.candidates)]
+        return StageCost([context.arm(**self._trial(context, name, auxiliary, seed))
+                          for name, auxiliary in arms for seed in self._seeds(context)])
+
+    def keeps_at_most(self, candidates: int) -> int:
+        return min(candidates, self.options.top_k or candidates)
+
     def _select(self, stage):
         started = time.perf_counter()
         options = self.options
         steps = options.steps or stage.exp.train.steps
-        seeds = [stage.exp.seed + i for i in range(options.seeds)]
+        seeds = self._seeds(stage)
 
         def best_dev(name: str, auxiliary: list[str]) -> dict[str, float]:
             scores = {}
             for seed in seeds:
-                results = stage.train(f"{name}/seed_{seed}", auxiliary=auxiliary, sampler={"name": options.sampler},
-                                      steps=steps, seed=seed, eval_tasks=[])
+                results = stage.train(**self._trial(stage, name, auxiliary, seed))
                 scores[str(seed)] = stage.signed(results["dev_best"][stage.primary]["main"])
             return scores
 

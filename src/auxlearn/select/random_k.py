@@ -28,6 +28,9 @@ class RandomKSelector(Selector):
     class Options(MethodOptions):
         k: StrictInt = Field(1, ge=0, description="candidates to draw (all of them when there are fewer)")
 
+    def keeps_at_most(self, candidates: int) -> int:
+        return min(candidates, self.options.k)
+
     def _select(self, stage):
         candidates = stage.candidates
         drawn = np.random.default_rng(stage.exp.seed).permutation(len(candidates))[: self.options.k]

@@ -18,6 +18,7 @@ from auxlearn.plugins import MethodOptions
 from auxlearn.report_kit.method import SelectionReport, listing
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.rules import ranked
+from auxlearn.stage_cost import StageCost
 from auxlearn.select.task_embedding import DEFAULT_EXAMPLES, cosine, task_embedding
 
 
@@ -44,6 +45,14 @@ class SimilaritySelector(Selector):
                                                                 "null: every candidate above min_similarity")
         min_similarity: Optional[float] = Field(
             None, allow_inf_nan=False, description="keep only candidates with a cosine above this; null: no floor")
+
+    def cost(self, context):
+        """The encoder over a few examples of each task: no training."""
+        tasks = [context.primary, *context.candidates]
+        return StageCost([context.forward("embeddings", dict.fromkeys(tasks, self.options.examples))])
+
+    def keeps_at_most(self, candidates: int) -> int:
+        return min(candidates, self.options.top_k or candidates)
 
     def _select(self, stage):
         started = time.perf_counter()

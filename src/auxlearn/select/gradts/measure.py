@@ -28,7 +28,8 @@ import json
 import logging
 import time
 import zipfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,13 +62,23 @@ def _subsample(stage, task: str, options: GradTSOptions,
     return train.select(np.sort(order[: options.finetune_examples])), train.select(np.sort(order[:n_imp]))
 
 
-def task_importance(stage, task: str, options: GradTSOptions, *,
-                    whole_split: bool = False) -> tuple[HeadImportance, dict[str, Any]]:
-    """The head importance of ``task`` (from the cache when possible) and what it cost."""
+@dataclass(frozen=True)
+class Measurement:
+    """What measuring a task takes: its fine-tuning and importance examples, the fine-tune's steps, and the cache
+    file its matrix is kept in (the selection reads it, and the run's plan counts a cached task as free)."""
+
+    tune_split: EncodedSplit
+    imp_split: EncodedSplit
+    steps: int
+    key: str
+    cache_file: Path
+
+
+def measurement(stage, task: str, options: GradTSOptions, whole_split: bool = False) -> Measurement:
     exp, prepared = stage.exp, stage.prepared
     tune_split, imp_split = _subsample(stage, task, options, whole_split)
     steps = options.finetune_steps or max(1, -(-len(tune_split) // options.finetune_batch_size))
-    variant = _finetune_variant(exp, task, options, steps)
+    variant = finetune_variant(exp, task, options, steps)
     key_material = {
         "version": CACHE_VERSION,
         "model": model_identity(resolve_model_name(exp.model)),
@@ -79,7 +90,16 @@ def task_importance(stage, task: str, options: GradTSOptions, *,
                        "statistic": "reference" if options.parity == "reference" else "head_mask"},
     }
     key = hashlib.sha256(json.dumps(key_material, sort_keys=True).encode()).hexdigest()[:24]
-    cache_file = default_cache_dir() / "importance" / f"{task}-{key}.npz"
+    return Measurement(tune_split, imp_split, steps, key, default_cache_dir() / "importance" / f"{task}-{key}.npz")
+
+
+def task_importance(stage, task: str, options: GradTSOptions, *,
+                    whole_split: bool = False) -> tuple[HeadImportance, dict[str, Any]]:
+    """The head importance of ``task`` (from the cache when possible) and what it cost."""
+    prepared = stage.prepared
+    planned = measurement(stage, task, options, whole_split)
+    tune_split, imp_split, steps, key, cache_file = (planned.tune_split, planned.imp_split, planned.steps,
+                                                     planned.key, planned.cache_file)
     if options.cache and cache_file.is_file():
         meta_file = cache_file.with_suffix(".json")
         try:  # a damaged cache entry is measured again and replaced
@@ -114,7 +134,7 @@ def task_importance(stage, task: str, options: GradTSOptions, *,
     return result, {**cost, "cached": False, "cache_key": key}
 
 
-def _finetune_variant(exp, task: str, options: GradTSOptions, steps: int):
+def finetune_variant(exp, task: str, options: GradTSOptions, steps: int):
     """The experiment as GradTS fine-tunes ``task`` alone before measuring its head importance."""
     return exp.variant(primary=task, auxiliary=[], sampler={"name": "uniform"}, steps=steps,
                        batch_size=options.finetune_batch_size, lr=options.finetune_lr or exp.train.lr, grad_accum=1,
@@ -126,7 +146,7 @@ def finetune(stage, task: str, options: GradTSOptions, tune_split: EncodedSplit,
     exp, prepared = stage.exp, stage.prepared
     source = prepared.data[task]
     dev = source.dev.select(range(min(FINETUNE_DEV_EXAMPLES, len(source.dev))))
-    variant = _finetune_variant(exp, task, options, steps)
+    variant = finetune_variant(exp, task, options, steps)
     model = build_model(variant, prepared, [task])
     data = {task: replace(source, train=tune_split, dev=dev)}
     outcome = build_trainer(variant, prepared, model, data=data).train()

@@ -40,11 +40,12 @@ import numpy as np
 from auxlearn.io import write_json_atomic
 from auxlearn.select.base import Selection, Selector
 from auxlearn.select.rules import select_by_utility
+from auxlearn.stage_cost import StageCost
 
 from .correlation import instance_taus, rank_candidates
 from .importance import HeadImportance
 from .instances import filter_instances
-from .measure import task_importance
+from .measure import FINETUNE_DEV_EXAMPLES, finetune_variant, measurement, task_importance
 from .options import GradTSOptions
 from .gradts_report import GradTSReport
 from .trial import gradts_trial
@@ -110,12 +111,36 @@ class GradTSSelector(Selector):
         """Train ``tasks`` (``[primary, *prefix]``; the primary alone for trial 0) into ``trial_<k>``, ``k`` the
         number of auxiliaries, and return the primary's best dev score. Every trial, trial 0 included, goes
         through this one path: same steps, sampler and seed, so the scores differ only by the auxiliaries."""
-        auxiliary = tasks[1:]
-        name = f"trial_{len(auxiliary)}"
-        sampler = {"name": self.options.trial_sampler} if self.options.trial_sampler else None
-        results = stage.train(name, auxiliary=auxiliary, sampler=sampler,
-                              steps=self.options.trial_steps or stage.exp.train.steps, eval_tasks=[])
+        results = stage.train(**self._trial(stage, tasks[1:]))
         return stage.signed(results["dev_best"][stage.primary]["main"])
+
+    def _trial(self, stage, auxiliary: list[str]) -> dict[str, Any]:
+        """The arguments of trial ``len(auxiliary)``'s ``train`` (``Stage.train``, or ``PlanContext.arm``)."""
+        sampler = {"name": self.options.trial_sampler} if self.options.trial_sampler else None
+        return {"name": f"trial_{len(auxiliary)}", "auxiliary": auxiliary, "sampler": sampler,
+                "steps": self.options.trial_steps or stage.exp.train.steps, "eval_tasks": []}
+
+    def cost(self, context) -> StageCost:
+        """A fine-tune and an importance pass per task not in the cache, then, in mode trial, every prefix of the
+        ranking (none stopping early, in the candidates' order: the ranking is not known yet)."""
+        options, trainings = self.options, []
+        for task in [context.primary, *context.candidates]:
+            planned = measurement(context, task, options, options.instances is not None and task != context.primary)
+            if options.cache and planned.cache_file.is_file():
+                continue
+            dev = min(FINETUNE_DEV_EXAMPLES, len(context.prepared.data[task].dev))
+            training = context.finetune(f"importance/{task}", finetune_variant(context.exp, task, options,
+                                                                               planned.steps),
+                                        train_examples=len(planned.tune_split), dev_examples=dev)
+            training.train_tokens += context.forward(task, {task: len(planned.imp_split)}, backward=True).train_tokens
+            trainings.append(training)
+        if options.mode == "trial":
+            trainings += [context.arm(**self._trial(context, context.candidates[:k]))
+                          for k in range(len(context.candidates) + 1)]
+        return StageCost(trainings, "every trial run" if options.mode == "trial" else "")
+
+    def keeps_at_most(self, candidates: int) -> int:
+        return min(candidates, self.options.top_k) if self.options.mode == "top_k" else candidates
 
 
 __all__ = ["GradTSSelector"]

@@ -1,0 +1,166 @@
+"""The plan of `auxlearn run`, said before anything trains: each stage's trainings and their steps, and the wall
+time they should take on this machine (``step_timing.py``'s timings times the planned work).
+
+Each selector and mixer says what it trains (``cost``); the pipeline never asks which method it runs. The
+selection decides what the mixing and the final model train, so they are planned for its worst case: as many
+candidates as the selector can keep, the ones that cost most. Steps are an upper bound: early stopping can end
+any training sooner. The plan goes into results.json (``plan``) beside the real seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from auxlearn.config import Experiment
+from auxlearn.experiment import Prepared, prepared_pad_length
+from auxlearn.mix import Mixer, build_mixer
+from auxlearn.report_kit.blocks import format_seconds
+from auxlearn.select import Selector, build_selector
+from auxlearn.stage_cost import WORK, PlanContext, Timing, Training
+from auxlearn.step_timing import machine_timing
+
+STAGES = ("baseline", "select", "mix", "final", "control")
+
+
+@dataclass
+class StagePlan:
+    """One stage: what it trains in words, its trainings, what they assume, and its estimate once priced."""
+
+    what: str
+    trainings: list[Training] = field(default_factory=list)
+    note: str = ""
+    seconds: Optional[float] = None
+
+    @property
+    def steps(self) -> int:
+        return sum(t.steps for t in self.trainings)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"what": self.what, "note": self.note, "steps": self.steps, "estimated_seconds": self.seconds,
+                "trainings": [t.to_json() for t in self.trainings]}
+
+
+@dataclass
+class RunPlan:
+    stages: dict[str, StagePlan]
+    seeds: list[int]
+    patience: Optional[int]
+    measured: dict[str, Any] = field(default_factory=dict)
+
+    def price(self, timing: Timing, measured: dict[str, Any]) -> "RunPlan":
+        for stage in self.stages.values():
+            stage.seconds = sum(t.seconds(timing) for t in stage.trainings)
+        self.measured = {"timing": vars(timing), **measured}
+        return self
+
+    @property
+    def seconds(self) -> Optional[float]:
+        if any(stage.seconds is None for stage in self.stages.values()):
+            return None
+        return sum(stage.seconds for stage in self.stages.values())
+
+    def to_json(self) -> dict[str, Any]:
+        estimated = {name: stage.seconds for name, stage in self.stages.items()}
+        return {"stages": {name: stage.to_json() for name, stage in self.stages.items()},
+                "estimated_seconds": {**estimated, "total": self.seconds}, "warm_up": self.measured}
+
+
+def plan_run(exp: Experiment, prepared: Prepared, baseline_from: Optional[str] = None) -> RunPlan:
+    """Every stage's trainings, unpriced; ``baseline_from``: the baseline is reused from there."""
+    context = PlanContext(exp, prepared, prepared_pad_length(exp, prepared))
+    selector = build_selector(exp.select.method, exp.select.options)
+    mixer = build_mixer(exp.mix.method, exp.mix.options)
+    seeds = exp.run_seeds
+    alone = {"auxiliary": [], "sampler": {"name": "uniform"}, "scored": True}
+    baseline = (StagePlan(f"reused from {baseline_from}") if baseline_from is not None else
+                StagePlan(f"{exp.primary} alone", [context.arm(f"seed_{s}", seed=s, **alone) for s in seeds]))
+    cost = selector.cost(context)
+    stages = {"baseline": baseline, "select": StagePlan(exp.select.method, cost.trainings, cost.note)}
+    most = selector.keeps_at_most(len(exp.auxiliary))
+    if not most and not mixer.generates:
+        stages["final"] = StagePlan("the baseline (the selection keeps no task)")
+        return RunPlan(stages, seeds, exp.train.patience)
+    kept = worst_case(context, selector, mixer)
+    cost = mixer.cost(context, [exp.primary, *kept])
+    stages["mix"] = StagePlan(exp.mix.method, cost.trainings, cost.note)
+    stages["final"] = final = _final(context, mixer, [exp.primary, *kept])
+    if exp.auxiliary:
+        worst = ("every candidate" if most >= len(exp.auxiliary) else
+                 f"the {most} costliest of {len(exp.auxiliary)} candidates")
+        final.note = "; ".join(filter(None, [f"planned with {worst} kept, the most the selection can keep",
+                                             final.note]))
+    steps = final.trainings[-1].steps  # the pipeline's rule: a longer final model gets a control as long
+    if steps > exp.train.steps:
+        stages["control"] = StagePlan(f"{exp.primary} alone for the final model's steps", [
+            context.arm(f"seed_{s}", seed=s, steps=steps, **alone) for s in seeds])
+    return RunPlan(stages, seeds, exp.train.patience)
+
+
+def _final(context: PlanContext, mixer: Mixer, tasks: list[str]) -> StagePlan:
+    """The final model on every seed, under the mixture the mixer plans for ``tasks``."""
+    exp = context.exp
+    mixture = mixer.planned_mixture(context, tasks)
+    auxiliary = [t for t in mixture.tasks if t != exp.primary]
+    final = [context.arm(f"seed_{s}", auxiliary=auxiliary, sampler=mixture.sampler, seed=s, scored=True,
+                         **mixture.train) for s in exp.run_seeds]
+    phases = ", then ".join(f"{p['label']} {p['steps']:,}" for p in final[-1].phases)
+    return StagePlan(f"{exp.primary} + {', '.join(auxiliary)}: {phases} steps", final,
+                     mixture.details.get("planned", ""))
+
+
+def worst_case(context: PlanContext, selector: Selector, mixer: Mixer) -> list[str]:
+    """The candidates the later stages are planned with: as many as the selector can keep, chosen one by one for
+    the work they add to the mixing and the final model (all of them when it can keep all)."""
+    candidates, most = context.candidates, selector.keeps_at_most(len(context.candidates))
+    kept: list[str] = []
+    while len(kept) < min(most, len(candidates)):
+        if most >= len(candidates):
+            kept = list(candidates)
+            break
+        kept.append(max((c for c in candidates if c not in kept), key=lambda c: _work(context, mixer, [*kept, c])))
+    return [c for c in candidates if c in kept]
+
+
+def _work(context: PlanContext, mixer: Mixer, kept: list[str]) -> float:
+    tasks = [context.primary, *kept]
+    mixture = mixer.planned_mixture(context, tasks)
+    final = context.arm("final", auxiliary=[t for t in mixture.tasks if t != context.primary],
+                        sampler=mixture.sampler, **mixture.train)
+    return sum(t.seconds(WORK) for t in [*mixer.cost(context, tasks).trainings, final])
+
+
+def priced_plan(exp: Experiment, prepared: Prepared, baseline_from: Optional[str] = None) -> RunPlan:
+    """The plan, priced with this machine's timings (a warm-up, or the cache)."""
+    plan = plan_run(exp, prepared, baseline_from)
+    return plan.price(*machine_timing(exp, prepared))
+
+
+def format_plan(plan: RunPlan) -> str:
+    """The plan as `auxlearn run` prints it first: a line per stage, the total, and what the estimate rests on."""
+    lines = [f"plan: {len(plan.seeds)} seed(s) {plan.seeds}; every training's steps are an upper bound",
+             f"  {'stage':<9}{'trainings':>10}{'steps each':>14}{'steps':>9}{'estimate':>11}   what"]
+    for name, stage in plan.stages.items():
+        each = sorted({t.steps for t in stage.trainings if t.steps})
+        span = "–" if not each else f"{each[0]:,}" + (f"-{each[-1]:,}" if len(each) > 1 else "")
+        estimate = "?" if stage.seconds is None else format_seconds(stage.seconds)
+        lines.append(f"  {name:<9}{len(stage.trainings):>10}{span:>14}{stage.steps:>9,}{estimate:>11}   {stage.what}"
+                     + (f" ({stage.note})" if stage.note else ""))
+    total = sum(s.steps for s in plan.stages.values())
+    lines.append(f"  {'total':<9}{'':>10}{'':>14}{total:>9,}{format_seconds(plan.seconds or 0):>11}")
+    lines.append(_basis(plan))
+    return "\n".join(lines)
+
+
+def _basis(plan: RunPlan) -> str:
+    """What the estimate rests on, and how far to trust it."""
+    measured, timing = plan.measured, plan.measured.get("timing", {})
+    where = (f"timings cached from a warm-up on {measured.get('when', '?')}" if measured.get("cached") else
+             f"a {measured.get('seconds', 0):.1f} s warm-up of {measured.get('steps', 0)} steps")
+    stopping = (f"; early stopping (patience {plan.patience}) can end any training sooner, so it is an upper bound"
+                if plan.patience else "")
+    return (f"estimate: {where} on this machine ({measured.get('cpu', '?')}, {measured.get('precision', '?')}): "
+            f"{timing.get('setup', 0):.2f} s to set up a training, {timing.get('step', 0) * 1e3:.1f} ms per step "
+            f"+ {timing.get('train_token', 0) * 1e6:.2f} µs per padded token trained, "
+            f"{timing.get('eval_token', 0) * 1e6:.2f} µs per token evaluated; data preparation and the report "
+            f"come on top{stopping}")
