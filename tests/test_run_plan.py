@@ -127,6 +127,15 @@ def test_the_warm_up_leaves_the_random_states_as_they_were(make_experiment, fres
     assert draws(warm_up=True) == draws(warm_up=False)
 
 
+def test_timings_of_one_task_are_measured_again_for_several(make_experiment, warm_ups, fresh_cache):
+    """The cache serves a second plan; but timings taken on the primary alone cannot tell a step's fixed part from
+    its tokens', so a plan with candidates warms up again (and is then served from the cache)."""
+    alone, several = make_experiment(), make_experiment(**RUN)
+    for exp in (alone, alone, several, several, alone):
+        step_timing.machine_timing(exp, prepare(exp))
+    assert len(warm_ups) == 2
+
+
 def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, tiny_model_dir, monkeypatch, warm_ups, fresh_cache):
     monkeypatch.chdir(tmp_path)  # the default run folder, runs/<name>, would be here
     path = config(tmp_path, tiny_model_dir, **RUN)

@@ -105,7 +105,8 @@ def _final(context: PlanContext, mixer: Mixer, tasks: list[str]) -> StagePlan:
     final = [context.arm(f"seed_{s}", auxiliary=auxiliary, sampler=mixture.sampler, seed=s, scored=True,
                          **mixture.train) for s in exp.run_seeds]
     phases = ", then ".join(f"{p['label']} {p['steps']:,}" for p in final[-1].phases)
-    return StagePlan(f"{exp.primary} + {', '.join(auxiliary)}: {phases} steps", final,
+    named = ", ".join(auxiliary) if len(auxiliary) <= 4 else f"{', '.join(auxiliary[:3])} and {len(auxiliary) - 3} more"
+    return StagePlan(f"{exp.primary} + {named}: {phases} steps", final,
                      mixture.details.get("planned", ""))
 
 
