@@ -9,6 +9,7 @@ any training sooner. The plan goes into results.json (``plan``) beside the real 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -76,14 +77,15 @@ def plan_run(exp: Experiment, prepared: Prepared, baseline_from: Optional[str] =
     baseline = (StagePlan(f"reused from {baseline_from}") if baseline_from is not None else
                 StagePlan(f"{exp.primary} alone", [context.arm(f"seed_{s}", seed=s, **alone) for s in seeds]))
     cost = selector.cost(context)
-    stages = {"baseline": baseline, "select": StagePlan(exp.select.method, cost.trainings, cost.note)}
+    stages = {"baseline": baseline, "select": StagePlan(exp.select.method + _listing(cost.trainings), cost.trainings,
+                                                        cost.note)}
     most = selector.keeps_at_most(len(exp.auxiliary))
     if not most and not mixer.generates:
         stages["final"] = StagePlan("the baseline (the selection keeps no task)")
         return RunPlan(stages, seeds, exp.train.patience)
     kept = worst_case(context, selector, mixer)
     cost = mixer.cost(context, [exp.primary, *kept])
-    stages["mix"] = StagePlan(exp.mix.method, cost.trainings, cost.note)
+    stages["mix"] = StagePlan(exp.mix.method + _listing(cost.trainings), cost.trainings, cost.note)
     stages["final"] = final = _final(context, mixer, [exp.primary, *kept])
     if exp.auxiliary:
         worst = ("every candidate" if most >= len(exp.auxiliary) else
@@ -95,6 +97,13 @@ def plan_run(exp: Experiment, prepared: Prepared, baseline_from: Optional[str] =
         stages["control"] = StagePlan(f"{exp.primary} alone for the final model's steps", [
             context.arm(f"seed_{s}", seed=s, steps=steps, **alone) for s in seeds])
     return RunPlan(stages, seeds, exp.train.patience)
+
+
+def _listing(trainings: list[Training]) -> str:
+    """The trainings by name, one name per trial whatever its seeds: ": alone ×3, pair_mnli ×3"."""
+    counts = Counter(t.label.split("/seed_")[0] for t in trainings)
+    names = [f"{name} ×{n}" if n > 1 else name for name, n in counts.items()]
+    return "" if not names else ": " + ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
 
 
 def _final(context: PlanContext, mixer: Mixer, tasks: list[str]) -> StagePlan:

@@ -96,7 +96,7 @@ class _SearchMixer(Mixer):
         """``n_trials`` trials (a resumed study runs only the missing ones), each planned at the box's mean ratios:
         the search chooses the real ones."""
         trial = context.arm(**self._trial(context, tasks, self._mean_ratios(tasks), "fixed"))
-        return StageCost([replace(trial, label=f"trial {i + 1}") for i in range(self.options.n_trials)],
+        return StageCost([replace(trial, label="trial") for _ in range(self.options.n_trials)],
                          "trials planned at the search box's mean ratios")
 
     def planned_mixture(self, context, tasks):
