@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-# Keys that measure time (or where a run went on from), which a resumed run cannot share with an uninterrupted one.
+# Keys that measure time (or where a run went on from), which a resumed run cannot share with an uninterrupted one;
+# "plan" is the estimate of the run's time, from a warm-up timed on the machine as it was when the run (re)started.
 TIMING = ("seconds", "train_seconds", "dev_eval_seconds", "checkpoint_seconds", "resumed_from_step", "threads",
-          "total", "reused_seconds", "seconds_per_meta_step", "seconds_per_plain_step", "extra_seconds")
+          "total", "reused_seconds", "seconds_per_meta_step", "seconds_per_plain_step", "extra_seconds", "plan")
 
 
 def without_timing(value):

@@ -36,6 +36,25 @@ DEMO_MACHINES = {
 }
 
 
+MEMORY_JOBS = {"demo": "`make demo`'s job (`auxlearn run examples/demo.yaml`, 5 seeds)",
+               "rte_single_train": "`auxlearn train examples/rte_single.yaml`",
+               "demo_short": "the demo's run, 10 steps, 3 seeds",
+               "demo_short_without_release": "the same, finished runs not collected (the code before the fix)"}
+
+
+def memory() -> str:
+    doc = load("memory")
+    rows = [[MEMORY_JOBS.get(name, name), f"{job['peak_rss_gb']:.2f} GB", minutes(job["wall_seconds"]),
+             job["machine"]["cpu"], job["date"]]
+            for name, job in sorted(doc["jobs"].items(), key=lambda kv: list(MEMORY_JOBS).index(kv[0]))]
+    check = ""
+    if "release_keeps_scores" in doc:
+        check = (f"\n\nCollecting the finished runs saves {doc['release_saves_gb']:.2f} GB at the short run's peak; "
+                 f"its eval scores are {'identical' if doc['release_keeps_scores'] else 'NOT identical'} with and "
+                 "without it.")
+    return table(["job", "peak resident memory", "wall time", "CPU", "date"], rows) + check
+
+
 def precision() -> str:
     doc = load("precision_parity")
     rows = []
