@@ -6,7 +6,8 @@ with and without ``release_finished_runs`` (auxlearn/experiment.py), the collect
 cycles: they show what it saves and that it leaves every score as it was (the eval scores must match exactly).
 
 Run: AUXLEARN_DATA_DIR=../shared/data .venv/bin/python bench/memory.py   (about 20 minutes alone on two cores)
-Writes bench/results/memory.json; a job already measured on this CPU is not run again (resumable per job).
+Writes bench/results/memory.json; a job already measured on this CPU is not run again (resumable per job), unless
+named on the command line (`bench/memory.py demo rte_single_train` measures those two again).
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ def main() -> None:
     doc = read_json(OUT) if OUT.is_file() else {"what": __doc__.strip().splitlines()[0], "jobs": {}}
     cpu = machine()["cpu"]
     with tempfile.TemporaryDirectory(prefix="memory-bench-") as work:
-        for name in JOBS:
-            if doc["jobs"].get(name, {}).get("machine", {}).get("cpu") == cpu and "--again" not in sys.argv:
+        named = [a for a in sys.argv[1:] if a in JOBS]  # jobs named on the command line run again
+        for name in named or JOBS:
+            if doc["jobs"].get(name, {}).get("machine", {}).get("cpu") == cpu and not named:
                 continue
             doc["jobs"][name] = measure(name, Path(work))
             print(f"{name}: peak {doc['jobs'][name]['peak_rss_gb']} GB in {doc['jobs'][name]['wall_seconds']} s",

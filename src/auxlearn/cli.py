@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Optional
 
+from auxlearn.allocator import return_freed_memory
 from auxlearn.errors import AuxlearnError
 from auxlearn.version import __version__
 
@@ -267,6 +268,7 @@ def _experiment_arguments(p: argparse.ArgumentParser) -> None:
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.simplefilter("default")
+    return_freed_memory()  # before the libraries allocate: a run's resident memory stays near what it uses
     try:
         with contextlib.ExitStack() as args.held:  # the folder the command holds, released at its end
             if getattr(args, "out", None) and not getattr(args, "dry_run", False):
