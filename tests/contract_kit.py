@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from auxlearn.experiment import prepared_pad_length
-from auxlearn.stage_cost import PlanContext, StageCost
+from auxlearn.stage_cost import StageCost
 from auxlearn.train.trainer import Trainer
 
 
@@ -41,10 +40,6 @@ def write_tiny_atlas(folder: Path, model_dir: str) -> str:
                                 "embedding_settings": {"examples": 8, "pooling": "mean"},
                                 "embeddings": {t: rng.normal(size=32).tolist() for t in ("cola", "sst2")}}))
     return str(path)
-
-
-def plan_context(exp, prepared) -> PlanContext:
-    return PlanContext(exp, prepared, prepared_pad_length(exp, prepared))
 
 
 def planned_steps(cost: StageCost) -> list[int]:

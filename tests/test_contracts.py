@@ -32,11 +32,12 @@ from auxlearn.report_kit.blocks import Code, Figure, Paragraph, Table
 from auxlearn.report_kit.run_data import RunData
 from auxlearn.select import SELECTORS, build_selector
 from auxlearn.stage import Stage
+from auxlearn.stage_cost import PlanContext
 from auxlearn.train.samplers import SAMPLERS, build_sampler
 from auxlearn.tasks import available_tasks, get_task
 from auxlearn.train.weightings import WEIGHTINGS, build_weighting
 from conftest import experiment_dict
-from contract_kit import Unreadable, plan_context, planned_steps, record_trainers, write_tiny_atlas
+from contract_kit import Unreadable, planned_steps, record_trainers, write_tiny_atlas
 
 CANDIDATES = ["mrpc", "stsb"]
 # The smallest settings of the methods that train; any other method runs with its defaults.
@@ -137,7 +138,7 @@ def tiny_atlas(tmp_path_factory, tiny_model_dir):
 def test_selector_contract(name, exp, no_eval, tmp_path, tiny_atlas, monkeypatch):
     options = {"atlas": tiny_atlas} if name == "atlas" else SELECTOR_FAST.get(name, FAST.get(name, {}))
     selector = build_selector(name, options)
-    cost = selector.cost(plan_context(exp, no_eval))  # what it will train, said before it trains
+    cost = selector.cost(PlanContext(exp, no_eval))  # what it will train, said before it trains
     trainers = record_trainers(monkeypatch)
     first = selector.select(Stage(exp, no_eval, tmp_path / "select_0"))
     assert planned_steps(cost) == sorted(trainers), "its cost plans the trainings it runs, with their steps"
@@ -162,7 +163,7 @@ def test_mixer_contract(name, exp, no_eval, tmp_path, monkeypatch):
     tasks = [exp.primary, *CANDIDATES]
     options = {**required(MIXERS[name].Options, tasks), **FAST.get(name, {})}
     mixer = build_mixer(name, options)
-    context = plan_context(exp, no_eval)
+    context = PlanContext(exp, no_eval)
     cost, planned = mixer.cost(context, tasks), mixer.planned_mixture(context, tasks)
     trainers = record_trainers(monkeypatch)
     mixture = mixer.mix(Stage(exp, no_eval, tmp_path / "mix"), tasks)

@@ -23,7 +23,7 @@ from auxlearn.identity import config_identity
 from auxlearn.io import read_json, read_json_mapping, write_json_atomic, write_text_atomic
 from auxlearn.mix import Mixer, Mixture, build_mixer
 from auxlearn.run_files import check_baseline_source, check_value
-from auxlearn.run_plan import RunPlan, format_plan, priced_plan
+from auxlearn.run_plan import RunPlan, format_plan, needs_control, priced_plan
 from auxlearn.stats import mean_std
 from auxlearn.select import Selection, build_selector
 from auxlearn.stage import Stage
@@ -195,7 +195,7 @@ def plan_pipeline(exp: Experiment, baseline_from: Optional[str | Path] = None) -
     prepared, _ = _checked(exp)
     if baseline_from is not None:
         reusable_baseline(exp, Path(baseline_from))
-    return priced_plan(exp, prepared, None if baseline_from is None else str(baseline_from))
+    return priced_plan(exp, prepared, baseline_from)
 
 
 def _pipeline(exp: Experiment, run_dir: Path, baseline_from: Optional[str | Path], plan: bool) -> dict[str, Any]:
@@ -204,7 +204,7 @@ def _pipeline(exp: Experiment, run_dir: Path, baseline_from: Optional[str | Path
     stages: dict[str, Any] = {}
     if baseline_from is not None:
         stages["baseline"] = reuse_baseline(exp, Path(baseline_from), run_dir)
-    planned = priced_plan(exp, prepared, None if baseline_from is None else str(baseline_from)) if plan else None
+    planned = priced_plan(exp, prepared, baseline_from) if plan else None
     if planned is not None:
         print(format_plan(planned), flush=True)
     write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False))
@@ -221,7 +221,7 @@ def _pipeline(exp: Experiment, run_dir: Path, baseline_from: Optional[str | Path
                          "train": mixture.train, "seconds": mixture.seconds}
         final_tasks = [t for t in mixture.tasks if t != exp.primary]
         stages["final"] = _per_seed(exp, prepared, run_dir / "final", final_tasks, mixture.sampler, **mixture.train)
-        if stages["final"]["planned_steps"] > exp.train.steps:
+        if needs_control(exp, stages["final"]["planned_steps"]):
             stages["control"] = _control(exp, prepared, run_dir, stages["final"]["planned_steps"])
     else:  # "none" is an answer: the primary alone is the final model, and it is already trained
         stages["final"] = {**stages["baseline"], "same_as": "baseline", "seconds": 0.0}

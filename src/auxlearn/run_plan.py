@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from auxlearn.config import Experiment
-from auxlearn.experiment import Prepared, prepared_pad_length
-from auxlearn.mix import Mixer, build_mixer
+from auxlearn.experiment import Prepared
+from auxlearn.mix import Mixer, Mixture, build_mixer
 from auxlearn.report_kit.blocks import format_seconds
-from auxlearn.select import Selector, build_selector
+from auxlearn.select import build_selector
 from auxlearn.stage_cost import WORK, PlanContext, Timing, Training
 from auxlearn.step_timing import machine_timing
 
@@ -67,9 +68,9 @@ class RunPlan:
                 "estimated_seconds": {**estimated, "total": self.seconds}, "warm_up": self.measured}
 
 
-def plan_run(exp: Experiment, prepared: Prepared, baseline_from: Optional[str] = None) -> RunPlan:
+def plan_run(exp: Experiment, prepared: Prepared, baseline_from: Optional[str | Path] = None) -> RunPlan:
     """Every stage's trainings, unpriced; ``baseline_from``: the baseline is reused from there."""
-    context = PlanContext(exp, prepared, prepared_pad_length(exp, prepared))
+    context = PlanContext(exp, prepared)
     selector = build_selector(exp.select.method, exp.select.options)
     mixer = build_mixer(exp.mix.method, exp.mix.options)
     seeds = exp.run_seeds
@@ -83,7 +84,7 @@ def plan_run(exp: Experiment, prepared: Prepared, baseline_from: Optional[str] =
     if not most and not mixer.generates:
         stages["final"] = StagePlan("the baseline (the selection keeps no task)")
         return RunPlan(stages, seeds, exp.train.patience)
-    kept = worst_case(context, selector, mixer)
+    kept = worst_case(context, mixer, most)
     cost = mixer.cost(context, [exp.primary, *kept])
     stages["mix"] = StagePlan(exp.mix.method + _listing(cost.trainings), cost.trainings, cost.note)
     stages["final"] = final = _final(context, mixer, [exp.primary, *kept])
@@ -92,8 +93,8 @@ def plan_run(exp: Experiment, prepared: Prepared, baseline_from: Optional[str] =
                  f"the {most} costliest of {len(exp.auxiliary)} candidates")
         final.note = "; ".join(filter(None, [f"planned with {worst} kept, the most the selection can keep",
                                              final.note]))
-    steps = final.trainings[-1].steps  # the pipeline's rule: a longer final model gets a control as long
-    if steps > exp.train.steps:
+    steps = final.trainings[-1].steps
+    if needs_control(exp, steps):
         stages["control"] = StagePlan(f"{exp.primary} alone for the final model's steps", [
             context.arm(f"seed_{s}", seed=s, steps=steps, **alone) for s in seeds])
     return RunPlan(stages, seeds, exp.train.patience)
@@ -106,41 +107,49 @@ def _listing(trainings: list[Training]) -> str:
     return "" if not names else ": " + ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
 
 
+def needs_control(exp: Experiment, final_steps: int) -> bool:
+    """The pipeline's rule: a final model that trains longer than the baseline gets a control as long (the primary
+    alone), so that a gain of longer training is never credited to the auxiliary tasks."""
+    return final_steps > exp.train.steps
+
+
+def _final_arm(context: PlanContext, mixture: Mixture, name: str, **seeded: Any) -> Training:
+    """The final model under ``mixture``, as the pipeline trains it."""
+    auxiliary = [t for t in mixture.tasks if t != context.primary]
+    return context.arm(name, auxiliary=auxiliary, sampler=mixture.sampler, **seeded, **mixture.train)
+
+
 def _final(context: PlanContext, mixer: Mixer, tasks: list[str]) -> StagePlan:
     """The final model on every seed, under the mixture the mixer plans for ``tasks``."""
     exp = context.exp
     mixture = mixer.planned_mixture(context, tasks)
     auxiliary = [t for t in mixture.tasks if t != exp.primary]
-    final = [context.arm(f"seed_{s}", auxiliary=auxiliary, sampler=mixture.sampler, seed=s, scored=True,
-                         **mixture.train) for s in exp.run_seeds]
+    final = [_final_arm(context, mixture, f"seed_{s}", seed=s, scored=True) for s in exp.run_seeds]
     phases = ", then ".join(f"{p['label']} {p['steps']:,}" for p in final[-1].phases)
     named = ", ".join(auxiliary) if len(auxiliary) <= 4 else f"{', '.join(auxiliary[:3])} and {len(auxiliary) - 3} more"
     return StagePlan(f"{exp.primary} + {named}: {phases} steps", final,
                      mixture.details.get("planned", ""))
 
 
-def worst_case(context: PlanContext, selector: Selector, mixer: Mixer) -> list[str]:
-    """The candidates the later stages are planned with: as many as the selector can keep, chosen one by one for
-    the work they add to the mixing and the final model (all of them when it can keep all)."""
-    candidates, most = context.candidates, selector.keeps_at_most(len(context.candidates))
+def worst_case(context: PlanContext, mixer: Mixer, most: int) -> list[str]:
+    """The candidates the later stages are planned with: ``most`` of them (as many as the selector can keep),
+    chosen one by one for the work they add to the mixing and the final model (all of them when it can keep all)."""
+    candidates = context.candidates
+    if most >= len(candidates):
+        return list(candidates)
     kept: list[str] = []
-    while len(kept) < min(most, len(candidates)):
-        if most >= len(candidates):
-            kept = list(candidates)
-            break
+    while len(kept) < most:
         kept.append(max((c for c in candidates if c not in kept), key=lambda c: _work(context, mixer, [*kept, c])))
     return [c for c in candidates if c in kept]
 
 
 def _work(context: PlanContext, mixer: Mixer, kept: list[str]) -> float:
     tasks = [context.primary, *kept]
-    mixture = mixer.planned_mixture(context, tasks)
-    final = context.arm("final", auxiliary=[t for t in mixture.tasks if t != context.primary],
-                        sampler=mixture.sampler, **mixture.train)
+    final = _final_arm(context, mixer.planned_mixture(context, tasks), "final")
     return sum(t.seconds(WORK) for t in [*mixer.cost(context, tasks).trainings, final])
 
 
-def priced_plan(exp: Experiment, prepared: Prepared, baseline_from: Optional[str] = None) -> RunPlan:
+def priced_plan(exp: Experiment, prepared: Prepared, baseline_from: Optional[str | Path] = None) -> RunPlan:
     """The plan, priced with this machine's timings (a warm-up, or the cache)."""
     plan = plan_run(exp, prepared, baseline_from)
     return plan.price(*machine_timing(exp, prepared))

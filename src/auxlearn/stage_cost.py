@@ -13,7 +13,6 @@ import math
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import numpy as np
@@ -24,6 +23,7 @@ from auxlearn.config_schema import Experiment
 from auxlearn.data.batching import epoch_batches
 from auxlearn.data.encode import EncodedSplit
 from auxlearn.errors import AuxlearnError
+from auxlearn.experiment import prepared_pad_length
 from auxlearn.prepared import Prepared, with_shots
 from auxlearn.tasks import available_tasks, get_task
 from auxlearn.train.samplers import build_sampler
@@ -103,10 +103,10 @@ class StageView:
 class PlanContext(StageView):
     """A stage as its method sees it while the run is planned, and what the method may plan; ``train`` and
     ``train_with`` refuse, so a method whose plan would train fails loudly. ``pad_to``: the padding width of every
-    batch (None: the longest of each)."""
+    batch, as the trainer pads them (None: the longest of each)."""
 
-    def __init__(self, exp: Experiment, prepared: Prepared, pad_to: Optional[int], folder: Optional[Path] = None):
-        self.exp, self.prepared, self.pad_to, self.folder = exp, prepared, pad_to, folder
+    def __init__(self, exp: Experiment, prepared: Prepared):
+        self.exp, self.prepared, self.pad_to = exp, prepared, prepared_pad_length(exp, prepared)
         self._rows: dict[tuple[str, int], float] = {}
 
     def train(self, *args: Any, **kwargs: Any) -> Any:

@@ -133,7 +133,11 @@ def _read(path: Path) -> Optional[tuple[dict[str, torch.Tensor], dict[str, Any]]
 def _fit(model: MultiTaskModel, task: str, split: EncodedSplit, tokenizer, plan: WarmUp,
          device: torch.device) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """A fresh head (fixed seed, the checkpoint's pretrained weights where it has them) fitted on ``split`` by its
-    objective's batches, the encoder frozen: its weights and the report."""
+    objective's batches, the encoder frozen: its weights and the report.
+
+    A loop of its own, not the Trainer: it fits a head apart from the model (the model's own keeps its weights
+    until the fit is loaded, and the cache stores the fit alone) on features computed without a graph, with no dev
+    split to score, no sampler, schedule, checkpoint or tracker, none of which the Trainer does without."""
     spec, started = model.specs[task], time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)

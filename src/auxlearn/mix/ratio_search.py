@@ -55,7 +55,6 @@ class _SearchMixer(Mixer):
             raise AuxlearnError(f"mix ({self.name}): no auxiliary task was selected, nothing to mix")
         started = time.perf_counter()
         options = self.options
-        steps = options.steps or stage.exp.train.steps
         if not options.storage:
             check_sqlite_file(stage.folder / "study.db")
         stage.folder.mkdir(parents=True, exist_ok=True)
@@ -76,16 +75,19 @@ class _SearchMixer(Mixer):
         return Mixture(self.name, {"name": "round_robin", "ratios": {t: r for t, r in ratios.items() if r > 0}},
                        {t: float(r) for t, r in ratios.items()},
                        details={"best_dev": stage.signed(result.best_score), "trials": result.trials,
-                                "steps": steps, "storage": storage, "max_ratio": options.max_ratio},
+                                "steps": self._steps(stage), "storage": storage, "max_ratio": options.max_ratio},
                        seconds=time.perf_counter() - started)
 
+    def _steps(self, stage) -> int:
+        """Each trial's primary-alone recipe, from which its budget counts."""
+        return self.options.steps or stage.exp.train.steps
 
     def _trial(self, stage, tasks: list[str], ratios: dict[str, float], sampler: str) -> dict[str, Any]:
         """The arguments of one trial's ``train`` (``Stage.train``, or ``PlanContext.arm`` to plan it)."""
         active = {t: r for t, r in ratios.items() if r > 0}
         return {"name": "trial_" + "-".join(f"{ratios[t]:g}" for t in tasks),
                 "auxiliary": [t for t in active if t != stage.primary], "sampler": {"name": sampler, "ratios": active},
-                "steps": self.options.steps or stage.exp.train.steps, "eval_tasks": []}
+                "steps": self._steps(stage), "eval_tasks": []}
 
     def _mean_ratios(self, tasks: list[str]) -> dict[str, float]:
         """The search box's mean: the primary's ratio is at least 1, and so is the auxiliary's when it is alone."""

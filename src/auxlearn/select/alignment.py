@@ -57,9 +57,6 @@ class AlignmentSelector(Selector):
         steps = self._steps(context)
         return StageCost([context.search("joint", steps=steps, sampler={"name": "uniform"}, **self._run(steps))])
 
-    def keeps_at_most(self, candidates: int) -> int:
-        return min(candidates, self.options.top_k or candidates)
-
     def _select(self, stage):
         started = time.perf_counter()
         options = self.options

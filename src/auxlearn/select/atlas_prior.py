@@ -60,9 +60,6 @@ class AtlasSelector(Selector):
         tasks = [context.primary, *context.candidates]
         return StageCost([context.forward("embeddings", dict.fromkeys(tasks, DEFAULT_EXAMPLES))])
 
-    def keeps_at_most(self, candidates: int) -> int:
-        return min(candidates, self.options.top_k or candidates)
-
     def _select(self, stage):
         started = time.perf_counter()
         options = self.options

@@ -92,9 +92,6 @@ class AutoSemSelector(Selector):
                                   **self._rounds())
         return StageCost([training], "the bandit's rounds planned as the mean task's")
 
-    def keeps_at_most(self, candidates: int) -> int:
-        return min(candidates, self.options.top_k or candidates)
-
     def _bandit(self, stage) -> ThompsonBanditSampler:
         """The bandit over the primary and the candidates, its rounds checked against its exploration."""
         options = self.options

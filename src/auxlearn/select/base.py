@@ -57,5 +57,7 @@ class Selector(Plugin):
 
     def keeps_at_most(self, candidates: int) -> int:
         """The most of ``candidates`` it can keep: the run plans the mixing and the final model for that worst
-        case, since the selection decides what they train."""
-        return candidates
+        case, since the selection decides what they train. By default all of them, or at most an option ``top_k``
+        (a method whose ``top_k`` does not always cap, or whose cap is another option, overrides this)."""
+        top_k = getattr(self.options, "top_k", None)
+        return min(candidates, top_k or candidates)

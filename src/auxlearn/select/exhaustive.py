@@ -54,9 +54,6 @@ class ExhaustiveSelector(Selector):
         return StageCost([context.arm(**self._trial(context, name, auxiliary, seed))
                           for name, auxiliary in arms for seed in self._seeds(context)])
 
-    def keeps_at_most(self, candidates: int) -> int:
-        return min(candidates, self.options.top_k or candidates)
-
     def _select(self, stage):
         started = time.perf_counter()
         options = self.options

@@ -51,9 +51,6 @@ class SimilaritySelector(Selector):
         tasks = [context.primary, *context.candidates]
         return StageCost([context.forward("embeddings", dict.fromkeys(tasks, self.options.examples))])
 
-    def keeps_at_most(self, candidates: int) -> int:
-        return min(candidates, self.options.top_k or candidates)
-
     def _select(self, stage):
         started = time.perf_counter()
         vectors = task_vectors(stage, [stage.primary, *stage.candidates], self.options.examples)
