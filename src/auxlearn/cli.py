@@ -27,7 +27,7 @@ def cmd_tasks(args) -> int:
 
 def cmd_train(args) -> int:
     from auxlearn.experiment import train_experiment
-    from auxlearn.train.processes import is_main_process
+    from auxlearn.train.launch import is_main_process
 
     exp = _experiment(args)
     out = _run_dir(args, exp)
@@ -47,7 +47,7 @@ def cmd_train(args) -> int:
 def _experiment(args):
     """The config with ``--set`` overrides; ``--storage`` is short for ``--set mix.storage=URL``."""
     from auxlearn.config_files import load_experiment
-    from auxlearn.train.processes import process_count
+    from auxlearn.train.launch import process_count
 
     if args.command != "train" and process_count() > 1:
         raise AuxlearnError(f"auxlearn {args.command} trains many models one after another and runs in one process; "
@@ -285,9 +285,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     except Exception as error:  # a file-system fault outside auxlearn's own writers: still the file and the cause
         from auxlearn.io import describe_fault
 
-        if describe_fault(error) is None:
+        fault = describe_fault(error)
+        if fault is None:
             raise
-        print(f"auxlearn: error: {describe_fault(error)}", file=sys.stderr)
+        print(f"auxlearn: error: {fault}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("auxlearn: interrupted", file=sys.stderr)

@@ -17,7 +17,7 @@ import datasets
 
 from auxlearn.data.read_errors import check_utf8, read_problem
 from auxlearn.errors import AuxlearnError, MissingSplitError
-from auxlearn.io import describe_os_error
+from auxlearn.io import writing
 from auxlearn.os_faults import os_error_of
 from auxlearn.tasks.spec import TaskSpec
 
@@ -146,5 +146,5 @@ def _check_cache_fault(error: Exception, source: str) -> None:
     fault = os_error_of(error)
     if fault is not None and fault.errno in (errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT):
         cache = Path(fault.filename) if fault.filename else Path(datasets.config.HF_DATASETS_CACHE)
-        raise AuxlearnError(f"cannot write {describe_os_error(fault, cache)} (the datasets cache, HF_DATASETS_CACHE, "
-                            f"while reading {source})") from None
+        with writing(cache, f" (the datasets cache, HF_DATASETS_CACHE, while reading {source})"):
+            raise fault
