@@ -105,17 +105,21 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=_prefix(path), suffix=".tmp"))
         try:
             yield tmp
-            old = _old(path)
-            if path.exists():
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
+            replace_folder(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+
+def replace_folder(tmp: Path, path: Path) -> None:
+    """Rename the complete folder ``tmp`` over ``path``; a kill between the two renames leaves the replaced folder,
+    complete, beside it as ``.NAME.old`` (``_old``; ``atomic_directory`` settles it, a checkpoint resumes from it)."""
+    old = _old(path)
+    shutil.rmtree(old, ignore_errors=True)
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def check_writable(folder: str | os.PathLike) -> None:

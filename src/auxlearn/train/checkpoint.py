@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import pickle
 import shutil
 from pathlib import Path
@@ -24,7 +23,7 @@ from accelerate import Accelerator
 from safetensors import SafetensorError
 
 from auxlearn.errors import AuxlearnError, DamagedFileError
-from auxlearn.io import read_json, writing
+from auxlearn.io import read_json, replace_folder, writing
 
 FOLDER = "checkpoint"
 STATE = "checkpoint.json"
@@ -51,7 +50,7 @@ def save_checkpoint(accelerator: Accelerator, out_dir: Path, step: int, identity
 
 
 def _save(accelerator: Accelerator, out_dir: Path, step: int, identity: str) -> None:
-    folder, tmp, old = _candidates(out_dir)
+    folder, tmp, _ = _candidates(out_dir)
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -61,11 +60,7 @@ def _save(accelerator: Accelerator, out_dir: Path, step: int, identity: str) -> 
     if accelerator.is_main_process:
         state = {"step": step, "processes": accelerator.num_processes, "identity": identity}
         (tmp / STATE).write_text(json.dumps(state), encoding="utf-8")  # tmp is renamed whole: no file of its own
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(tmp, folder)
     accelerator.wait_for_everyone()
 
 
