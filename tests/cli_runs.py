@@ -18,12 +18,17 @@ def run(*argv) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def assert_clean_failure(code: int, err: str, out_dir: Path, *needles: str) -> None:
-    assert code != 0
-    assert "Traceback" not in err
+def assert_one_line_error(err: str, *needles: str) -> None:
+    """``err`` is one error line, no stack, with each of ``needles`` in it."""
+    assert "Traceback" not in err, err
     assert err.startswith("auxlearn: error: ") and err.count("\n") == 1, err  # one line, no stack
     for needle in needles:
         assert needle in err, (needle, err)
+
+
+def assert_clean_failure(code: int, err: str, out_dir: Path, *needles: str) -> None:
+    assert code != 0
+    assert_one_line_error(err, *needles)
     assert not out_dir.exists(), sorted(p.name for p in out_dir.iterdir())  # nothing (half-)written
 
 

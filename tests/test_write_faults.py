@@ -19,7 +19,7 @@ import pytest
 
 import auxlearn.io as io_module
 import auxlearn.train.trainer as trainer_module
-from cli_runs import run, tickets_config
+from cli_runs import assert_one_line_error, run, tickets_config
 from conftest import write_yaml
 from small_disk import leftovers, small_disk
 
@@ -29,10 +29,8 @@ def _digests(folder: Path) -> dict[str, str]:
 
 
 def _one_line(code: int, err: str, *needles: str) -> None:
-    assert code == 2 and "Traceback" not in err, err
-    assert err.startswith("auxlearn: error: ") and err.count("\n") == 1, err
-    for needle in needles:
-        assert needle in err, (needle, err)
+    assert code == 2, err
+    assert_one_line_error(err, *needles)
 
 
 @pytest.fixture
@@ -144,7 +142,6 @@ def test_a_full_disk_under_the_study_names_the_study_file(tmp_path, tiny_model_d
         code, _, err = run("mix", config, "--out", tmp_path / f"run_{file}",
                            "--storage", storage.format(disk.folder / file))
         _one_line(code, err, f"cannot write {disk.folder / file}: {disk.cause}", "study's storage")
-
 
 
 def test_a_full_disk_under_the_datasets_cache_is_said_as_such(tmp_path, disk, monkeypatch):

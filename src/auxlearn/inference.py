@@ -11,11 +11,12 @@ import datasets
 
 from auxlearn.data.encode import encode_split
 from auxlearn.data.loading import check_data_folder, default_data_dir
-from auxlearn.data.read_errors import InvalidUtf8, check_utf8, json_objects
+from auxlearn.data.read_errors import check_utf8, json_objects
 from auxlearn.data.task_data import build_task_data
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import write_text_atomic
 from auxlearn.models.multitask import MultiTaskModel
+from auxlearn.tasks.spec import InvalidUtf8
 from auxlearn.train.device import pick_device, resolve_precision
 from auxlearn.tasks.types.base import as_text
 from auxlearn.train.evaluation import Inference, evaluate, predict
@@ -65,7 +66,7 @@ def predict_file(model_dir: str | Path, *, task: str, input_path: str | Path,
                  output_path: Optional[str | Path] = None, invalid_utf8: InvalidUtf8 = "error") -> int:
     """Predict every line of a JSONL file; each output line is the input plus ``prediction``. Input lines that are
     not valid UTF-8 are an error, or with ``invalid_utf8="replace"`` read with U+FFFD for their bad bytes (their
-    count is logged)."""
+    count is printed on stderr)."""
     model, tokenizer, meta, how = _load(model_dir)
     _check_task(model, task)
     spec = model.specs[task]

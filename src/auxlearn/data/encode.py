@@ -170,9 +170,7 @@ def _encode(spec, rows, row_ids, tokenizer, max_length, source, labelled, siames
     texts = [list(rows[field]) for field in spec.text_fields]  # datasets >= 4 returns a lazy Column
     task_type = spec.task_type
     values = _label_values(rows, spec.label_field) if labelled else None
-    task_type.check_rows(spec, texts, values, row_ids, source)
-    if labelled:
-        check_labels_given(spec, values, row_ids, source)
+    _check_rows(spec, texts, values, row_ids, source)
     encoded = task_type.tokenize(texts, tokenizer, max_length, siamese)
     out: dict[str, list] = {"example_id": row_ids}
     out.update({k: encoded[k] for k in ("input_ids", "token_type_ids", "pair_input_ids") if k in encoded})
@@ -210,11 +208,14 @@ def _check_column(spec: TaskSpec, rows: datasets.Dataset, column: str, source: s
                         f"(columns: {', '.join(map(repr, rows.column_names))}){hint}")
 
 
-def check_labels_given(spec: TaskSpec, values: Sequence, row_ids: Sequence[int], source: str) -> None:
-    """A missing, empty or whitespace-only label is an error naming its row, unless the task's ``label_names``
-    list that very value (a class that really is the empty string): else it would silently become a class."""
-    if not spec.task_type.uses_label_names:
-        return  # a number: regression's own check says "not a finite number"
+def _check_rows(spec: TaskSpec, texts: list[list], values: Optional[Sequence], row_ids: Sequence[int],
+                source: str) -> None:
+    """The task type's check of each row (``check_rows``), then, for labelled rows, that each label is given: a
+    missing, empty or whitespace-only label is an error naming its row, unless the task's ``label_names`` list that
+    very value (a class that really is the empty string); else it would silently become a class."""
+    spec.task_type.check_rows(spec, texts, values, row_ids, source)
+    if values is None or not spec.task_type.uses_label_names:
+        return  # unlabelled, or a number: regression's own check says "not a finite number"
     declared = set(spec.label_names or ())
     for row_id, value in zip(row_ids, values):
         for label in spec.task_type.flat_labels([value]):
@@ -231,8 +232,7 @@ def infer_label_names(spec: TaskSpec, rows: datasets.Dataset, source: str) -> li
     for column in (*spec.text_fields, spec.label_field):
         _check_column(spec, rows, column, source)
     values = _label_values(rows, spec.label_field)
-    spec.task_type.check_rows(spec, [list(rows[f]) for f in spec.text_fields], values, range(len(rows)), source)
-    check_labels_given(spec, values, range(len(rows)), source)
+    _check_rows(spec, [list(rows[f]) for f in spec.text_fields], values, range(len(rows)), source)
     flat = spec.task_type.flat_labels(values)
     kinds = {}  # the first row of each kind of label: names and ids cannot be mixed
     for row, value in enumerate(flat):

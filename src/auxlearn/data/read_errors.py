@@ -9,11 +9,10 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator
 
 from auxlearn.errors import AuxlearnError
-
-InvalidUtf8 = Literal["error", "replace"]
+from auxlearn.tasks.spec import InvalidUtf8
 
 
 def read_problem(file: Path, error: BaseException) -> str:

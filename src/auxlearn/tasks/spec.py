@@ -11,6 +11,7 @@ from auxlearn.aang.objectives.space import Objective
 from auxlearn.tasks.metrics import LOWER_IS_BETTER, check_metric
 from auxlearn.tasks.types import TASK_TYPES, TaskType
 
+InvalidUtf8 = Literal["error", "replace"]  # what reading bytes that are not UTF-8 does (an error, or U+FFFD)
 
 
 class DataSource(BaseModel):
@@ -31,7 +32,7 @@ class DataSource(BaseModel):
     splits: dict[Literal["train", "eval", "test"], str] = Field(
         default_factory=lambda: {"train": "train", "eval": "validation", "test": "test"}
     )
-    invalid_utf8: Literal["error", "replace"] = Field(
+    invalid_utf8: InvalidUtf8 = Field(
         "error", description="local text files with bytes that are not UTF-8: an error naming the line, or replace "
                              "them with U+FFFD (the count of lines affected is printed)")
 

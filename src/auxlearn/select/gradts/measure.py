@@ -28,9 +28,9 @@ import json
 import logging
 import time
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -62,8 +62,7 @@ def _subsample(stage, task: str, options: GradTSOptions,
     return train.select(np.sort(order[: options.finetune_examples])), train.select(np.sort(order[:n_imp]))
 
 
-@dataclass(frozen=True)
-class Measurement:
+class Measurement(NamedTuple):
     """What measuring a task takes: its fine-tuning and importance examples, the fine-tune's steps, and the cache
     file its matrix is kept in (the selection reads it, and the run's plan counts a cached task as free)."""
 
@@ -97,9 +96,7 @@ def task_importance(stage, task: str, options: GradTSOptions, *,
                     whole_split: bool = False) -> tuple[HeadImportance, dict[str, Any]]:
     """The head importance of ``task`` (from the cache when possible) and what it cost."""
     prepared = stage.prepared
-    planned = measurement(stage, task, options, whole_split)
-    tune_split, imp_split, steps, key, cache_file = (planned.tune_split, planned.imp_split, planned.steps,
-                                                     planned.key, planned.cache_file)
+    tune_split, imp_split, steps, key, cache_file = measurement(stage, task, options, whole_split)
     if options.cache and cache_file.is_file():
         meta_file = cache_file.with_suffix(".json")
         try:  # a damaged cache entry is measured again and replaced
