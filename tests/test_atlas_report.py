@@ -93,12 +93,16 @@ def _expected_gain(gain: dict) -> str:
     return text + (" †" if gain["low"] is not None and (gain["low"] > 0 or gain["high"] < 0) else "")
 
 
-@pytest.fixture()
-def atlas_dir(tmp_path) -> Path:
-    folder = tmp_path / "atlas"
-    folder.mkdir()
+def write_atlas(folder: Path) -> Path:
+    """``folder`` holding the hand-made atlas.json."""
+    folder.mkdir(exist_ok=True)
     (folder / "atlas.json").write_text(json.dumps(make_atlas()))
     return folder
+
+
+@pytest.fixture()
+def atlas_dir(tmp_path) -> Path:
+    return write_atlas(tmp_path / "atlas")
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +110,7 @@ def rendered(tmp_path_factory) -> dict:
     """The hand-made atlas's report written once and read in headless Chromium: what each test below checks."""
     from auxlearn.report import write_report
 
-    folder = tmp_path_factory.mktemp("atlas")
-    (folder / "atlas.json").write_text(json.dumps(make_atlas()))
+    folder = write_atlas(tmp_path_factory.mktemp("atlas"))
     page = write_report(folder)
     browser = Browser(tmp_path_factory.mktemp("profile"))
     try:

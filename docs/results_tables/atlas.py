@@ -51,7 +51,7 @@ def atlas_gains() -> str:
         alone = row["alone"]
         score = f"{alone['mean']:.3f} ({alone['n']})" if alone.get("n") else "·"
         metric = row.get("metric") or ""
-        rows.append([f"{name(primary)}", metric, score,
+        rows.append([name(primary), metric, score,
                      *(_atlas_cell(row["pairs"].get(c)) if c != primary else "" for c in doc["candidates"])])
     return table(["primary", "metric", "alone (seeds)", *(name(c) for c in doc["candidates"])], rows)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import MissingResults, load, name, signed, table
+from .common import MissingResults, interval, load, name, signed, table
 
 
 # --------------------------------------------------------------------------------------------------- selectors
@@ -20,11 +20,7 @@ def selectors() -> str:
     rows = []
     for selector, row in sorted(summary["selectors"].items(), key=lambda kv: kv[1]["regret_points"]):
         versus = row.get(f"regret_minus_{best}")
-        compared = "–"
-        if versus:
-            compared = signed(versus["mean"], 1)
-            if versus.get("low") is not None:
-                compared += f" ({signed(versus['low'], 1)} to {signed(versus['high'], 1)})"
+        compared = interval(versus, digits=1) if versus else "–"
         rho = row.get("spearman")
         rows.append([f"`{selector}`", f"{row['regret_points']:.2f}", row["harmful_picks"],
                      "–" if rho is None else signed(rho, 2), f"{row['baseline_runs']:.2f}", compared])
@@ -39,8 +35,11 @@ def selectors() -> str:
         cells = []
         for selector in names:
             s = doc["scores"][selector].get(primary)
+            if s is None:  # a selector not run on this primary
+                cells.append("–")
+                continue
             kept = "expected" if selector == "random_k" else ", ".join(name(t) for t in s["selected"][:2]) or "none"
-            cells.append("–" if s is None else f"{kept} ({100 * s['regret']:.1f})")
+            cells.append(f"{kept} ({100 * s['regret']:.1f})")
         exhaustive = doc["scores"].get("exhaustive", {}).get(primary, {})
         top = (f"{name(exhaustive['best'])} ({signed(100 * exhaustive['best_gain'], 1)})"
                if "best" in exhaustive else "–")

@@ -25,21 +25,22 @@ def summarise(atlas: Atlas, done: Mapping[str, Mapping[str, Any]], meta: Mapping
     missing = [c for c in planned if c.key not in done]
     rows: dict[str, Any] = {}
     for primary in atlas.config.primaries:
-        alone = _scores(done, [c for c in planned if c.primary == primary and c.kind == "alone"])
+        alone_cells = [c for c in planned if c.primary == primary and c.kind == "alone"]
+        alone = _scores(done, alone_cells)
         first = next((done[c.key] for c in planned if c.primary == primary and c.key in done), None)
+        controls: dict[int, list[Cell]] = {}
+        for cell in planned:
+            if cell.primary == primary and cell.kind == "control":
+                controls.setdefault(cell.steps, []).append(cell)
         row: dict[str, Any] = {
             "metric": first["metric"] if first else None,
             "higher_is_better": first["higher_is_better"] if first else None,
             "train_examples": first["train_examples"] if first else None,
             "baseline_steps": atlas.baseline_steps(primary),
-            "alone": _arm(done, [c for c in planned if c.primary == primary and c.kind == "alone"]),
-            "controls": {}, "pairs": {},
+            "alone": _arm(done, alone_cells),
+            "controls": {str(steps): _arm(done, cells) for steps, cells in sorted(controls.items())},
+            "pairs": {},
         }
-        controls = {}
-        for cell in planned:
-            if cell.primary == primary and cell.kind == "control":
-                controls.setdefault(cell.steps, []).append(cell)
-        row["controls"] = {str(steps): _arm(done, cells) for steps, cells in sorted(controls.items())}
         for candidate in atlas.candidates_of(primary):
             entry: dict[str, Any] = {}
             for protocol in (None, "joint", "sequential"):

@@ -40,10 +40,13 @@ class ExhaustiveSelector(Selector):
                                             "interval (with one seed: the gain) is above this")
         top_k: Optional[StrictInt] = Field(None, ge=1, description="keep at most this many, best first")
 
+    def _steps(self, stage) -> int:
+        return self.options.steps or stage.exp.train.steps
+
     def _trial(self, stage, name: str, auxiliary: list[str], seed: int) -> dict:
         """The arguments of one trial's ``train`` (``Stage.train``, or ``PlanContext.arm`` to plan it)."""
         return {"name": f"{name}/seed_{seed}", "auxiliary": auxiliary, "sampler": {"name": self.options.sampler},
-                "steps": self.options.steps or stage.exp.train.steps, "seed": seed, "eval_tasks": []}
+                "steps": self._steps(stage), "seed": seed, "eval_tasks": []}
 
     def _seeds(self, stage) -> list[int]:
         return [stage.exp.seed + i for i in range(self.options.seeds)]
@@ -57,7 +60,6 @@ class ExhaustiveSelector(Selector):
     def _select(self, stage):
         started = time.perf_counter()
         options = self.options
-        steps = options.steps or stage.exp.train.steps
         seeds = self._seeds(stage)
 
         def best_dev(name: str, auxiliary: list[str]) -> dict[str, float]:
@@ -73,7 +75,7 @@ class ExhaustiveSelector(Selector):
         helped = kept_pairs(tests, options.min_gain)
         return Selection(self.name, helped[: options.top_k], scores=gains,
                          details={"primary_alone_dev": {s: stage.signed(v) for s, v in alone.items()},
-                                  "steps": steps, "sampler": options.sampler, "seeds": seeds,
+                                  "steps": self._steps(stage), "sampler": options.sampler, "seeds": seeds,
                                   "min_gain": options.min_gain,
                                   "pairs": {t: {k: v for k, v in asdict(test).items() if k != "confidence"}
                                             for t, test in tests.items()}},
