@@ -180,10 +180,12 @@ class Trainer:
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 progress.step = self.step + 1
-                losses = {t: fmean(progress.losses[t][-config.grad_accum:]) for t in tasks}
-                self.watch.step(progress.step, losses, progress.last_dev, self._scalars(scheduler.get_last_lr()[0]))
+                lr = scheduler.get_last_lr()[0]
+                if self.watch.watched:  # a bar shown or a run tracked: else nothing of the step is summed up
+                    self.watch.step(progress.step, {t: fmean(progress.losses[t][-config.grad_accum:]) for t in tasks},
+                                    progress.last_dev, self._scalars(lr))
                 evaluates = not (progress.step % config.eval_every) or progress.step == config.steps
-                if evaluates and self._evaluate(started, scheduler.get_last_lr()[0]):
+                if evaluates and self._evaluate(started, lr):
                     stopped = "patience"
                     break
                 if self.checkpoints and not progress.step % config.checkpoint_every and progress.step < config.steps:

@@ -22,6 +22,7 @@ class Watch:
                  tracked: Optional[TrackedRun]):
         self.bar = tqdm(total=total, initial=initial, disable=not shown, desc=phase, dynamic_ncols=True)
         self.primary, self.tracked = primary, tracked
+        self.watched = shown or tracked is not None  # else ``step`` shows and logs nothing: no need to call it
 
     def step(self, step: int, losses: Mapping[str, float], dev: float, scalars: Mapping[str, float]) -> None:
         """After step ``step`` (1-based): ``losses``, the mean loss of each task it trained; ``dev``, the primary's
