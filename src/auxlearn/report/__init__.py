@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Optional
 
 from auxlearn.errors import AuxlearnError, DamagedFileError
 from auxlearn.io import read_json_mapping, write_bytes_atomic, write_text_atomic
@@ -23,9 +24,10 @@ from auxlearn.report.content import build_report
 from auxlearn.report.fewshot_report import build_fewshot_report
 from auxlearn.report.model_cards import write_run_cards
 from auxlearn.report.study import build_study_report, find_runs
+from auxlearn.report_kit.blocks import Report
 from auxlearn.report_kit.html import render_html
 from auxlearn.report_kit.markdown import render_markdown
-from auxlearn.report_kit.run_data import load_run
+from auxlearn.report_kit.run_data import RunData, load_run
 
 
 def write_report(run_dir: str | os.PathLike) -> Path:
@@ -37,43 +39,44 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     """
     run_dir = Path(run_dir)
     if (run_dir / "results.json").is_file() or not run_dir.is_dir():
-        try:
-            report = _build(run_dir)
-        except AuxlearnError:  # a damaged file the report reads besides results.json names itself
-            raise
-        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as error:
-            # load_run checked the structure it reads; the report reads much more of a run's results
-            raise DamagedFileError(f"{run_dir / 'results.json'}: cannot build the report from it "
-                                   f"({type(error).__name__}: {error}); damaged, or written by another "
-                                   "version of auxlearn") from None
-        written = _write(run_dir, report)
-        if _of_run(run_dir):
-            write_run_cards(load_run(run_dir))  # the final models' cards, with what the run found
-        return written
+        return _write_run(run_dir)[0]
     if (run_dir / "atlas.json").is_file():
         return _write(run_dir, build_atlas_report(run_dir / "atlas.json"))
     run_dirs = find_runs(run_dir)
     if not run_dirs:
         raise AuxlearnError(f"{run_dir} holds no results.json, neither its own (a run folder) nor below it "
                             "(a study of several runs)")
-    for folder in run_dirs:
-        write_report(folder)
-    return _write(run_dir, build_study_report(run_dir, [load_run(folder) for folder in run_dirs]))
+    runs = [_write_run(folder)[1] or load_run(folder) for folder in run_dirs]  # each run read once
+    return _write(run_dir, build_study_report(run_dir, runs))
 
 
-def _of_run(run_dir: Path) -> bool:
-    """Whether ``run_dir`` is a folder of `auxlearn run` (not of `adapt`)."""
-    results = read_json_mapping(run_dir / "results.json")
-    return "stages" in results and results.get("kind") != "fewshot"
+def _write_run(run_dir: Path) -> tuple[Path, Optional[RunData]]:
+    """The report of a run folder, and for a folder of `auxlearn run` its final models' cards, with what the run
+    found; report.html, and the run as read (None for a folder of `auxlearn adapt`)."""
+    try:
+        report, run = _build(run_dir)
+    except AuxlearnError:  # a damaged file the report reads besides results.json names itself
+        raise
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as error:
+        # load_run checked the structure it reads; the report reads much more of a run's results
+        raise DamagedFileError(f"{run_dir / 'results.json'}: cannot build the report from it "
+                               f"({type(error).__name__}: {error}); damaged, or written by another "
+                               "version of auxlearn") from None
+    written = _write(run_dir, report)
+    if run is not None:
+        write_run_cards(run)
+    return written, run
 
 
-def _build(run_dir: Path):
-    """The report of a run folder: of `auxlearn adapt` (results.json of kind ``fewshot``) or of `auxlearn run`."""
+def _build(run_dir: Path) -> tuple[Report, Optional[RunData]]:
+    """The report of a run folder: of `auxlearn adapt` (results.json of kind ``fewshot``) or of `auxlearn run`,
+    with the run it read (None for `adapt`)."""
     if (run_dir / "results.json").is_file():
         results = read_json_mapping(run_dir / "results.json")
         if results.get("kind") == "fewshot":
-            return build_fewshot_report(results)
-    return build_report(load_run(run_dir))
+            return build_fewshot_report(results), None
+    run = load_run(run_dir)
+    return build_report(run), run
 
 
 def _write(folder: Path, report) -> Path:

@@ -26,7 +26,7 @@ def write_run_cards(data: RunData) -> list[Path]:
     """Rewrite the card of every seed's final model (the baseline's when the final model is the baseline) with
     the run's section; the folders that hold no saved model are left alone."""
     arm = "baseline" if data.same_as_baseline else "final"
-    written = []
+    section, written = run_section(data), []
     for seed in data.seeds:
         folder = data.run_dir / arm / f"seed_{seed}"
         if not (folder / "model" / "tasks.json").is_file() or not (folder / "results.json").is_file():
@@ -34,12 +34,15 @@ def write_run_cards(data: RunData) -> list[Path]:
         results = read_json_mapping(folder / "results.json", "config", "primary", "tasks")
         written.append(write_model_card(folder / "model", results, _specs(folder / "model"),
                                         peft=(folder / "model" / "adapter_config.json").is_file(),
-                                        extra=[run_section(data, seed)]))
+                                        extra=[f"{section}\n\nThis folder is the model of seed {seed}; the run "
+                                               f"trained seeds {', '.join(data.seeds)}, each arm once per seed, "
+                                               "and the gains pair them seed by seed."]))
     return written
 
 
-def run_section(data: RunData, seed: str) -> str:
-    """The run's answer, its gain table, how the final model came about and the selection's scores."""
+def run_section(data: RunData) -> str:
+    """The run's answer, its gain table, how the final model came about and the selection's scores (the same in
+    every seed's card)."""
     gains = run_gains(data)
     answer = outcome(data, gains)
     scores = data.selection_scores
@@ -48,9 +51,7 @@ def run_section(data: RunData, seed: str) -> str:
     selection = (f"\n\nSelection scores ({data.selection_method}):\n\n| candidate | score | kept |\n|---|---|---|\n"
                  f"{rows}" if rows else "")
     return (f"## The run that chose it\n\n**{lead(gains, answer)}** {verdict_text(data, gains, answer)}\n\n"
-            f"{table_markdown(headline_table(data, gains))}\n\n{context_text(data)}{selection}\n\n"
-            f"This folder is the model of seed {seed}; the run trained seeds {', '.join(data.seeds)}, each arm once "
-            "per seed, and the gains pair them seed by seed.")
+            f"{table_markdown(headline_table(data, gains))}\n\n{context_text(data)}{selection}")
 
 
 def _specs(model: Path) -> dict[str, TaskSpec]:

@@ -114,8 +114,7 @@ def headline_table(data: RunData, gains: dict[str, Comparison]) -> Table:
 def headline_figure(data: RunData, gains: dict[str, Comparison]) -> tuple[Optional[bytes], str]:
     """The answer as a picture (every seed's eval score per arm, the gains' t-intervals) and its caption, which
     says the gains in words for a reader who cannot see it."""
-    stages = data.results["stages"]
-    arms = {arm: stages[arm]["eval"] for arm in ARMS if isinstance(stages.get(arm, {}).get("eval"), dict)}
+    arms = {arm: data.stage(arm)["eval"] for arm in data.scored_stages() if arm in ARMS}
     named = {f"final − {reference}": gain for reference, gain in gains.items()}
     figure = plots.headline(arms, named, primary=data.primary, metric=data.metric,
                             higher_is_better=data.higher_is_better)
