@@ -15,12 +15,9 @@ from auxlearn.data.loading import load_split
 from auxlearn.experiment import train_experiment
 from auxlearn.tasks import builtin_tasks
 from conftest import write_yaml
+from test_training import read_metrics
 
 pytestmark = pytest.mark.data
-
-
-def read_metrics(out) -> list[dict]:
-    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
 # --- early stopping --------------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def comparison_table(results: dict[str, Any], primary: str) -> str:
              "seed (95 % t-interval):"]
     for k, arms in results["comparison"].items():
         for arm, row in arms.items():
-            gain = row["vs_lora"]
+            gain = row[f"vs_{REFERENCE}"]
             interval = "" if gain is None else (f"  {gain['mean']:+.4f}" + (
                 f" [{gain['low']:+.4f}, {gain['high']:+.4f}]" if gain["low"] is not None else ""))
             score = f"{row['mean']:.4f} ± {row['std']:.4f}"
