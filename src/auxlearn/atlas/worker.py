@@ -27,7 +27,7 @@ from auxlearn.errors import AuxlearnError
 from auxlearn.experiment import Prepared, prepare, train_experiment, versions
 from auxlearn.identity import model_identity
 from auxlearn.io import read_json, write_json_atomic
-from auxlearn.mix.trial_storage import (claim, heartbeat, interrupt, opened_storage, quiet_optuna, retry_interrupted,
+from auxlearn.mix.trial_storage import (claim, failed_or_requeued, heartbeat, opened_storage, quiet_optuna, retry_interrupted,
                                         storage_problem)
 from auxlearn.train.device import cpu_name
 from auxlearn.train.tracking import tracking_folder, tracking_root
@@ -113,16 +113,10 @@ def _run_one(atlas: Atlas, study: optuna.Study, store: BaseStorage, out: Path, p
     cell = Cell.from_key(key)
     with heartbeat(store, trial):
         claim(trial)
-        try:
+        with failed_or_requeued(study, store, trial):  # an interrupted cell resumes from its checkpoint
             log(f"[{time.strftime('%H:%M:%S')}] atlas: {cell.primary} {cell.arm} seed {cell.seed}")
             result = train_cell(atlas, cell, out, prepared)
             trial.set_user_attr("result", result)
-        except Exception:
-            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-            raise
-        except BaseException:  # Ctrl-C, SystemExit: the cell is requeued and resumes from its checkpoint
-            interrupt(study, store, trial)
-            raise
         study.tell(trial, result["score"], skip_if_finished=True)
     log(f"    {cell.primary} {cell.arm} seed {cell.seed}: {result['eval']:.4f} ({result['seconds']:.0f} s)")
     return True

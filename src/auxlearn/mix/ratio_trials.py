@@ -23,7 +23,7 @@ import torch
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from auxlearn.mix.trial_storage import claim, heartbeat, interrupt, opened_storage, quiet_optuna, retry_interrupted
+from auxlearn.mix.trial_storage import claim, failed_or_requeued, heartbeat, opened_storage, quiet_optuna, retry_interrupted
 
 METHODS = ("gp-bo", "random")
 POLL_SECONDS = 2  # how often a worker whose study is full checks the other workers' running trials
@@ -105,7 +105,7 @@ def _run_trial(study: optuna.Study, store: BaseStorage, objective: Callable[[dic
             study.tell(trial, state=TrialState.FAIL)
             return
         study.sampler = propose(_proposal_index(trials, trial.number if original is None else original))
-        try:
+        with failed_or_requeued(study, store, trial):  # an interrupted trial is rerun with its ratios
             with _one_torch_thread():
                 ratios = {task: trial.suggest_int(task, low, max_ratio) for task, low in zip(tasks, lows)}
             if not any(ratios[task] for task in tasks[1:]):
@@ -116,12 +116,6 @@ def _run_trial(study: optuna.Study, store: BaseStorage, objective: Callable[[dic
             if not np.isfinite(score):
                 raise ValueError(f"the ratio objective returned {score} for ratios {ratios}; it must be finite")
             trial.set_user_attr("seconds", time.perf_counter() - start)
-        except Exception:
-            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-            raise
-        except BaseException:  # Ctrl-C, SystemExit: an interruption, rerun with these ratios when the study resumes
-            interrupt(study, store, trial)
-            raise
         # Finished already if another worker took this trial for dead (a lost heartbeat) and queued its rerun:
         # the rerun's score is the one kept, so no ratios are scored twice.
         study.tell(trial, score, skip_if_finished=True)

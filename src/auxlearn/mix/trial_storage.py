@@ -107,6 +107,20 @@ def interrupt(study: optuna.Study, storage: BaseStorage, trial: FrozenTrial | op
 
 
 @contextlib.contextmanager
+def failed_or_requeued(study: optuna.Study, storage: BaseStorage, trial: optuna.Trial) -> Iterator[None]:
+    """A trial whose work raises is failed; one interrupted (Ctrl-C, SystemExit) is failed and queued again, so
+    the study's next worker reruns it (resuming from its checkpoint where it has one)."""
+    try:
+        yield
+    except Exception:
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+        raise
+    except BaseException:
+        interrupt(study, storage, trial)
+        raise
+
+
+@contextlib.contextmanager
 def heartbeat(storage: BaseStorage, trial: optuna.Trial) -> Iterator[None]:
     """Beat for the trial while it runs. Optuna does this only inside ``Study.optimize``; the search uses ask and
     tell so that a trial has its worker on record before the (possibly slow) GP proposal."""
