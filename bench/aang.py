@@ -41,6 +41,7 @@ from typing import Any
 
 from machine import machine
 
+from auxlearn.arm_plan import phase_folder
 from auxlearn.config import experiment_from_dict
 from auxlearn.config_files import load_experiment
 from auxlearn.experiment import prepare, train_experiment
@@ -90,7 +91,7 @@ def identity(exp) -> str:
 def phase_folders(out: Path, results: dict) -> list[Path]:
     """Where each phase of a finished arm wrote its results and curves (the last one: the arm's folder)."""
     phases = results["phases"]
-    return [out if i == len(phases) - 1 else out / f"phase{i + 1}_{p['label']}" for i, p in enumerate(phases)]
+    return [out if i == len(phases) - 1 else out / phase_folder(i, p["label"]) for i, p in enumerate(phases)]
 
 
 def curves(out: Path, results: dict) -> dict[str, Any]:

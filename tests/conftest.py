@@ -82,6 +82,18 @@ def save_tiny_bert(folder, tokenizer, num_attention_heads: int = 2, dropout: flo
     return str(folder)
 
 
+def save_tiny_masked_lm(folder, tokenizer):
+    """Save a randomly initialised 2-layer BERT with its masked-LM head (an encoder that has one, unlike MiniLM);
+    returns the model."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    model = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
+                                       num_attention_heads=2, intermediate_size=64, max_position_embeddings=128))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return model
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tokenizer) -> str:
     return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), tokenizer)

@@ -10,14 +10,7 @@ import pytest
 from auxlearn.data import encode as encode_module
 from auxlearn.data import loading
 from auxlearn.data.task_data import build_task_data
-from auxlearn.tasks import builtin_tasks
-
-TASKS = builtin_tasks()
-
-
-def build(name, tokenizer, **options):
-    return build_task_data(TASKS[name], tokenizer, **{"data_dir": os.environ["AUXLEARN_DATA_DIR"], "max_length": 64,
-                                                     **options})
+from test_data import build
 
 
 @pytest.mark.data

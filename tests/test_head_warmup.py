@@ -169,11 +169,9 @@ def test_the_guard_says_in_one_line_when_lm_heads_would_start_from_random_weight
     assert not _guard_lines(caplog, tiny_model_dir, mix={"method": "aang"})  # warm-up on
     assert not _guard_lines(caplog, tiny_model_dir, auxiliary=["mrpc"], **off)  # no LM head
     assert not _guard_lines(caplog, tiny_model_dir, mix={"method": "aang", "space": {"outputs": ["task"]}}, **off)
-    from transformers import BertConfig, BertForMaskedLM
+    from conftest import save_tiny_masked_lm
 
-    BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                               intermediate_size=64, max_position_embeddings=128)).save_pretrained(tmp_path / "mlm")
-    tokenizer.save_pretrained(tmp_path / "mlm")
+    save_tiny_masked_lm(tmp_path / "mlm", tokenizer)
     assert not _guard_lines(caplog, str(tmp_path / "mlm"), mix={"method": "aang"}, **off)  # its own LM head
 
 

@@ -116,18 +116,14 @@ def test_evaluate_and_predict_skip_or_refuse_a_masked_lm_head(model_and_batch, t
 @pytest.mark.data
 def test_the_lm_head_starts_from_the_checkpoints_own_where_it_has_one(domain_file, tokenizer, tiny_model_dir,
                                                                       tmp_path):
-    from transformers import BertConfig, BertForMaskedLM
-
     from auxlearn.config import experiment_from_dict
     from auxlearn.experiment import build_model, prepare
-    from conftest import experiment_dict
+    from conftest import experiment_dict, save_tiny_masked_lm
 
     torch.manual_seed(1)
-    with_head = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
-                                           num_attention_heads=2, intermediate_size=64, max_position_embeddings=128))
+    with_head = save_tiny_masked_lm(tmp_path / "bert-mlm", tokenizer)
     torch.nn.init.normal_(with_head.cls.predictions.bias)  # not the zeros a fresh head has
     with_head.save_pretrained(tmp_path / "bert-mlm")
-    tokenizer.save_pretrained(tmp_path / "bert-mlm")
     heads = {}
     for name, folder in (("pretrained", str(tmp_path / "bert-mlm")), ("encoder only", tiny_model_dir)):
         exp = experiment_from_dict(experiment_dict(folder, auxiliary=["papers"], task_files=[str(domain_file)],

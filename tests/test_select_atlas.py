@@ -14,6 +14,7 @@ from auxlearn.atlas.scoring import score_selection
 from auxlearn.atlas.table import Pair
 from auxlearn.cli import main
 from auxlearn.config import experiment_from_dict
+from auxlearn.data.encode import default_cache_dir
 from auxlearn.experiment import prepare
 from auxlearn.select import build_selector
 from auxlearn.select.task_embedding import task_embedding
@@ -192,6 +193,6 @@ def test_a_task_is_embedded_once_per_machine_and_a_damaged_cache_entry_is_redone
     real = module._mean_embedding
     monkeypatch.setattr(module, "_mean_embedding", lambda *a: computed.append(1) or real(*a))
     assert np.array_equal(_embedding(rte_stage, "mrpc"), first) and computed == []  # read back from the cache
-    for entry in (module.default_cache_dir() / "task_embeddings").glob("*.npy"):
+    for entry in (default_cache_dir() / "task_embeddings").glob("*.npy"):
         entry.write_bytes(b"damaged")
     assert np.allclose(_embedding(rte_stage, "mrpc"), first) and computed == [1]

@@ -54,6 +54,18 @@ class ArmPlan:
         return sum(p.steps for p in self.phases)
 
 
+def phase_experiment(exp: Experiment, phase: Phase) -> Experiment:
+    """The experiment one phase of ``exp``'s arm trains: its tasks, sampler, steps, evaluations and weighting."""
+    return exp.variant(primary=phase.selector, auxiliary=phase.auxiliary, sampler=phase.sampler, steps=phase.steps,
+                       eval_every=phase.eval_every, patience=phase.patience, weighting=phase.weighting,
+                       **({"lr": phase.lr} if phase.lr is not None else {}))
+
+
+def phase_folder(index: int, label: str) -> str:
+    """The folder (below the arm's) of an earlier phase of the arm; the last phase writes the arm's own."""
+    return f"phase{index + 1}_{label}"
+
+
 def primary_share(exp: Experiment, sizes: Mapping[str, int]) -> float:
     """The share of steps that train the primary: 1 under a weighting that trains every task at every step, else
     its mean sampling probability over the baseline's steps under the experiment's sampler."""

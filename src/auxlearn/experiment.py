@@ -19,7 +19,7 @@ import transformers
 
 from auxlearn.aang.head_warmup import start_new_heads
 from auxlearn.adapters import Adapter, build_adapter
-from auxlearn.arm_plan import ArmPlan, plan_arm
+from auxlearn.arm_plan import ArmPlan, phase_experiment, phase_folder, plan_arm
 from auxlearn.config_schema import Experiment
 from auxlearn.data.task_data import TaskData
 from auxlearn.errors import NonFiniteLossError
@@ -135,10 +135,8 @@ def _train_phases(exp: Experiment, arm: ArmPlan, out: Optional[Path], prepared: 
     phases, trained = [], None
     for index, phase in enumerate(arm.phases):
         last = index == len(arm.phases) - 1
-        variant = exp.variant(primary=phase.selector, auxiliary=phase.auxiliary, sampler=phase.sampler,
-                              steps=phase.steps, eval_every=phase.eval_every, patience=phase.patience,
-                              weighting=phase.weighting, **({"lr": phase.lr} if phase.lr is not None else {}))
-        folder = out if out is None or last else out / f"phase{index + 1}_{phase.label}"
+        variant = phase_experiment(exp, phase)
+        folder = out if out is None or last else out / phase_folder(index, phase.label)
         identity = training_identity(variant, data, index) if out is not None else None
         # A resumable arm keeps each earlier phase's model until the arm ends: a re-run starts the next from it.
         trained = (None if last or not resumable else finished_phase(folder, identity)) or train_phase(

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 import torch
 
-from auxlearn.arm_plan import plan_arm
+from auxlearn.arm_plan import phase_experiment, plan_arm
 from auxlearn.config_schema import Experiment
 from auxlearn.data.batching import epoch_batches
 from auxlearn.data.encode import EncodedSplit
@@ -125,10 +125,7 @@ class PlanContext(StageView):
         sizes = self.sizes(variant)
         training = Training(name)
         for phase in plan_arm(variant, sizes).phases:
-            phased = variant.variant(primary=phase.selector, auxiliary=phase.auxiliary, sampler=phase.sampler,
-                                     steps=phase.steps, eval_every=phase.eval_every, patience=phase.patience,
-                                     weighting=phase.weighting, **({"lr": phase.lr} if phase.lr is not None else {}))
-            self._add_phase(training, phase.label, phased, sizes, evaluate=phase.evaluate,
+            self._add_phase(training, phase.label, phase_experiment(variant, phase), sizes, evaluate=phase.evaluate,
                             score_start=phase.score_start)
         if scored:
             training.eval_tokens += sum(self._tokens(t, "eval") for t in (variant.primary, *variant.train.eval_tasks))

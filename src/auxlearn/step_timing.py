@@ -12,7 +12,6 @@ were, it writes nothing to the run folder, and no tracker sees it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import time
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 
 from auxlearn.config_schema import Experiment
-from auxlearn.data.encode import default_cache_dir
+from auxlearn.data.encode import cache_key, cache_path
 from auxlearn.experiment import Prepared, build_model, build_trainer
 from auxlearn.identity import model_identity
 from auxlearn.io import read_json, write_json_atomic
@@ -43,8 +42,7 @@ DEV_EXAMPLES = 128  # of the primary's dev split, evaluated to time an evaluatio
 def machine_timing(exp: Experiment, prepared: Prepared) -> tuple[Timing, dict[str, Any]]:
     """The timings for ``exp`` on this machine, from the cache or a warm-up, and how they were obtained."""
     material = _key_material(exp)
-    key = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:24]
-    path = default_cache_dir() / "timing" / f"{key}.json"
+    path = cache_path("timing", f"{cache_key(json.dumps(material, sort_keys=True))}.json")
     if path.is_file():
         try:
             cached = read_json(path)

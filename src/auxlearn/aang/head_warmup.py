@@ -15,7 +15,6 @@ An encoder that an earlier phase trained has no identity to key by: a head warme
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -30,7 +29,7 @@ from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from auxlearn.data.batching import EndlessBatches
-from auxlearn.data.encode import EncodedSplit, default_cache_dir
+from auxlearn.data.encode import EncodedSplit, cache_key, cache_path
 from auxlearn.data.fingerprint import split_fingerprint
 from auxlearn.identity import model_identity
 from auxlearn.io import write_bytes_atomic
@@ -114,8 +113,7 @@ def _cache_path(model: MultiTaskModel, task: str, split: EncodedSplit, plan: War
     material = json.dumps({"version": WARMUP_VERSION, "seed": SEED, "text": split_fingerprint(split),
                            "objective": asdict(objective) if objective else None, "type": spec.type,
                            "untied": model.untie_heads, "plan": asdict(plan) | where}, sort_keys=True, default=str)
-    key = hashlib.sha256(material.encode()).hexdigest()[:24]
-    return (Path(plan.cache_dir) if plan.cache_dir else default_cache_dir()) / "warm_heads" / f"{key}.safetensors"
+    return cache_path("warm_heads", f"{cache_key(material)}.safetensors", plan.cache_dir)
 
 
 def _read(path: Path) -> Optional[tuple[dict[str, torch.Tensor], dict[str, Any]]]:

@@ -79,6 +79,17 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("AUXLEARN_CACHE", Path.home() / ".cache" / "auxlearn"))
 
 
+def cache_key(material: str) -> str:
+    """The name part of a cache entry: a digest of everything that sets its content."""
+    return _digest(material.encode(), 24)
+
+
+def cache_path(kind: str, name: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where a cache entry of ``kind`` (encoded splits, timings, warmed heads, ...) lives: ``cache_dir`` (the
+    config's ``data.cache_dir``) or the default cache, one folder per kind."""
+    return (Path(cache_dir) if cache_dir else default_cache_dir()) / kind / name
+
+
 def tokenizer_fingerprint(tokenizer) -> str:
     """Identify a tokenizer by its full serialised state, not by its name (two folders may differ)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
@@ -130,8 +141,7 @@ def encode_split(
         },
         sort_keys=True,
     )
-    key = _digest(key_material.encode(), 24)
-    folder = (cache_dir or default_cache_dir()) / "encoded" / f"{spec.name}-{key}"
+    folder = cache_path("encoded", f"{spec.name}-{cache_key(key_material)}", cache_dir)
     table = _cached(folder) if cache else None
     if table is None:
         table = datasets.Dataset.from_dict(_encode(spec, rows, row_ids.tolist(), tokenizer, max_length, source,

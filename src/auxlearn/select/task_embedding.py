@@ -11,7 +11,6 @@ forward pass runs in the training's number format (bfloat16 where the CPU has th
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from functools import lru_cache
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 
 from auxlearn.data.batching import eval_batches
-from auxlearn.data.encode import EncodedSplit, default_cache_dir
+from auxlearn.data.encode import EncodedSplit, cache_key, cache_path
 from auxlearn.data.fingerprint import split_fingerprint
 from auxlearn.identity import model_identity
 from auxlearn.io import write_bytes_atomic
@@ -44,7 +43,7 @@ def task_embedding(model: str, pooling: str, split: EncodedSplit, pad_id: int, *
     """The unit-length mean of the pooled embeddings of up to ``examples`` inputs of ``split`` (drawn with
     ``seed``), from ``model``'s pretrained encoder."""
     key = json.dumps([model_identity(model), pooling, split_fingerprint(split), examples, seed, pad_id])
-    path = default_cache_dir() / "task_embeddings" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npy"
+    path = cache_path("task_embeddings", f"{cache_key(key)}.npy")
     if path.is_file():
         try:
             return np.load(path)

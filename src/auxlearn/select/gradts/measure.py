@@ -23,7 +23,6 @@ covered) and every setting that changes the result. The stage folder ``select/``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -35,7 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from auxlearn.data.batching import eval_batches
-from auxlearn.data.encode import EncodedSplit, default_cache_dir
+from auxlearn.data.encode import EncodedSplit, cache_key, cache_path
 from auxlearn.data.fingerprint import split_fingerprint
 from auxlearn.experiment import build_model, build_trainer, prepared_pad_length
 from auxlearn.identity import config_identity, model_identity
@@ -88,8 +87,8 @@ def measurement(stage, task: str, options: GradTSOptions, whole_split: bool = Fa
         "importance": {"data": split_fingerprint(imp_split), "normalization": options.normalization,
                        "statistic": "reference" if options.parity == "reference" else "head_mask"},
     }
-    key = hashlib.sha256(json.dumps(key_material, sort_keys=True).encode()).hexdigest()[:24]
-    return Measurement(tune_split, imp_split, steps, key, default_cache_dir() / "importance" / f"{task}-{key}.npz")
+    key = cache_key(json.dumps(key_material, sort_keys=True))
+    return Measurement(tune_split, imp_split, steps, key, cache_path("importance", f"{task}-{key}.npz"))
 
 
 def task_importance(stage, task: str, options: GradTSOptions, *,
