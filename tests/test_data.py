@@ -182,7 +182,7 @@ def test_siamese_pairs_encode_and_pad_each_text_alone(tokenizer):
         assert batch[f"{side}attention_mask"].sum(1).tolist() == lengths
     tokens = batch["attention_mask"].sum(1) + batch["pair_attention_mask"].sum(1)
     assert siamese.dev.lengths[indices].tolist() == tokens.tolist()  # length grouping sees both texts
-    assert siamese.dev.select([3, 1]).pair_input_ids == [siamese.dev.pair_input_ids[i] for i in (3, 1)]
+    assert list(siamese.dev.select([3, 1]).pair_input_ids) == [siamese.dev.pair_input_ids[i] for i in (3, 1)]
 
 
 @pytest.mark.data

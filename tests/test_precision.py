@@ -121,8 +121,10 @@ def test_precision_is_validated():
 
 
 @pytest.mark.parametrize("name", ["tiny", "all-MiniLM-L6-v2"])
-def test_the_encoder_attends_through_pytorch_sdpa(name, tiny_model_dir):
+def test_the_encoder_attends_through_pytorch_sdpa_but_in_cpu_training(name, tiny_model_dir):
+    """sdpa's fused kernel serves evaluation; CPU training runs cpu_dropout's bit-masked product."""
+    from auxlearn.models.cpu_dropout import ATTENTION
     from auxlearn.models.encoder import load_encoder
 
     encoder = load_encoder(tiny_model_dir if name == "tiny" else name)
-    assert encoder.config._attn_implementation == "sdpa"
+    assert encoder.config._attn_implementation == ATTENTION

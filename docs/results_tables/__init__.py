@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import aang, atlas, fewshot, overview, selector_eval, transfer
+from . import aang, atlas, fewshot, overview, selector_eval, speed, transfer
 from .common import MissingResults, log
 
 TABLES: dict[str, Callable[[], str]] = {
-    "demo": overview.demo, "precision": overview.precision, "training-speed": overview.training_speed,
-    "speed": overview.speed, "memory": overview.memory, "weighting-costs": overview.weighting_costs, "stage-costs": overview.stage_costs,
+    "demo": overview.demo, "precision": overview.precision, "training-speed": speed.training_speed,
+    "speed": speed.speed, "step-profile": speed.step_profile, "vs-transformers": speed.vs_transformers, "memory": overview.memory, "weighting-costs": overview.weighting_costs, "stage-costs": overview.stage_costs,
     "robustness": overview.robustness, "workers": overview.workers, "rte-recipes": overview.rte_recipes,
     "rte-probe": overview.rte_probe, "transfer-arms": transfer.transfer_arms,
     "transfer-pairs": transfer.transfer_pairs, "selection-compare": transfer.selection_compare, "aang": aang.aang,

@@ -1,4 +1,4 @@
-"""The tables of results/index.md ("On a 2-core CPU"): the demo, precision, speed, costs, robustness, RTE."""
+"""The tables of results/index.md ("On a 2-core CPU"): the demo, precision, costs, robustness, RTE (speed: speed.py)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ DEMO_MACHINES = {
 
 MEMORY_JOBS = {"demo": "`make demo`'s job (`auxlearn run examples/demo.yaml`, 5 seeds)",
                "rte_single_train": "`auxlearn train examples/rte_single.yaml`",
+               "rte_single_train_mmap_1mib": "the same with the allocator settings before (1 MiB mmap, 128 KiB trim)",
                "demo_short": "the demo's run, 10 steps, 3 seeds",
                "demo_short_without_release": "the same, finished runs not collected (the code before the fix)"}
 
@@ -67,47 +68,15 @@ def precision() -> str:
                      f"{bf16['train_seconds_mean'] / 60:.1f} / {fp32['train_seconds_mean'] / 60:.1f}",
                      f"{summary['train_speedup']:.2f}×",
                      f"{bf16['eval_mean']:.3f} ± {bf16['eval_std']:.3f}",
-                     f"{fp32['eval_mean']:.3f} ± {fp32['eval_std']:.3f}"])
+                     f"{fp32['eval_mean']:.3f} ± {fp32['eval_std']:.3f}",
+                     mean_std_of(summary.get("auto_torch_dropout"))])
     return table(["recipe", "seeds", "minutes of training, bf16 / fp32", "bf16 speed-up",
-                  "eval main metric, bf16", "eval main metric, fp32"], rows)
+                  "eval main metric, bf16 (the default)", "eval main metric, fp32",
+                  "bf16 with torch's dropout (the default before)"], rows)
 
 
-# ------------------------------------------------------------------------------------------------------- speed
-
-
-def training_speed() -> str:
-    doc = load("throughput")
-    rows = []
-    for variant, result in doc["training"].items():
-        compiled = result.get("compile_seconds")
-        note = f" after {compiled:.0f} s of compiling" if compiled else ""
-        rows.append([variant, f"{result['examples_per_s']:.0f}", f"{result['vs_before']:.2f}×{note}"])
-    return table([f"training, RTE + MRPC + SST-2 batches of {doc['batch_size']} ({doc['steps']} steps, median of "
-                  f"{doc['repeats']})", "examples/s", "vs fp32 with multi-tensor AdamW"], rows)
-
-
-def speed() -> str:
-    doc = load("throughput")
-    ev, conc, plain, pad, flops = (doc[k] for k in ("evaluation", "concurrency", "trainer_vs_plain",
-                                                    "dynamic_vs_pad128", "flops"))
-    peak = flops["matmul_peak_flop_per_s"]
-    rows = [
-        ["1024³ matrix multiply", f"bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s, fp32 {peak['fp32'] / 1e9:.0f} "
-                                  f"({peak['bf16'] / peak['fp32']:.1f}×)"],
-        [f"dev evaluation (RTE + MRPC + SST-2 dev sets, {ev['examples']:,} examples)",
-         f"{ev['default_examples_per_s']:.0f} vs {ev['before_examples_per_s']:.0f} examples/s "
-         f"({ev['speedup']:.2f}×): {ev['default']}; before: {ev['before']}".replace("<=", "≤")],
-        [f"two training processes at once on the {conc['cores']} cores, each vs one alone",
-         f"{conc['two_shared_ratio']:.2f}× with auxlearn's thread share, {conc['two_all_cores_ratio']:.2f}× with a "
-         "thread per core in each (PyTorch's default)"],
-        ["trainer vs a plain PyTorch loop over the same batches (both bf16 + fused AdamW)",
-         f"{plain['ratio']:.2f}× examples/s"],
-        ["dynamic padding + length grouping vs padding to 128", f"{pad['speedup']:.1f}× examples/s"],
-        ["training FLOP/s vs the matmul peaks", f"{flops['achieved_training_flop_per_s'] / 1e9:.0f} GFLOP/s: "
-                                                f"{flops['share_of_bf16_peak']:.0%} of the bf16 peak, "
-                                                f"{flops['share_of_fp32_peak']:.0%} of the fp32 peak"],
-    ]
-    return table(["what (`bench/throughput.py`)", "figure"], rows).replace("%", " %")
+def mean_std_of(stats) -> str:
+    return "–" if not stats else f"{stats['eval_mean']:.3f} ± {stats['eval_std']:.3f}"
 
 
 def weighting_costs() -> str:

@@ -8,20 +8,19 @@ import numpy as np
 import torch
 
 from auxlearn.data.encode import EncodedSplit
+from auxlearn.data.token_rows import TokenRows
 
 # Length grouping sorts windows of this many batches by length, as transformers' LengthGroupedSampler does.
 GROUP_WINDOW_BATCHES = 50
 
 
-def _pad(rows: list[list[int]], pad_id: int, pad_to: Optional[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token ids padded to the longest row (or to ``pad_to``), and their attention mask."""
-    width = pad_to or max(len(row) for row in rows)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for r, row in enumerate(rows):
-        input_ids[r, : len(row)] = torch.as_tensor(row)
-        attention_mask[r, : len(row)] = 1
-    return input_ids, attention_mask
+def _pad(rows: Sequence[Sequence[int]], indices: Sequence[int], fill: int,
+         width: Optional[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows at ``indices`` padded with ``fill`` to the longest (or to ``width``), and their attention mask."""
+    if not isinstance(rows, TokenRows):  # a split built in memory (lists)
+        rows, indices = TokenRows.from_lists([rows[i] for i in indices]), np.arange(len(indices))
+    matrix, real = rows.padded(indices, fill, width)
+    return torch.from_numpy(matrix), torch.from_numpy(real.astype(np.int64))
 
 
 def collate(split: EncodedSplit, indices: Sequence[int], pad_id: int,
@@ -30,19 +29,14 @@ def collate(split: EncodedSplit, indices: Sequence[int], pad_id: int,
 
     The second texts of siamese pairs are padded on their own, to their own longest; the split's task type
     stacks the labels."""
-    rows = [split.input_ids[i] for i in indices]
-    input_ids, attention_mask = _pad(rows, pad_id, pad_to)
+    input_ids, attention_mask = _pad(split.input_ids, indices, pad_id, pad_to)
     width = input_ids.shape[1]
     batch = {"input_ids": input_ids, "attention_mask": attention_mask,
              "example_id": torch.as_tensor(split.example_ids[list(indices)])}
     if split.pair_input_ids is not None:
-        batch["pair_input_ids"], batch["pair_attention_mask"] = _pad([split.pair_input_ids[i] for i in indices],
-                                                                     pad_id, pad_to)
+        batch["pair_input_ids"], batch["pair_attention_mask"] = _pad(split.pair_input_ids, indices, pad_id, pad_to)
     if split.token_type_ids is not None:
-        token_types = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, i in enumerate(indices):
-            token_types[r, : len(split.token_type_ids[i])] = torch.as_tensor(split.token_type_ids[i])
-        batch["token_type_ids"] = token_types
+        batch["token_type_ids"] = _pad(split.token_type_ids, indices, 0, width)[0]
     batch["labels"] = split.task_type.collate_labels([split.labels[i] for i in indices], width)
     return batch
 

@@ -25,6 +25,7 @@ import numpy as np
 from auxlearn.errors import AuxlearnError
 from auxlearn.io import atomic_directory
 from auxlearn.config_types import PairEncoding
+from auxlearn.data.token_rows import TokenRows
 from auxlearn.tasks.spec import TaskSpec
 from auxlearn.tasks.types import IGNORE_INDEX, TaskType
 
@@ -39,13 +40,13 @@ class EncodedSplit:
     Siamese pairs keep the second text's tokens in ``pair_input_ids``; ``input_ids`` then hold the first text.
     The labels are in the form ``task_type`` encodes them, and it is what stacks them into batches."""
 
-    input_ids: list[list[int]]
-    token_type_ids: Optional[list[list[int]]]
+    input_ids: Sequence[Sequence[int]]  # TokenRows when read from an encoding, else lists
+    token_type_ids: Optional[Sequence[Sequence[int]]]
     labels: list[Any]  # int (classification), float (regression), list[int] (tagging, -100 off first sub-words)
     example_ids: np.ndarray
     task_type: TaskType
     labelled: bool = True
-    pair_input_ids: Optional[list[list[int]]] = None
+    pair_input_ids: Optional[Sequence[Sequence[int]]] = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -53,22 +54,32 @@ class EncodedSplit:
     @property
     def lengths(self) -> np.ndarray:
         """Tokens per example (both texts of a siamese pair), for length grouping and token counts."""
-        lengths = np.fromiter((len(ids) for ids in self.input_ids), dtype=np.int64, count=len(self.input_ids))
+        lengths = _row_lengths(self.input_ids)
         if self.pair_input_ids is not None:
-            lengths += np.fromiter((len(ids) for ids in self.pair_input_ids), dtype=np.int64, count=len(self))
+            lengths = lengths + _row_lengths(self.pair_input_ids)
         return lengths
 
     def select(self, indices: Sequence[int]) -> "EncodedSplit":
         indices = list(indices)
         return EncodedSplit(
-            input_ids=[self.input_ids[i] for i in indices],
-            token_type_ids=None if self.token_type_ids is None else [self.token_type_ids[i] for i in indices],
+            input_ids=_take(self.input_ids, indices),
+            token_type_ids=None if self.token_type_ids is None else _take(self.token_type_ids, indices),
             labels=[self.labels[i] for i in indices],
             example_ids=self.example_ids[indices],
             task_type=self.task_type,
             labelled=self.labelled,
-            pair_input_ids=None if self.pair_input_ids is None else [self.pair_input_ids[i] for i in indices],
+            pair_input_ids=None if self.pair_input_ids is None else _take(self.pair_input_ids, indices),
         )
+
+
+def _row_lengths(rows: Sequence[Sequence[int]]) -> np.ndarray:
+    if isinstance(rows, TokenRows):
+        return rows.lengths
+    return np.fromiter((len(ids) for ids in rows), dtype=np.int64, count=len(rows))
+
+
+def _take(rows: Sequence[Sequence[int]], indices: list[int]) -> Sequence[Sequence[int]]:
+    return rows.take(indices) if isinstance(rows, TokenRows) else [rows[i] for i in indices]
 
 
 def _digest(data: bytes, length: int = 16) -> str:
@@ -149,15 +160,15 @@ def encode_split(
         if cache:
             with atomic_directory(folder) as tmp:
                 table.save_to_disk(str(tmp))
-    columns = table.column_names
+    columns, arrow = table.column_names, table.with_format("arrow")[:]  # a pyarrow table of the rows, in order
     return EncodedSplit(
-        input_ids=table["input_ids"],
-        token_type_ids=table["token_type_ids"] if "token_type_ids" in columns else None,
-        labels=table["labels"] if "labels" in columns else [IGNORE_INDEX] * len(table),
+        input_ids=TokenRows.from_arrow(arrow.column("input_ids")),
+        token_type_ids=TokenRows.from_arrow(arrow.column("token_type_ids")) if "token_type_ids" in columns else None,
+        labels=arrow.column("labels").to_pylist() if "labels" in columns else [IGNORE_INDEX] * len(table),
         example_ids=np.asarray(table["example_id"], dtype=np.int64),
         task_type=spec.task_type,
         labelled=labelled,
-        pair_input_ids=table["pair_input_ids"] if siamese else None,
+        pair_input_ids=TokenRows.from_arrow(arrow.column("pair_input_ids")) if siamese else None,
     )
 
 

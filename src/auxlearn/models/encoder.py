@@ -16,6 +16,7 @@ from transformers.utils import logging as hf_logging
 
 from auxlearn.config_types import DEFAULT_MODEL
 from auxlearn.errors import AuxlearnError
+from auxlearn.models.cpu_dropout import use_bit_dropout
 
 _DEFAULT_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -57,8 +58,8 @@ def base_of(name: str | Path) -> str:
 
 def load_encoder(name: str):
     """The encoder, attending through PyTorch's ``scaled_dot_product_attention`` (transformers' default for BERT,
-    checked by a test): its fused kernel serves evaluation; in training, attention dropout sends it down the
-    unfused path, which is what ``bench/throughput.py`` measures."""
+    checked by a test), whose fused kernel serves evaluation; its dropout masks drawn as ``cpu_dropout.py`` says
+    (a quarter of torch's cost on a CPU; torch's own dropout elsewhere)."""
     path = resolve_model_name(name)
     what = f"the encoder in {path} (config.json and its weights)" if Path(path).is_dir() else f"encoder {name!r}"
     try:
@@ -70,7 +71,7 @@ def load_encoder(name: str):
     # PEFT saves this as the adapter's base_model_name_or_path: the hub id or the name as given, not this
     # install's folder, so that a saved adapter loads from another clone, machine or hub download.
     encoder.name_or_path = _DEFAULT_HUB_ID if name == DEFAULT_MODEL else name
-    return encoder
+    return use_bit_dropout(encoder)
 
 
 @lru_cache(maxsize=4)
