@@ -2,7 +2,8 @@
 
 ``examples/rte_single.yaml`` and ``examples/mrpc_single.yaml`` are trained per seed once in ``precision: fp32``
 and once in the default (``auto``: bfloat16 autocast on a CPU with bfloat16 units, bit dropout), and each
-run's *eval* score (the official validation set) is read after training; nothing is chosen here, so eval is only reported.
+run's *eval* score (the official validation set) is read after training; nothing is chosen here, so eval is only
+reported.
 Parity holds when the two eval means lie within one standard deviation of each other.
 
 Run: AUXLEARN_DATA_DIR=../shared/data .venv/bin/python bench/precision_parity.py [--seeds 0 1 2 3 4]

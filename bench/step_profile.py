@@ -161,7 +161,8 @@ def main() -> None:
     done = read_json(RESULT) if RESULT.is_file() else {}
     done[f"{args.precision}, {args.dropout} dropout"] = entry
     write_json_atomic(RESULT, done)
-    print(f"{args.precision}, {args.dropout} dropout: {entry['step_seconds'] * 1000:.0f} ms a step, {outcome.examples / step_seconds:.1f} ex/s")
+    print(f"{args.precision}, {args.dropout} dropout: {entry['step_seconds'] * 1000:.0f} ms a step, "
+          f"{outcome.examples / step_seconds:.1f} ex/s")
     for name, share in entry["phases_share"].items():
         print(f"  {name:<36}{100 * share:5.1f} %")
     print("  operators (self time):")

@@ -111,6 +111,9 @@ def experiment_dict(model_dir: str, **sections: Any) -> dict[str, Any]:
         "seed": 0,
         "seeds": [0],  # `run` trains 5 seeds by default; one keeps a test fast
         "objectives": {"head_warmup": 5},  # LM heads warmed briefly: 200 steps add seconds to each objective's test
+        # A 10-step baseline with two evaluations may end on its best one: `run` would train it again with more
+        # steps. tests/test_convergence.py tests that; elsewhere a run trains the steps its test names.
+        "baseline": {"converge": False},
     }
     for key, value in sections.items():
         if key in ("data", "train") and isinstance(value, dict):

@@ -98,6 +98,7 @@ def test_training_draws_the_masks_from_torch_seed(tiny_model_dir):
 def test_a_saved_encoder_loads_with_plain_transformers(tiny_model_dir, tmp_path):
     load_encoder(tiny_model_dir).save_pretrained(tmp_path)
     assert "_attn_implementation" not in json.loads((tmp_path / "config.json").read_text())
-    code = f"from transformers import AutoModel; print(AutoModel.from_pretrained({str(tmp_path)!r}).config._attn_implementation)"
+    code = ("from transformers import AutoModel; "
+            f"print(AutoModel.from_pretrained({str(tmp_path)!r}).config._attn_implementation)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "sdpa"

@@ -13,7 +13,8 @@ from .common import MissingResults, log
 
 TABLES: dict[str, Callable[[], str]] = {
     "demo": overview.demo, "precision": overview.precision, "training-speed": speed.training_speed,
-    "speed": speed.speed, "step-profile": speed.step_profile, "vs-transformers": speed.vs_transformers, "memory": overview.memory, "weighting-costs": overview.weighting_costs, "stage-costs": overview.stage_costs,
+    "speed": speed.speed, "step-profile": speed.step_profile, "vs-transformers": speed.vs_transformers,
+    "memory": overview.memory, "weighting-costs": overview.weighting_costs, "stage-costs": overview.stage_costs,
     "robustness": overview.robustness, "workers": overview.workers, "rte-recipes": overview.rte_recipes,
     "rte-probe": overview.rte_probe, "transfer-arms": transfer.transfer_arms,
     "transfer-pairs": transfer.transfer_pairs, "selection-compare": transfer.selection_compare, "aang": aang.aang,

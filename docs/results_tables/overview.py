@@ -66,11 +66,11 @@ def precision() -> str:
         rows.append([f"`examples/{example}` ({example_steps(example)} steps)",
                      f"{seeds[0]}–{seeds[-1]}",
                      f"{bf16['train_seconds_mean'] / 60:.1f} / {fp32['train_seconds_mean'] / 60:.1f}",
-                     f"{summary['train_speedup']:.2f}×",
                      f"{bf16['eval_mean']:.3f} ± {bf16['eval_std']:.3f}",
                      f"{fp32['eval_mean']:.3f} ± {fp32['eval_std']:.3f}",
                      mean_std_of(summary.get("auto_torch_dropout"))])
-    return table(["recipe", "seeds", "minutes of training, bf16 / fp32", "bf16 speed-up",
+    return table(["recipe", "seeds", "minutes of training, bf16 / fp32 (trained in different sessions: speed is "
+                  "`bench/throughput.py`'s)",
                   "eval main metric, bf16 (the default)", "eval main metric, fp32",
                   "bf16 with torch's dropout (the default before)"], rows)
 

@@ -101,7 +101,8 @@ def cmd_mix(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from auxlearn.pipeline import plan_pipeline, run_pipeline, summary_table
+    from auxlearn.pipeline import plan_pipeline, run_pipeline
+    from auxlearn.run_summary import summary_table
     from auxlearn.run_files import check_baseline_source
     from auxlearn.run_plan import format_plan
 

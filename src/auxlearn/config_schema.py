@@ -13,6 +13,7 @@ from typing import Any, Literal, Mapping, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from auxlearn.config_baseline import BaselineConfig
 from auxlearn.config_methods import AdapterConfig, MixConfig, SamplerConfig, SelectConfig, WeightingConfig
 from auxlearn.config_objectives import ObjectivesConfig
 from auxlearn.config_types import DEFAULT_MODEL, PairEncoding, Precision, Tracker
@@ -202,6 +203,7 @@ class Experiment(_Strict):
     task_files: list[str] = Field(default_factory=list)
     data: DataConfig = Field(default_factory=DataConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
     mix: MixConfig = Field(default_factory=MixConfig)
     transfer: TransferConfig = Field(default_factory=TransferConfig)

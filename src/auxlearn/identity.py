@@ -19,7 +19,7 @@ from auxlearn.train.device import config_precision
 
 # Where and how visibly a run trains, never what it trains.
 NEVER = ("name", "data.dir", "data.cache_dir", "train.progress", "train.device", "train.threads",
-         "train.checkpoint_every", "train.log_with")
+         "train.checkpoint_every", "train.log_with", "baseline")
 
 
 def config_identity(exp: Experiment, exclude: Iterable[str] = ()) -> dict[str, Any]:

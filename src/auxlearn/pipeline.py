@@ -17,8 +17,10 @@ from typing import Any, Optional
 import yaml
 
 from auxlearn.config import Experiment
+from auxlearn.convergence import converged_baseline
 from auxlearn.errors import AuxlearnError, DamagedFileError
 from auxlearn.experiment import Prepared, prepare, train_experiment, versions
+from auxlearn.handover import best_on_dev
 from auxlearn.identity import config_identity
 from auxlearn.io import read_json, read_json_mapping, write_json_atomic, write_text_atomic
 from auxlearn.mix import Mixer, Mixture, build_mixer
@@ -110,7 +112,8 @@ def _per_seed(exp: Experiment, prepared: Prepared, folder: Path, auxiliary: list
         results_by_seed[str(seed)] = {
             "best_step": results["best_step"], "steps": results["steps"], "primary_steps": results["primary_steps"],
             "planned_steps": results["planned_steps"], "seconds": results["seconds"],
-            "eval": results["eval"][exp.primary], **_degenerate(results, exp.primary),
+            "stopped": results.get("stopped", ""), "eval": results["eval"][exp.primary],
+            **_degenerate(results, exp.primary),
             "phases": [{k: p[k] for k in ("label", "tasks", "steps", "best_step", "seconds")}
                        for p in results["phases"]]}
     last = results  # every seed plans the same arm
@@ -148,12 +151,18 @@ def baseline_identity(exp: Experiment) -> dict[str, Any]:
 def reusable_baseline(exp: Experiment, source: Path) -> dict[str, Any]:
     """The baseline stage of the run folder ``source``, checked to have trained as this experiment's would."""
     stage = check_baseline_source(source)
-    theirs, mine = stage.get("identity") or {}, baseline_identity(exp)
+    theirs, mine = stage.get("identity") or {}, baseline_identity(with_baseline_steps(exp, stage))
     differing = sorted(k for k in {**theirs, **mine} if theirs.get(k) != mine.get(k))
     if differing:
         details = "; ".join(f"{k}: {theirs.get(k)!r} there, {mine.get(k)!r} here" for k in differing)
         raise AuxlearnError(f"--baseline-from {source}: its baseline was trained differently ({details})")
     return stage
+
+
+def with_baseline_steps(exp: Experiment, stage: dict[str, Any]) -> Experiment:
+    """``exp`` with the steps a reused baseline converged at, when that run extended the recipe as this one would."""
+    steps = (stage.get("convergence") or {}).get("steps")
+    return exp.variant(steps=steps) if exp.baseline.converge and steps and steps != exp.train.steps else exp
 
 
 def reuse_baseline(exp: Experiment, source: Path, run_dir: Path) -> dict[str, Any]:
@@ -204,13 +213,16 @@ def _pipeline(exp: Experiment, run_dir: Path, baseline_from: Optional[str | Path
     stages: dict[str, Any] = {}
     if baseline_from is not None:
         stages["baseline"] = reuse_baseline(exp, Path(baseline_from), run_dir)
+        exp = with_baseline_steps(exp, stages["baseline"])
     planned = priced_plan(exp, prepared, baseline_from) if plan else None
     if planned is not None:
         print(format_plan(planned), flush=True)
     write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False))
-    if baseline_from is None:
-        stages["baseline"] = {**_per_seed(exp, prepared, run_dir / "baseline", [], {"name": "uniform"}),
-                              "identity": baseline_identity(exp)}
+    signed = prepared.data[exp.primary].spec.signed
+    if baseline_from is None:  # trained again with more steps while the primary alone still improves on dev
+        exp, stages["baseline"] = converged_baseline(exp, run_dir, lambda e: {
+            **_per_seed(e, prepared, run_dir / "baseline", [], {"name": "uniform"}), "identity": baseline_identity(e)},
+            signed)
     selection = run_select(exp, run_dir, prepared)
     stages["select"] = {"method": selection.method, "selected": selection.selected, "scores": selection.scores,
                         "seconds": selection.seconds}
@@ -225,7 +237,7 @@ def _pipeline(exp: Experiment, run_dir: Path, baseline_from: Optional[str | Path
             stages["control"] = _control(exp, prepared, run_dir, stages["final"]["planned_steps"])
     else:  # "none" is an answer: the primary alone is the final model, and it is already trained
         stages["final"] = {**stages["baseline"], "same_as": "baseline", "seconds": 0.0}
-        stages["final"].pop("identity", None)
+        stages["final"].pop("identity", None), stages["final"].pop("convergence", None)
     baseline, final = stages["baseline"], stages["final"]
     results = {
         "primary": exp.primary,
@@ -236,6 +248,7 @@ def _pipeline(exp: Experiment, run_dir: Path, baseline_from: Optional[str | Path
         "ratios": stages.get("mix", {}).get("ratios", {exp.primary: 1.0}),
         "gain": _gain(final["eval"], baseline["eval"]),
         **({"control_gain": _gain(final["eval"], stages["control"]["eval"])} if "control" in stages else {}),
+        "best_model": best_on_dev(stages, signed),
         "seconds": {**{name: stage["seconds"] for name, stage in stages.items()},
                     "total": time.perf_counter() - started},
         **({"plan": planned.to_json()} if planned is not None else {}),
@@ -244,37 +257,6 @@ def _pipeline(exp: Experiment, run_dir: Path, baseline_from: Optional[str | Path
     }
     write_json_atomic(run_dir / "results.json", results)
     return results
-
-
-def summary_table(results: dict[str, Any]) -> str:
-    """The closing table of `auxlearn run`: baseline, control and final, the gains, the selection with its scores,
-    the ratios, the protocol."""
-    stages = results["stages"]
-    lines = [f"primary {results['primary']} ({results['metric']} on eval), seeds {results['seeds']}",
-             f"  {'arm':<10}{'mean':>8}{'std':>8}{'steps':>8}   per seed"]
-    for name in ("baseline", "control", "final"):
-        if name not in stages:
-            continue
-        stage = stages[name]
-        per_seed = ", ".join(f"{s}: {v:.4f}" for s, v in stage["eval"].items())
-        steps = stage.get("planned_steps", "")
-        lines.append(f"  {name:<10}{stage['mean']:>8.4f}{stage['std']:>8.4f}{steps:>8}   {per_seed}")
-    for key, label in (("gain", "final - baseline"), ("control_gain", "final - control")):
-        if key in results:
-            lines.append(f"  {label:<18}{results[key]['mean']:>+8.4f} ± {results[key]['std']:.4f}")
-    final = stages["final"]
-    if final.get("same_as") == "baseline":
-        lines.append("final: no candidate beat the primary alone, so the final model is the baseline")
-    elif "protocol" in final:
-        lines.append(f"protocol: {final['protocol']} ({final['protocol_rule']}); budget {final['budget']}")
-    select = stages["select"]
-    lines.append(f"selection ({select['method']}): " + (", ".join(select["selected"]) or "no auxiliary task"))
-    for task, score in sorted(select["scores"].items(), key=lambda kv: -kv[1]):
-        mark = "*" if task in select["selected"] else " "
-        lines.append(f"  {mark} {task:<18}{score:>8.4f}")
-    lines.append("ratios: " + ", ".join(f"{t} {r:g}" for t, r in results["ratios"].items()))
-    lines.append("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in results["seconds"].items()))
-    return "\n".join(lines)
 
 
 def check_candidates(exp: Experiment, command: str, generated: bool = False) -> None:

@@ -61,6 +61,31 @@ def context_text(data: RunData) -> str:
     return " ".join(p for p in parts if p)
 
 
+def handover_text(data: RunData) -> str:
+    """Which arm's models the run hands over, chosen on dev (``handover.py``); empty for runs made before."""
+    best = data.results.get("best_model")
+    if not best:
+        return ""
+    means = ", ".join(f"{arm} {mean:.3f}" for arm, mean in best["dev_means"].items())
+    return (f"The models to keep are the {best['arm']} arm's ({best['models'][0]} and the other seeds'): the best "
+            f"on dev, mean dev {data.metric} {means}. Eval, which the comparisons above report, chose nothing.")
+
+
+def convergence_text(data: RunData) -> str:
+    """Whether the primary alone had stopped improving on dev, attempt by attempt (``convergence.py``)."""
+    record = data.results["stages"]["baseline"].get("convergence") or {}
+    if not record.get("checked"):
+        return ""
+    attempts = "; ".join(f"after {a['steps']} steps its best dev evaluation was among the last "
+                         f"{record['last_evaluations']} in {a['rising_seeds']} of {len(a['seeds'])} seeds"
+                         for a in record["attempts"])
+    if record["extended"]:
+        return (f"Baseline: {data.primary} alone was still improving on dev after the recipe's "
+                f"{record['recipe_steps']} steps, so it trained again with more ({attempts}); every arm of the run "
+                f"then trained with {record['steps']} steps. Verdict: {record['verdict']}.")
+    return f"Baseline: {record['verdict']} at {record['steps']} steps ({attempts})."
+
+
 def _glance_table(data: RunData) -> Table:
     results, stages = data.results, data.results["stages"]
     select = stages.get("select", {})
@@ -160,6 +185,9 @@ def build_report(data: RunData) -> Report:
     arms = arms_table(data)
     if arms is not None:
         blocks.append(arms)
+    handover = handover_text(data)
+    if handover:
+        blocks.append(Paragraph(handover, "handover"))
     top = Section("Headline: did the auxiliary tasks help?", "headline-section",
                   [*blocks, Paragraph(context_text(data)), _glance_table(data)])
 
@@ -170,6 +198,9 @@ def build_report(data: RunData) -> Report:
                 "reward_dev_size is set.")
     if not data.curves:
         curves.blocks.append(Paragraph("No metrics.jsonl found."))
+    convergence = convergence_text(data)
+    if convergence:
+        curves.blocks.append(Paragraph(convergence, "convergence"))
 
     costs = _costs_section(data)
     versions = data.results.get("versions") or {}
