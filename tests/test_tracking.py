@@ -91,14 +91,16 @@ def test_train_logs_its_phases_one_after_the_other_to_mlflow(tmp_path, tiny_mode
 
 
 def test_the_bandit_logs_its_utilities(tmp_path, make_experiment):
-    exp = make_experiment(auxiliary=["mrpc"], train={"log_with": ["tensorboard"]},
+    # STS-B's correlation moves with every update of a tiny model (RTE's accuracy on 16 dev pairs can sit still for
+    # the whole bandit, its rewards then all 1/2 and the utilities on the prior's mean).
+    exp = make_experiment(primary="stsb", auxiliary=["mrpc"], train={"log_with": ["tensorboard"]},
                           select={"method": "autosem", "rounds": 4, "round_steps": 2, "reward_dev_size": 16,
                                   "threshold": None, "top_k": 1, "min_plays": 0})
     run_select(exp, tmp_path / "run")
     runs, tags = scalars(tmp_path / "run" / "tracking" / "test")
     (name,) = tags  # the bandit's one joint run, named by its folder
     assert name.startswith("select/")
-    utilities = [runs.Scalars(name, f"sampler/utility/{task}") for task in ("rte", "mrpc")]
+    utilities = [runs.Scalars(name, f"sampler/utility/{task}") for task in ("stsb", "mrpc")]
     assert [len(events) for events in utilities] == [8, 8]  # every step
     assert {event.value for events in utilities for event in events} != {0.5}  # they move off the prior's mean
 

@@ -38,7 +38,7 @@ DEMO_MACHINES = {
 
 MEMORY_JOBS = {"demo": "`make demo`'s job (`auxlearn run examples/demo.yaml`, 5 seeds)",
                "rte_single_train": "`auxlearn train examples/rte_single.yaml`",
-               "rte_single_train_mmap_1mib": "the same with the allocator settings before (1 MiB mmap, 128 KiB trim)",
+               "rte_single_train_mmap_8mib": "the same with 8 MiB mmap and trim thresholds (faster, higher peak)",
                "demo_short": "the demo's run, 10 steps, 3 seeds",
                "demo_short_without_release": "the same, finished runs not collected (the code before the fix)"}
 

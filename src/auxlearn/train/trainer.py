@@ -24,7 +24,6 @@ from typing import Any, Mapping, Optional
 
 import torch
 
-from auxlearn.allocator import release_free_pages
 from auxlearn.config_schema import TrainConfig
 from auxlearn.data.batching import EndlessBatches
 from auxlearn.data.task_data import TaskData
@@ -254,7 +253,6 @@ class Trainer:
             progress.metrics_bytes = append_jsonl(self.out_dir / "metrics.jsonl", record)
         self.watch.evaluation(progress.step, dev)
         progress.losses = {}
-        release_free_pages()  # what training and scoring freed goes back to the system (allocator.py)
         if not self.evaluate:  # the training losses are recorded; the last weights are kept
             return False
         score = self._signed(dev[self.primary]["main"])
