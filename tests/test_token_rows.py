@@ -21,11 +21,10 @@ def _padded_by_hand(rows, indices, fill, width=None):
 
 
 @pytest.mark.parametrize("make", [
-    lambda: TokenRows.from_lists(ROWS),
     lambda: TokenRows.from_arrow(pa.array(ROWS, type=pa.list_(pa.int32()))),
     lambda: TokenRows.from_arrow(pa.chunked_array([pa.array(ROWS[:2]), pa.array(ROWS[2:])])),
     lambda: TokenRows.from_arrow(pa.array([[1, 1]] + ROWS + [[2]]).slice(1, len(ROWS))),  # offsets not from 0
-], ids=["lists", "arrow", "chunks", "slice"])
+], ids=["arrow", "chunks", "slice"])
 def test_rows_lengths_and_padded_batches_are_those_of_the_lists(make):
     rows = make()
     assert len(rows) == len(ROWS) and list(rows) == ROWS and rows[3] == ROWS[3] and rows == ROWS

@@ -17,28 +17,20 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-from functools import lru_cache
 
 # mallopt's parameters (malloc.h)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
 SETTINGS = {M_ARENA_MAX: 2, M_TRIM_THRESHOLD: 128 * 1024, M_MMAP_THRESHOLD: 1024 * 1024}
 
 
-@lru_cache(maxsize=1)
-def _glibc():
-    """glibc, or None where the C library is another (no ``mallopt``)."""
-    name = ctypes.util.find_library("c")
-    try:
-        library = ctypes.CDLL(name) if name else None
-        return library if library is not None and hasattr(library, "mallopt") else None
-    except OSError:
-        return None
-
-
 def return_freed_memory() -> bool:
     """Apply ``SETTINGS`` through glibc's ``mallopt``; False where the C library is not glibc."""
-    glibc = _glibc()
-    if glibc is None:
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):
         return False
-    return all(glibc.mallopt(ctypes.c_int(param), ctypes.c_int(value)) == 1 for param, value in SETTINGS.items())
+    if mallopt is None:
+        return False
+    return all(mallopt(ctypes.c_int(param), ctypes.c_int(value)) == 1 for param, value in SETTINGS.items())
 

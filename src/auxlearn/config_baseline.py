@@ -25,3 +25,7 @@ class BaselineConfig(BaseModel):
                                                              "None: 4x train.steps")
     last_evaluations: int = Field(2, ge=1, description="a seed whose best dev evaluation is among its last this "
                                                        "many (and that early stopping did not end) was still rising")
+
+    def cap(self, steps: int) -> int:
+        """The most steps an extension of a ``steps``-step recipe reaches."""
+        return max(self.max_steps or 4 * steps, steps)

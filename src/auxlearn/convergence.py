@@ -11,13 +11,13 @@ always the baseline the run compares against.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable
 
 from auxlearn.config_schema import Experiment
 from auxlearn.io import read_json, write_json_atomic
+from auxlearn.report_kit.run_data import dev_points
 
 ATTEMPTS = "baseline_attempts"
 CHECK_FILE = "attempt.json"
@@ -26,15 +26,7 @@ CHECK_FILE = "attempt.json"
 def dev_curve(folder: Path, primary: str) -> list[tuple[int, float]]:
     """(step, the primary's dev main metric) at each evaluation of one trained arm, from its metrics.jsonl."""
     path = folder / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    curve = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line) if line.strip() else {}
-        dev = (record.get("dev") or {}).get(primary) or {}
-        if "main" in dev:
-            curve.append((int(record["step"]), float(dev["main"])))
-    return curve
+    return [(step, value) for step, value, _ in dev_points(path, primary)] if path.is_file() else []
 
 
 def still_rising(curve: list[tuple[int, float]], signed: Callable[[float], float], last: int, stopped: str) -> bool:
@@ -65,7 +57,7 @@ def converged_baseline(exp: Experiment, run_dir: Path, train_baseline: Callable[
     """The experiment with the steps its primary alone needed, and that baseline's stage (``train_baseline`` trains
     it into ``run_dir/baseline``) with its ``convergence`` record."""
     settings = exp.baseline
-    cap = max(settings.max_steps or 4 * exp.train.steps, exp.train.steps)
+    cap = settings.cap(exp.train.steps)
     attempts: list[dict[str, Any]] = []
     current = exp
     while True:

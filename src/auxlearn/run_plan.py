@@ -75,7 +75,7 @@ def plan_run(exp: Experiment, prepared: Prepared, baseline_from: Optional[str | 
     mixer = build_mixer(exp.mix.method, exp.mix.options)
     seeds = exp.run_seeds
     alone = {"auxiliary": [], "sampler": {"name": "uniform"}, "scored": True}
-    extended = (f"trained again with up to {exp.baseline.max_steps or 4 * exp.train.steps:,} steps, and every later "
+    extended = (f"trained again with up to {exp.baseline.cap(exp.train.steps):,} steps, and every later "
                 "stage with them, while it still improves on dev" if exp.baseline.converge else "")
     baseline = (StagePlan(f"reused from {baseline_from}") if baseline_from is not None else
                 StagePlan(f"{exp.primary} alone", [context.arm(f"seed_{s}", seed=s, **alone) for s in seeds],

@@ -14,11 +14,9 @@ from auxlearn.data.token_rows import TokenRows
 GROUP_WINDOW_BATCHES = 50
 
 
-def _pad(rows: Sequence[Sequence[int]], indices: Sequence[int], fill: int,
+def _pad(rows: TokenRows, indices: Sequence[int], fill: int,
          width: Optional[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """The rows at ``indices`` padded with ``fill`` to the longest (or to ``width``), and their attention mask."""
-    if not isinstance(rows, TokenRows):  # a split built in memory (lists)
-        rows, indices = TokenRows.from_lists([rows[i] for i in indices]), np.arange(len(indices))
     matrix, real = rows.padded(indices, fill, width)
     return torch.from_numpy(matrix), torch.from_numpy(real.astype(np.int64))
 

@@ -40,13 +40,13 @@ class EncodedSplit:
     Siamese pairs keep the second text's tokens in ``pair_input_ids``; ``input_ids`` then hold the first text.
     The labels are in the form ``task_type`` encodes them, and it is what stacks them into batches."""
 
-    input_ids: Sequence[Sequence[int]]  # TokenRows when read from an encoding, else lists
-    token_type_ids: Optional[Sequence[Sequence[int]]]
+    input_ids: TokenRows
+    token_type_ids: Optional[TokenRows]
     labels: list[Any]  # int (classification), float (regression), list[int] (tagging, -100 off first sub-words)
     example_ids: np.ndarray
     task_type: TaskType
     labelled: bool = True
-    pair_input_ids: Optional[Sequence[Sequence[int]]] = None
+    pair_input_ids: Optional[TokenRows] = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -54,32 +54,22 @@ class EncodedSplit:
     @property
     def lengths(self) -> np.ndarray:
         """Tokens per example (both texts of a siamese pair), for length grouping and token counts."""
-        lengths = _row_lengths(self.input_ids)
+        lengths = self.input_ids.lengths
         if self.pair_input_ids is not None:
-            lengths = lengths + _row_lengths(self.pair_input_ids)
+            lengths = lengths + self.pair_input_ids.lengths
         return lengths
 
     def select(self, indices: Sequence[int]) -> "EncodedSplit":
         indices = list(indices)
         return EncodedSplit(
-            input_ids=_take(self.input_ids, indices),
-            token_type_ids=None if self.token_type_ids is None else _take(self.token_type_ids, indices),
+            input_ids=self.input_ids.take(indices),
+            token_type_ids=None if self.token_type_ids is None else self.token_type_ids.take(indices),
             labels=[self.labels[i] for i in indices],
             example_ids=self.example_ids[indices],
             task_type=self.task_type,
             labelled=self.labelled,
-            pair_input_ids=None if self.pair_input_ids is None else _take(self.pair_input_ids, indices),
+            pair_input_ids=None if self.pair_input_ids is None else self.pair_input_ids.take(indices),
         )
-
-
-def _row_lengths(rows: Sequence[Sequence[int]]) -> np.ndarray:
-    if isinstance(rows, TokenRows):
-        return rows.lengths
-    return np.fromiter((len(ids) for ids in rows), dtype=np.int64, count=len(rows))
-
-
-def _take(rows: Sequence[Sequence[int]], indices: list[int]) -> Sequence[Sequence[int]]:
-    return rows.take(indices) if isinstance(rows, TokenRows) else [rows[i] for i in indices]
 
 
 def _digest(data: bytes, length: int = 16) -> str:

@@ -26,12 +26,6 @@ class TokenRows(Sequence):
         array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         return cls(array.values.to_numpy(zero_copy_only=False), array.offsets.to_numpy())
 
-    @classmethod
-    def from_lists(cls, rows: Sequence[Sequence[int]]) -> "TokenRows":
-        lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
-        values = np.fromiter((t for row in rows for t in row), dtype=np.int64, count=int(lengths.sum()))
-        return cls(values, np.concatenate([[0], np.cumsum(lengths)]))
-
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
@@ -56,18 +50,23 @@ class TokenRows(Sequence):
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    def _spans(self, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Where the rows at ``indices`` start in the flat array, and their lengths (read for those rows only:
+        a batch does not diff the whole split's offsets)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        starts = self.offsets[indices]
+        return starts, self.offsets[indices + 1] - starts
+
     def take(self, indices: Sequence[int]) -> "TokenRows":
         """The rows at ``indices``, in that order, as rows of their own."""
-        indices = np.asarray(indices, dtype=np.int64)
-        starts, lengths = self.offsets[indices], self.lengths[indices]
+        starts, lengths = self._spans(indices)
         return TokenRows(self.values[_positions(starts, lengths, int(lengths.max(initial=0)))[1]],
                          np.concatenate([[0], np.cumsum(lengths)]))
 
     def padded(self, indices: Sequence[int], fill: int, width: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
         """The rows at ``indices`` padded with ``fill`` to ``width`` (default: the longest), and where they are real."""
-        indices = np.asarray(indices, dtype=np.int64)
-        lengths = self.lengths[indices]
-        real, positions = _positions(self.offsets[indices], lengths, width or int(lengths.max(initial=0)))
+        starts, lengths = self._spans(indices)
+        real, positions = _positions(starts, lengths, width or int(lengths.max(initial=0)))
         matrix = np.full(real.shape, fill, dtype=np.int64)
         matrix[real] = self.values[positions]
         return matrix, real

@@ -115,17 +115,21 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _curve(path: Path, primary: str, label: str, group: str) -> Optional[Curve]:
-    steps, values, seconds = [], [], []
+def dev_points(path: Path, primary: str) -> list[tuple[int, float, float]]:
+    """(step, the primary's dev main metric, seconds) at each evaluation recorded in a metrics.jsonl."""
+    points = []
     for record in read_jsonl(path):
         try:
             value = float(record["dev"][primary]["main"])
         except (KeyError, TypeError, ValueError):
             continue
-        steps.append(int(record["step"]))
-        values.append(value)
-        seconds.append(float(record.get("seconds", float("nan"))))
-    return Curve(label, group, steps, values, seconds) if steps else None
+        points.append((int(record["step"]), value, float(record.get("seconds", float("nan")))))
+    return points
+
+
+def _curve(path: Path, primary: str, label: str, group: str) -> Optional[Curve]:
+    points = dev_points(path, primary)
+    return Curve(label, group, *map(list, zip(*points))) if points else None
 
 
 def _seed_key(path: Path) -> tuple[int, str]:
