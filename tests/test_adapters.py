@@ -277,3 +277,18 @@ def test_each_task_of_lora_per_task_trains_its_own(tiny_model_dir):
         assert torch.equal(now[:, 1], value[:, 1]), name  # mrpc's, untouched
     weights = torch.tensor(model.routing()["mean"])
     torch.testing.assert_close(weights[:, 0], torch.eye(2))
+
+
+def test_full_fine_tuning_can_keep_the_word_embeddings_as_pretrained(tiny_model_dir):
+    model = _model(tiny_model_dir, "full", {"freeze_word_embeddings": True})
+    embeddings = model.encoder.get_input_embeddings().weight
+    before = {n: p.detach().clone() for n, p in model.encoder.named_parameters()}
+    optimizer = build_optimizers(model, TASKS, per_task=False, lr=1e-2, weight_decay=0.01,
+                                 schedule=linear_warmup_decay(3, 0), global_step=lambda: 0)["rte"][0]
+    assert not any(p is embeddings for group in optimizer.param_groups for p in group["params"])
+    whole = _model(tiny_model_dir, "full")
+    for trained in (model, whole):
+        _train(trained, TASKS)
+    changed = [{n for n, p in m.encoder.named_parameters() if not torch.equal(p, before[n])} for m in (model, whole)]
+    assert "embeddings.word_embeddings.weight" in changed[1]
+    assert changed[0] == changed[1] - {"embeddings.word_embeddings.weight"}  # only the token matrix stays

@@ -31,7 +31,9 @@ def speed() -> str:
          f"{conc['two_shared_ratio']:.2f}× with auxlearn's thread share, {conc['two_all_cores_ratio']:.2f}× with a "
          "thread per core in each (PyTorch's default)"],
         ["trainer vs a plain PyTorch loop over the same batches (both bf16 + fused AdamW)",
-         f"{plain['ratio']:.2f}× examples/s"],
+         f"{plain['ratio']:.3f}× examples/s" + (
+             f" (95 % interval {plain['ratio_interval'][0]:.3f} to {plain['ratio_interval'][1]:.3f}, "
+             f"{len(plain['paired_ratios'])} alternating pairs)" if "ratio_interval" in plain else "")],
         ["dynamic padding + length grouping vs padding to 128", f"{pad['speedup']:.1f}× examples/s"],
         ["training FLOP/s vs the matmul peaks", f"{flops['achieved_training_flop_per_s'] / 1e9:.0f} GFLOP/s: "
                                                 f"{flops['share_of_bf16_peak']:.0%} of the bf16 peak, "
