@@ -68,11 +68,24 @@ def precision() -> str:
                      f"{bf16['train_seconds_mean'] / 60:.1f} / {fp32['train_seconds_mean'] / 60:.1f}",
                      f"{bf16['eval_mean']:.3f} ± {bf16['eval_std']:.3f}",
                      f"{fp32['eval_mean']:.3f} ± {fp32['eval_std']:.3f}",
-                     mean_std_of(summary.get("auto_torch_dropout"))])
+                     mean_std_of(summary.get("auto_torch_dropout")),
+                     frozen_of(summary)])
     return table(["recipe", "seeds", "minutes of training, bf16 / fp32 (trained in different sessions: speed is "
                   "`bench/throughput.py`'s)",
                   "eval main metric, bf16 (the default)", "eval main metric, fp32",
-                  "bf16 with torch's dropout (the default before)"], rows)
+                  "bf16 with torch's dropout (the default before)",
+                  "the default with the word embeddings frozen (paired difference from the default)"], rows)
+
+
+def frozen_of(summary: dict) -> str:
+    stats = summary.get(FROZEN)
+    if not stats:
+        return "–"
+    difference, spread = summary["vs_auto"][FROZEN]["paired_difference"]
+    return f"{mean_std_of(stats)} ({difference:+.3f} ± {spread:.3f})"
+
+
+FROZEN = "auto_frozen_word_embeddings"
 
 
 def mean_std_of(stats) -> str:
