@@ -23,7 +23,7 @@ from machine import machine
 from auxlearn.config_files import load_experiment
 from auxlearn.experiment import prepare, train_experiment
 from auxlearn.io import write_json_atomic
-from auxlearn.stats import mean_std
+from auxlearn.stats import mean_std, paired_t
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {"rte": ROOT / "examples" / "rte_single.yaml", "mrpc": ROOT / "examples" / "mrpc_single.yaml"}
@@ -33,6 +33,12 @@ ARMS = {"auto": ["train.precision=auto"], "fp32": ["train.precision=fp32"],
         "auto_frozen_word_embeddings": ["train.precision=auto", "adapter.freeze_word_embeddings=true"]}
 # Recorded, not trained again (no setting brings its code back): the default before bit dropout (torch's masks).
 PREVIOUS = "auto_torch_dropout"
+
+
+def interval(reference: dict, candidate: dict) -> list:
+    """The 95 % paired t-interval of candidate - reference."""
+    comparison = paired_t(reference, candidate)
+    return [comparison.low, comparison.high]
 
 
 def summarise(record: dict) -> dict:
@@ -57,7 +63,9 @@ def summarise(record: dict) -> dict:
             stats[PREVIOUS] = {"eval_mean": mean, "eval_std": std}
         gaps = {arm: {"gap": abs(stats["auto"]["eval_mean"] - stats[arm]["eval_mean"]),
                       "paired_difference": mean_std([runs[arm][s]["eval"] - runs["auto"][s]["eval"] for s in seeds]),
-                      "train_speedup": stats[arm]["train_seconds_mean"] / stats["auto"]["train_seconds_mean"]}
+                      "paired_interval": interval({s: runs["auto"][s]["eval"] for s in seeds},
+                                                  {s: runs[arm][s]["eval"] for s in seeds}),
+                      "train_seconds_vs_auto": stats[arm]["train_seconds_mean"] / stats["auto"]["train_seconds_mean"]}
                 for arm in ARMS if arm != "auto" and arm in stats}
         for arm, gap in gaps.items():
             gap["within_one_std"] = gap["gap"] <= min(stats["auto"]["eval_std"], stats[arm]["eval_std"])

@@ -74,15 +74,17 @@ def precision() -> str:
                   "`bench/throughput.py`'s)",
                   "eval main metric, bf16 (the default)", "eval main metric, fp32",
                   "bf16 with torch's dropout (the default before)",
-                  "the default with the word embeddings frozen (paired difference from the default)"], rows)
+                  "the default with the word embeddings frozen (paired difference from the default)"],
+                 rows).replace("%", " %")
 
 
 def frozen_of(summary: dict) -> str:
     stats = summary.get(FROZEN)
     if not stats:
         return "–"
-    difference, spread = summary["vs_auto"][FROZEN]["paired_difference"]
-    return f"{mean_std_of(stats)} ({difference:+.3f} ± {spread:.3f})"
+    gap = summary["vs_auto"][FROZEN]
+    low, high = gap["paired_interval"]
+    return f"{mean_std_of(stats)} ({gap['paired_difference'][0]:+.3f}, 95% interval {low:+.3f} to {high:+.3f})"
 
 
 FROZEN = "auto_frozen_word_embeddings"
