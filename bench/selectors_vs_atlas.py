@@ -10,6 +10,10 @@ row of the atlas, whose gains were measured on P's official validation split:
 * Spearman's rho between the selector's scores and the atlas gains;
 * cost: the selection's seconds, and as a multiple of one run of P alone.
 
+Each is scored twice, against the two gains the atlas measures (``atlas/table.py``): over the control (P alone for
+as many steps as the pair: does the candidate help beyond training longer, as `run`'s final model is judged; the
+headline) and over P alone on its own recipe (which also credits the extra steps a pair gave an undertrained P).
+
 Nothing a selector learns from the atlas includes P's row: the ``atlas`` selector always leaves the primary's own
 row out. ``exhaustive`` is read off the atlas's cells rather than trained again: its trials are the atlas's pair
 and alone cells of seeds 0-2 (the same settings), its evidence their dev scores, its cost their seconds.
@@ -53,7 +57,9 @@ FREE = {  # selectors that train nothing: name in the results -> (method, option
     "similarity": ("similarity", {}),
     "atlas": ("atlas", {"atlas": str(ATLAS)}),
     "atlas_uniform": ("atlas", {"atlas": str(ATLAS), "weighting": "uniform"}),
+    "atlas_from_alone_gains": ("atlas", {"atlas": str(ATLAS), "reference": "alone"}),
 }
+REFERENCES = ("control", "alone")  # the first is the headline
 TRAINED = {"alignment": ("alignment", {}), "autosem": ("autosem", {}), "gradts": ("gradts", {})}
 EXHAUSTIVE_SEEDS = 3
 
@@ -67,11 +73,12 @@ def main() -> None:
                              "atlas still being computed; no claim)")
     args = parser.parse_args()
     out, table_md = (WORK / "preview.json", WORK / "preview.md") if args.preview else (OUT, TABLE)
-    atlas, table, doc = load_atlas(CONFIG), read_atlas(ATLAS), read_json(ATLAS)
+    atlas, doc = load_atlas(CONFIG), read_json(ATLAS)
+    tables = {reference: read_atlas(ATLAS, reference) for reference in REFERENCES}
     results = read_json(out) if out.is_file() else {}
     results.setdefault("selections", {})
     seeds = 1 if args.preview else doc["settings"]["seeds"]["initial"]
-    complete = [p for p in atlas.config.primaries if _row_complete(doc, p, seeds)]
+    complete = [p for p in atlas.config.primaries if _row_complete(doc, tables, p, seeds)]
     for primary in complete:
         exp = atlas.experiment(primary, atlas.candidates_of(primary), atlas.seed)
         prepared = prepare(exp)
@@ -86,8 +93,10 @@ def main() -> None:
                                           "seconds": time.perf_counter() - started, "details": selection.details}
             write_json_atomic(out, results)
         results["selections"][f"{primary}/exhaustive"] = _exhaustive(doc, primary)
-    results["scores"] = _score(doc, table, results["selections"], complete)
+    results["scores"] = _score(doc, tables["control"], results["selections"], complete)
     results["summary"] = _summary(results["scores"])
+    results["scores_vs_alone"] = _score(doc, tables["alone"], results["selections"], complete)
+    results["summary_vs_alone"] = _summary(results["scores_vs_alone"])
     results["machine"] = machine()
     results["atlas"] = {"cells_done": doc["cells_done"], "cells_planned": doc["cells_planned"],
                         "complete": doc["complete"], "primaries_scored": complete}
@@ -96,10 +105,13 @@ def main() -> None:
     print(_markdown(results))
 
 
-def _row_complete(doc: dict, primary: str, seeds: int) -> bool:
-    """Every pair of the row has ``seeds`` seeds (the initial ones: a partial row would score a selector on noise)."""
-    row = doc["rows"][primary]
-    return bool(row["pairs"]) and all(p.get("n", 0) >= seeds for p in row["pairs"].values())
+def _row_complete(doc: dict, tables: dict, primary: str, seeds: int) -> bool:
+    """Every pair of the row has a gain of ``seeds`` seeds over each reference (the initial seeds: a partial row would
+    score a selector on noise)."""
+    pairs = doc["rows"][primary]["pairs"]
+    return bool(pairs) and all(
+        len(table.pairs.get(primary, {})) == len(pairs) and all(p.n >= seeds for p in table.pairs[primary].values())
+        for table in tables.values())
 
 
 def _exhaustive(doc: dict, primary: str) -> dict[str, Any]:
@@ -174,21 +186,14 @@ def _neg(value):
 
 
 def _markdown(results: dict[str, Any]) -> str:
-    summary = results["summary"]
     lines = [f"Selectors scored against the atlas, leave one primary out ({len(results['atlas']['primaries_scored'])} "
              f"primaries: {', '.join(results['atlas']['primaries_scored'])}; atlas {results['atlas']['cells_done']} of "
              f"{results['atlas']['cells_planned']} cells).", "",
-             "| selector | mean regret@1, points | harmful picks | mean Spearman ρ | cost, baseline runs | "
-             f"regret − {summary['best']}'s, points (95 % CI over primaries) |",
-             "|---|---|---|---|---|---|"]
-    for name, row in sorted(summary["selectors"].items(), key=lambda kv: kv[1]["regret_points"]):
-        rho = "–" if row["spearman"] is None else f"{row['spearman']:+.2f}"
-        versus = row.get(f"regret_minus_{summary['best']}")
-        interval = "–" if not versus else (f"{versus['mean']:+.1f}" + (
-            f" ({versus['low']:+.1f} to {versus['high']:+.1f})" if versus["low"] is not None else ""))
-        harmful = row["harmful_picks"]
-        lines.append(f"| {name} | {row['regret_points']:.2f} | {harmful} | {rho} | {row['baseline_runs']:.2f} | "
-                     f"{interval} |")
+             "Against the gains over the control (the primary alone for as many steps as the pair):", "",
+             *_summary_lines(results["summary"]), "",
+             "Against the gains over the primary alone on its own recipe:", "",
+             *_summary_lines(results["summary_vs_alone"]), "",
+             "Per primary, over the control: each selector's first picks (regret@1, points):"]
     lines += ["", "| primary | best candidate (gain) | " + " | ".join(sorted(results["scores"])) + " |",
               "|---|---|" + "---|" * len(results["scores"])]
     for primary in results["atlas"]["primaries_scored"]:
@@ -200,6 +205,21 @@ def _markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {primary} | {scored['best']} ({100 * scored['best_gain']:+.1f}) | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _summary_lines(summary: dict[str, Any]) -> list[str]:
+    lines = ["| selector | mean regret@1, points | harmful picks | mean Spearman ρ | cost, baseline runs | "
+             f"regret − {summary['best']}'s, points (95 % CI over primaries) |",
+             "|---|---|---|---|---|---|"]
+    for name, row in sorted(summary["selectors"].items(), key=lambda kv: kv[1]["regret_points"]):
+        rho = "–" if row["spearman"] is None else f"{row['spearman']:+.2f}"
+        versus = row.get(f"regret_minus_{summary['best']}")
+        interval = "–" if not versus else (f"{versus['mean']:+.1f}" + (
+            f" ({versus['low']:+.1f} to {versus['high']:+.1f})" if versus["low"] is not None else ""))
+        harmful = row["harmful_picks"]
+        lines.append(f"| {name} | {row['regret_points']:.2f} | {harmful} | {rho} | {row['baseline_runs']:.2f} | "
+                     f"{interval} |")
+    return lines
 
 
 if __name__ == "__main__":

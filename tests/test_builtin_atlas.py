@@ -31,12 +31,16 @@ def test_the_committed_atlas_cells_keep_their_identity():
 
 def test_the_committed_atlas_reads_back_for_the_atlas_selector():
     doc = json.loads(COMMITTED.read_text(encoding="utf-8"))
-    table = read_atlas(COMMITTED)
-    assert table.encoder == load_atlas(CONFIG).experiment("rte", [], 0).model
+    alone, control = read_atlas(COMMITTED, "alone"), read_atlas(COMMITTED)
+    assert alone.encoder == load_atlas(CONFIG).experiment("rte", [], 0).model
     for primary, row in doc["rows"].items():
         for candidate, entry in row["pairs"].items():
             if entry.get("gain"):
-                assert table.pairs[primary][candidate].gain == pytest.approx(entry["gain"]["mean"])
+                assert alone.pairs[primary][candidate].gain == pytest.approx(entry["gain"]["mean"])
+            if entry.get("control_gain"):  # every pair of this atlas trains longer than its primary's recipe
+                assert control.pairs[primary][candidate].gain == pytest.approx(entry["control_gain"]["mean"])
+            elif entry.get("gain"):
+                assert candidate not in control.pairs.get(primary, {})  # its control is not trained yet
 
 
 def test_a_cells_identity_does_not_depend_on_where_the_checkout_lies(tmp_path):

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from auxlearn.atlas.scoring import score_selection
-from auxlearn.atlas.table import Pair
+from auxlearn.atlas.table import Pair, read_atlas
+from auxlearn.errors import DamagedFileError
 from auxlearn.cli import main
 from auxlearn.config import experiment_from_dict
 from auxlearn.data.encode import default_cache_dir
@@ -114,6 +115,27 @@ def rte_stage(make_experiment, tmp_path_factory):
     exp = make_experiment(auxiliary=["mrpc", "cola"],
                           data={"max_train_examples": 16, "dev_size": 8, "max_length": 32})
     return Stage(exp, prepare(exp), tmp_path_factory.mktemp("stage"))
+
+
+def test_a_pair_is_read_against_its_control_or_against_the_primary_alone(tmp_path):
+    """A pair that trained longer than the primary's recipe is judged against the primary alone for as long (its
+    control); one that did not, against the alone run, which is then its control."""
+    gain = {"mean": 0.03, "low": 0.01, "high": 0.05, "n": 3}
+    control_gain = {"mean": -0.02, "low": -0.04, "high": -0.01, "n": 3}
+    doc = {"format": "auxlearn-atlas", "encoder": "m", "rows": {"rte": {"baseline_steps": 100, "pairs": {
+        "mnli": {"planned_steps": 200, "gain": gain, "control_gain": control_gain},
+        "qqp": {"planned_steps": 100, "gain": gain},
+        "sst2": {"planned_steps": 200, "gain": gain}}}}}  # its control not trained yet
+    path = tmp_path / "atlas.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    control, alone = read_atlas(path), read_atlas(path, "alone")
+    assert control.pairs["rte"]["mnli"].gain == -0.02 and control.pairs["rte"]["mnli"].harmful
+    assert control.pairs["rte"]["qqp"].gain == 0.03 and "sst2" not in control.pairs["rte"]
+    assert {c: p.gain for c, p in alone.pairs["rte"].items()} == {"mnli": 0.03, "qqp": 0.03, "sst2": 0.03}
+    doc["rows"]["rte"]["pairs"]["mnli"]["control_gain"] = {"mean": None}
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(DamagedFileError, match=r"rows\.rte\.pairs\.mnli\.control_gain\.mean: expected a finite"):
+        read_atlas(path)
 
 
 def _embedding(stage, task):

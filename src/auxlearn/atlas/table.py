@@ -1,6 +1,11 @@
 """An atlas read back for prediction: each measured pair's mean gain and interval, and the task embeddings stored
 beside them. Every key read is checked, so a damaged or foreign file is an error that names the file and the key.
 
+A pair's gain is read against one of two references. ``control`` (the default): the primary alone trained for as
+many steps as the pair (the alone run itself when the pair trained no longer than it), which asks whether the
+candidate helps beyond training longer, as ``run``'s final model is judged. ``alone``: the primary alone on its own
+recipe, which also credits a pair with the extra steps it gave an undertrained primary.
+
 The built-in atlas (all-MiniLM-L6-v2, ``builtin/``) ships with the package: summaries only, no runs.
 """
 
@@ -9,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 
@@ -17,6 +22,7 @@ from auxlearn.errors import AuxlearnError, DamagedFileError
 from auxlearn.io import read_json
 
 FORMAT = "auxlearn-atlas"
+Reference = Literal["control", "alone"]
 BUILTIN_FOLDER = Path(__file__).resolve().parent / "builtin"
 
 
@@ -62,6 +68,7 @@ class TransferTable:
     pairs: dict[str, dict[str, Pair]]
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)
     embedding_settings: dict[str, Any] = field(default_factory=dict)
+    reference: Reference = "control"
 
     @property
     def primaries(self) -> list[str]:
@@ -77,11 +84,12 @@ class TransferTable:
     def without(self, primary: str) -> "TransferTable":
         """The table with ``primary``'s row left out: what a selector may learn from when choosing for it."""
         return TransferTable(self.path, self.encoder, {p: r for p, r in self.pairs.items() if p != primary},
-                             self.embeddings, self.embedding_settings)
+                             self.embeddings, self.embedding_settings, self.reference)
 
 
-def read_atlas(path: str | Path) -> TransferTable:
-    """The pairs with at least one trained seed of an ``atlas.json`` (as `auxlearn atlas` writes it)."""
+def read_atlas(path: str | Path, reference: Reference = "control") -> TransferTable:
+    """The pairs of an ``atlas.json`` (as `auxlearn atlas` writes it) with at least one seed of their gain over
+    ``reference``."""
     path = Path(path)
     if not path.is_file():
         raise AuxlearnError(f"atlas file {path} not found")
@@ -101,11 +109,14 @@ def read_atlas(path: str | Path) -> TransferTable:
             where = f"rows.{primary}.pairs.{candidate}"
             if not isinstance(entry, dict):
                 raise DamagedFileError(f"{path}: {where}: expected a mapping")
-            gain = entry.get("gain")
+            key = _gain_key(entry, row, reference)
+            gain = entry.get(key)
             if not gain:
                 continue  # not trained yet
-            mean = _number(gain.get("mean"), path, f"{where}.gain.mean")
-            low, high = (None if gain.get(k) is None else _number(gain[k], path, f"{where}.gain.{k}")
+            if not isinstance(gain, dict):
+                raise DamagedFileError(f"{path}: {where}.{key}: expected a mapping")
+            mean = _number(gain.get("mean"), path, f"{where}.{key}.mean")
+            low, high = (None if gain.get(k) is None else _number(gain[k], path, f"{where}.{key}.{k}")
                          for k in ("low", "high"))
             pairs.setdefault(primary, {})[candidate] = Pair(mean, low, high, int(gain.get("n", 0)))
     embeddings = {}
@@ -116,7 +127,15 @@ def read_atlas(path: str | Path) -> TransferTable:
         embeddings[task] = array
     if len({v.size for v in embeddings.values()}) > 1:
         raise DamagedFileError(f"{path}: embeddings: the vectors differ in length")
-    return TransferTable(path, encoder, pairs, embeddings, dict(doc.get("embedding_settings") or {}))
+    return TransferTable(path, encoder, pairs, embeddings, dict(doc.get("embedding_settings") or {}), reference)
+
+
+def _gain_key(entry: dict, row: dict, reference: Reference) -> str:
+    """Where ``entry`` keeps its gain over ``reference``: a pair that trained longer than the primary's own recipe
+    has a control of its own length; one that did not has the alone run as its control."""
+    planned, baseline = entry.get("planned_steps"), row.get("baseline_steps")
+    longer = isinstance(planned, (int, float)) and isinstance(baseline, (int, float)) and planned > baseline
+    return "control_gain" if reference == "control" and longer else "gain"
 
 
 def _need(doc: Any, key: str, kind: type, path: Path, where: str = "") -> Any:

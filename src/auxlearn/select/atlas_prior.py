@@ -2,7 +2,8 @@
 own ``atlas.json``), weighting the atlas's primaries by how alike their task embeddings are to the primary's
 (TaskShop: Kim et al., EMNLP 2023). No training: seconds.
 
-A candidate's predicted gain is the similarity-weighted mean of its measured gains on the atlas's other primaries;
+A candidate's predicted gain is the similarity-weighted mean of its measured gains on the atlas's other primaries
+(over the control by default: the primary alone for as many steps as the pair, ``atlas/table.py``);
 a candidate the atlas never measured borrows the gains of the atlas candidates whose embeddings are closest to its
 own. The primary's own row, when the atlas has one, is always left out: its gains were measured on the split the
 run reports. The answer is "none" when no predicted gain is above ``min_gain``.
@@ -11,7 +12,7 @@ run reports. The answer is "none" when no predicted gain is above ``min_gain``.
 from __future__ import annotations
 
 import time
-from typing import Optional
+from typing import Literal, Optional
 
 import numpy as np
 from pydantic import Field, StrictInt
@@ -54,6 +55,10 @@ class AtlasSelector(Selector):
                                    description="of the softmax over similarities: lower trusts the closest more")
         min_gain: float = Field(0.0, allow_inf_nan=False, description="keep candidates predicted above this gain")
         top_k: Optional[StrictInt] = Field(1, ge=1, description="keep at most this many, best first")
+        reference: Literal["control", "alone"] = Field(
+            "control", description="the gains predicted: over the primary alone for as many steps as the pair "
+                                   "(control: does the candidate help beyond training longer, as run's final model "
+                                   "is judged) or over the primary's own recipe (alone)")
 
     def cost(self, context):
         """The encoder over a few examples of the primary and each candidate: no training."""
@@ -64,7 +69,7 @@ class AtlasSelector(Selector):
         started = time.perf_counter()
         options = self.options
         path = options.atlas or str(builtin_path(stage.exp.model))
-        table = read_atlas(path)
+        table = read_atlas(path, options.reference)
         if table.encoder != stage.exp.model:
             raise AuxlearnError(f"{path}: encoder: the atlas was measured with {table.encoder!r}, this experiment "
                                 f"trains {stage.exp.model!r}: its gains say nothing about this encoder")
@@ -75,7 +80,7 @@ class AtlasSelector(Selector):
         kept = [t for t in ranked(predicted) if predicted[t] > options.min_gain][: options.top_k]
         return Selection(self.name, kept, scores=predicted,
                          details={"atlas": str(path), "primary_weights": weights, "min_gain": options.min_gain,
-                                  "left_out": stage.primary},
+                                  "left_out": stage.primary, "reference": options.reference},
                          seconds=time.perf_counter() - started)
 
 
