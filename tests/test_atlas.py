@@ -188,6 +188,17 @@ def test_atlas_json_holds_every_planned_cell_and_paired_intervals(whole, config)
 
 
 @pytest.mark.slow  # the `whole` atlas fixture trains for ~15 s
+def test_cells_train_in_the_plans_order_every_first_seed_before_any_second(whole):
+    """Cells planned late (a control once its row's pairs said their length, the protocol auto did not pick) still
+    train with their seed, so an atlas stopped part-way has a first estimate of every gain."""
+    order = [Cell.from_key(t.user_attrs["cell"]) for t in sorted(trials(whole / "atlas.journal"), key=lambda t: t.number)
+             if t.state == TrialState.COMPLETE]
+    assert [c.seed for c in order] == sorted(c.seed for c in order)
+    first = [c for c in order if c.seed == 0]
+    assert {c.kind for c in first} == {"alone", "pair", "control"} and any(c.protocol for c in first)
+
+
+@pytest.mark.slow  # the `whole` atlas fixture trains for ~15 s
 def test_a_rerun_trains_nothing(whole, config, tmp_path):
     out = tmp_path / "again"
     shutil.copytree(whole, out)

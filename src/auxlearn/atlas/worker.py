@@ -61,13 +61,16 @@ def run_atlas(atlas: Atlas, out_dir: str | Path, *, max_cells: Optional[int] = N
             todo = [c for c in plan_cells(atlas, done) if c.key not in done]
             if not todo:
                 break
-            live = {t.user_attrs.get("cell") for t in trials if t.state in (TrialState.WAITING, TrialState.RUNNING)}
-            for cell in todo:
-                if cell.key not in live:
-                    study.enqueue_trial({}, user_attrs={"cell": cell.key})
-            if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                time.sleep(POLL_SECONDS)  # every cell left is running on another worker
-                continue
+            # One cell queued at a time, the plan's first that no worker holds: Optuna hands out waiting trials
+            # oldest first, so a queue filled at once would train a cell planned late (a control, once its row's
+            # pairs said their length; a widened seed) after every cell queued before it, not in the plan's order.
+            if not any(t.state == TrialState.WAITING for t in trials):
+                live = {t.user_attrs.get("cell") for t in trials if t.state == TrialState.RUNNING}
+                upcoming = next((cell for cell in todo if cell.key not in live), None)
+                if upcoming is None:
+                    time.sleep(POLL_SECONDS)  # every cell left is running on another worker
+                    continue
+                study.enqueue_trial({}, user_attrs={"cell": upcoming.key})
             if _run_one(atlas, study, store, out, prepared, log):
                 trained += 1
                 doc = write_atlas(atlas, study, out, embeddings)
