@@ -56,6 +56,9 @@ def memory() -> str:
     return table(["job", "peak resident memory", "wall time", "CPU", "date"], rows) + check
 
 
+FROZEN = "auto_frozen_word_embeddings"  # bench/precision_parity.py's arm
+
+
 def precision() -> str:
     doc = load("precision_parity")
     rows = []
@@ -85,9 +88,6 @@ def frozen_of(summary: dict) -> str:
     gap = summary["vs_auto"][FROZEN]
     low, high = gap["paired_interval"]
     return f"{mean_std_of(stats)} ({gap['paired_difference'][0]:+.3f}, 95% interval {low:+.3f} to {high:+.3f})"
-
-
-FROZEN = "auto_frozen_word_embeddings"
 
 
 def mean_std_of(stats) -> str:
