@@ -4,7 +4,8 @@ A page marks where a table goes with an HTML comment alone on its line, ``<!-- t
 MkDocs hook (``hooks:`` in mkdocs.yml): when the site builds, ``on_page_markdown`` replaces every marker with the
 table built from the JSON files, as they are at that moment (``bench/results/atlas.json`` grows while the atlas is
 computed). A marker of no known table, or a missing or damaged JSON file, is a warning, so ``mkdocs build --strict``
-fails on it; only ``selectors.json`` may be absent (its evaluation waits for the atlas), and the page says so.
+fails on it; only ``selectors.json`` and ``run_defaults.json`` may be absent (both wait for the atlas), and the
+page says so.
 
 Run it alone to print the tables: ``.venv/bin/python docs/gen_results.py [name ...]``.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import aang, atlas, fewshot, overview, selector_eval, speed, transfer
+from . import aang, atlas, fewshot, overview, run_defaults, selector_eval, speed, transfer
 from .common import MissingResults, log
 
 TABLES: dict[str, Callable[[], str]] = {
@@ -24,6 +24,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "fewshot-tuned-per-target": fewshot.fewshot_tuned_per_target, "fewshot-pretrain": fewshot.fewshot_pretrain,
     "atlas-progress": atlas.atlas_progress, "atlas-gains": atlas.atlas_gains,
     "atlas-other-protocol": atlas.atlas_other_protocol, "selectors": selector_eval.selectors,
+    "run-defaults": run_defaults.run_defaults,
 }
 
 
