@@ -30,13 +30,14 @@ def atlas_progress() -> str:
     return table(["`bench/results/atlas.json`", "so far"], rows)
 
 
-def _atlas_cell(pair: Optional[dict[str, Any]]) -> str:
+def _atlas_cell(pair: Optional[dict[str, Any]], key: str = "gain") -> str:
+    """A pair's gain (``gain``: over the primary alone; ``control_gain``: over its control) and its seeds."""
     if pair is None:
         return ""
-    gain = pair.get("gain")
+    gain = pair.get(key)
     if not gain or not pair.get("n"):
         return "·"
-    text = f"{signed(100 * gain['mean'], 1)} ({pair['n']})"
+    text = f"{signed(100 * gain['mean'], 1)} ({gain.get('n', pair['n'])})"
     low, high = gain.get("low"), gain.get("high")
     if low is not None and high is not None and (low > 0 or high < 0):
         text = f"**{text}**"
@@ -54,6 +55,19 @@ def atlas_gains() -> str:
         rows.append([name(primary), metric, score,
                      *(_atlas_cell(row["pairs"].get(c)) if c != primary else "" for c in doc["candidates"])])
     return table(["primary", "metric", "alone (seeds)", *(name(c) for c in doc["candidates"])], rows)
+
+
+def atlas_control_gains() -> str:
+    """Each pair's gain over its control: the primary alone for as many steps as the pair trained."""
+    doc = load("atlas")
+    rows = []
+    for primary in doc["primaries"]:
+        row = doc["rows"][primary]
+        controls = [f"{c['mean']:.3f} ({c['n']}, {steps} steps)" for steps, c in row["controls"].items() if c.get("n")]
+        rows.append([name(primary), ", ".join(controls) or "·",
+                     *(_atlas_cell(row["pairs"].get(c), "control_gain") if c != primary else ""
+                       for c in doc["candidates"])])
+    return table(["primary", "control (seeds, steps)", *(name(c) for c in doc["candidates"])], rows)
 
 
 def atlas_other_protocol() -> str:
