@@ -144,7 +144,9 @@ def test_atlas_report_is_self_contained_and_renders_in_chromium(rendered):
     assert "9.9.9-test" in html
     assert not rendered["errors"], f"browser console errors: {rendered['errors']}"
     heatmaps = [i for i in rendered["images"] if i["alt"].startswith("Heatmap of the mean gain")]
-    assert len(heatmaps) == 1 and heatmaps[0]["complete"] and heatmaps[0]["width"] > 300, rendered["images"]
+    assert [i["alt"].split(",")[0] for i in heatmaps] == ["Heatmap of the mean gain over the primary alone",
+                                                         "Heatmap of the mean gain over the control"]
+    assert all(i["complete"] and i["width"] > 300 for i in heatmaps), rendered["images"]
 
 
 def test_the_first_screen_counts_the_pairs_by_their_intervals(rendered):
@@ -213,6 +215,11 @@ def test_heatmap_marks_cells(atlas_dir, monkeypatch):
     assert hatched == {(i, columns.index(primary)) for i, primary in enumerate(rows)}
     boxed = [p for p in ax.patches if not p.get_hatch()]
     assert len(boxed) == 4
+    # over the control: only rte's joint pairs trained longer than rte alone, and only mrpc's is trained
+    assert heatmap(load_atlas(atlas_dir / "atlas.json"), "control")
+    ax = figures[1].axes[0]
+    labels = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
+    assert labels == {(0, 1): "+4.5†"} and "control" in ax.get_title()
 
 
 def test_damaged_atlas_names_the_file_and_key(atlas_dir, capsys):

@@ -1,6 +1,7 @@
 """The report of `auxlearn atlas`: which candidate auxiliary tasks help which primaries, read from atlas.json.
 
-A heatmap of every pair's mean gain over the primary alone, the table behind it (the gains over the primary alone
+Heatmaps of every pair's mean gain over the primary alone and over its control (the primary alone as long as the
+pair, which takes out what a pair gains by training an undertrained primary longer), the table behind them (the gains over the primary alone
 and over the control as long, with the paired 95 % t-intervals ``auxlearn atlas`` computed, atlas/summary.py) and
 the primaries alone. Gains are signed (positive helps, whatever the metric's direction) and shown in points: 0.01
 of the metric is one point. atlas.json is read here (auxlearn.atlas.table reads only the gains a selector needs);
@@ -209,13 +210,17 @@ def alone_table(data: AtlasData) -> Table:
                  id="atlas-alone", caption="Each primary trained alone: its main metric on the eval split")
 
 
-def heatmap(data: AtlasData) -> Optional[bytes]:
-    """Primaries x candidates, mean gain over alone in points, RdBu centred on zero (blue helps); a box and
-    ``MARK`` where the interval excludes zero, grey where untrained, hatched where no pair (the diagonal)."""
+def heatmap(data: AtlasData, over: str = "alone") -> Optional[bytes]:
+    """Primaries x candidates, mean gain in points over the primary ``alone`` or over the ``control``, RdBu centred
+    on zero (blue helps); a box and ``MARK`` where the interval excludes zero, grey where there is no gain yet,
+    hatched where no pair (the diagonal). None when there is nothing to draw."""
     columns = data.candidates
     if not data.primaries or not columns:
         return None
-    gains = [{c: pair.arm.gain for c, pair in primary.pairs.items()} for primary in data.primaries]
+    gains = [{c: pair.arm.gain if over == "alone" else pair.arm.control for c, pair in primary.pairs.items()}
+             for primary in data.primaries]
+    if over == "control" and not any(g is not None for row in gains for g in row.values()):
+        return None
     values = np.array([[100 * row[c].mean if row.get(c) is not None else np.nan for c in columns] for row in gains])
     finite = np.isfinite(values)
     span = float(np.abs(values[finite]).max()) if finite.any() else 0.0
@@ -241,8 +246,9 @@ def heatmap(data: AtlasData) -> Optional[bytes]:
     ax.set_xlabel("candidate auxiliary task")
     ax.set_ylabel("primary task")
     ax.grid(False)
-    ax.set_title("Mean gain over the primary alone (points)")
-    fig.colorbar(image, ax=ax, label="gain over alone (points; + helps)", shrink=0.9)
+    what = "the primary alone" if over == "alone" else "the control (the primary alone as long as the pair)"
+    ax.set_title(f"Mean gain over {what} (points)")
+    fig.colorbar(image, ax=ax, label=f"gain over {over} (points; + helps)", shrink=0.9)
     return plots.png(fig)
 
 
@@ -253,6 +259,11 @@ def build_atlas_report(path: Path) -> Report:
     add_figure(top, "atlas", heatmap(data), "Heatmap of the mean gain over the primary alone, primaries by candidates",
                f"Rows: primaries; columns: candidates. {MARK} and a box: the 95 % t-interval excludes zero; grey: not "
                "trained yet; hatched: no such pair (a primary is not its own candidate).")
+    add_figure(top, "atlas_control", heatmap(data, "control"),
+               "Heatmap of the mean gain over the control, primaries by candidates",
+               "The same pairs against the primary alone trained as long as the pair, which takes out what a pair "
+               "gains only by training an undertrained primary longer. Grey: no control scored yet, or none needed "
+               "(the pair trained no longer than the primary alone: its gain is the one above).")
     top.append(pairs_table(data))
     versions = ", ".join(f"{k} {v}" for k, v in data.versions.items())
     settings = [Paragraph(f"Versions: {versions}.")] if versions else []
