@@ -165,6 +165,13 @@ def test_bad_input_stops_before_the_warm_up(tmp_path, tiny_model_dir, warm_ups, 
     assert warm_ups == [] and not (tmp_path / "out").exists()
 
 
+def test_the_baseline_says_how_many_passes_over_the_primary_its_steps_are(make_experiment):
+    exp = make_experiment(**RUN, data={"max_train_examples": {"rte": 40}, "dev_size": 8},
+                          train={"steps": 25, "batch_size": 8, "grad_accum": 2})
+    assert plan_run(exp, prepare(exp)).stages["baseline"].what == (
+        "rte alone, 25 steps of 16 = 10 epochs of its 40 training examples")
+
+
 def test_a_selection_that_keeps_fewer_is_planned_with_the_costliest(make_experiment):
     """similarity keeps one candidate: the final model is planned with the one whose arm is longest, which under
     the proportional sampler and equal_primary is the larger task."""

@@ -78,8 +78,8 @@ def plan_run(exp: Experiment, prepared: Prepared, baseline_from: Optional[str | 
     extended = (f"trained again with up to {exp.baseline.cap(exp.train.steps):,} steps, and every later "
                 "stage with them, while it still improves on dev" if exp.baseline.converge else "")
     baseline = (StagePlan(f"reused from {baseline_from}") if baseline_from is not None else
-                StagePlan(f"{exp.primary} alone", [context.arm(f"seed_{s}", seed=s, **alone) for s in seeds],
-                          extended))
+                StagePlan(f"{exp.primary} alone, {_epochs(exp, prepared)}",
+                          [context.arm(f"seed_{s}", seed=s, **alone) for s in seeds], extended))
     cost = selector.cost(context)
     stages = {"baseline": baseline, "select": StagePlan(exp.select.method + _listing(cost.trainings), cost.trainings,
                                                         cost.note)}
@@ -101,6 +101,15 @@ def plan_run(exp: Experiment, prepared: Prepared, baseline_from: Optional[str | 
         stages["control"] = StagePlan(f"{exp.primary} alone for the final model's steps", [
             context.arm(f"seed_{s}", seed=s, steps=steps, **alone) for s in seeds])
     return RunPlan(stages, seeds, exp.train.patience)
+
+
+def _epochs(exp: Experiment, prepared: Prepared) -> str:
+    """The baseline's length in passes over the primary's training split: 1,000 steps of 32 is 107 epochs of 300
+    examples, which a user setting only the data should see before the run trains them."""
+    examples = len(prepared.data[exp.primary].train)
+    epochs = exp.train.steps * exp.train.batch_size * exp.train.grad_accum / max(1, examples)
+    return (f"{exp.train.steps:,} steps of {exp.train.batch_size * exp.train.grad_accum} = {epochs:.3g} epochs of its "
+            f"{examples:,} training examples")
 
 
 def _listing(trainings: list[Training]) -> str:
