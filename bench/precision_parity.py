@@ -35,12 +35,6 @@ ARMS = {"auto": ["train.precision=auto"], "fp32": ["train.precision=fp32"],
 PREVIOUS = "auto_torch_dropout"
 
 
-def interval(reference: dict, candidate: dict) -> list:
-    """The 95 % paired t-interval of candidate - reference."""
-    comparison = paired_t(reference, candidate)
-    return [comparison.low, comparison.high]
-
-
 def summarise(record: dict) -> dict:
     summary = {}
     for task in CONFIGS:
@@ -61,14 +55,14 @@ def summarise(record: dict) -> dict:
         if len(previous) == len(seeds):
             mean, std = mean_std(previous)
             stats[PREVIOUS] = {"eval_mean": mean, "eval_std": std}
-        gaps = {arm: {"gap": abs(stats["auto"]["eval_mean"] - stats[arm]["eval_mean"]),
-                      "paired_difference": mean_std([runs[arm][s]["eval"] - runs["auto"][s]["eval"] for s in seeds]),
-                      "paired_interval": interval({s: runs["auto"][s]["eval"] for s in seeds},
-                                                  {s: runs[arm][s]["eval"] for s in seeds}),
-                      "train_seconds_vs_auto": stats[arm]["train_seconds_mean"] / stats["auto"]["train_seconds_mean"]}
-                for arm in ARMS if arm != "auto" and arm in stats}
-        for arm, gap in gaps.items():
-            gap["within_one_std"] = gap["gap"] <= min(stats["auto"]["eval_std"], stats[arm]["eval_std"])
+        gaps = {}
+        for arm in (a for a in ARMS if a != "auto" and a in stats):
+            paired = paired_t({s: runs["auto"][s]["eval"] for s in seeds}, {s: runs[arm][s]["eval"] for s in seeds})
+            gap = abs(stats["auto"]["eval_mean"] - stats[arm]["eval_mean"])
+            gaps[arm] = {"gap": gap, "paired_difference": [paired.mean, paired.std],
+                         "paired_interval": [paired.low, paired.high],
+                         "train_seconds_vs_auto": stats[arm]["train_seconds_mean"] / stats["auto"]["train_seconds_mean"],
+                         "within_one_std": gap <= min(stats["auto"]["eval_std"], stats[arm]["eval_std"])}
         summary[task] = {**stats, "seeds": [int(s) for s in seeds], "vs_auto": gaps,
                          "gap": gaps["fp32"]["gap"], "within_one_std": gaps["fp32"]["within_one_std"],
                          "train_speedup": stats["fp32"]["train_seconds_mean"] / stats["auto"]["train_seconds_mean"]}

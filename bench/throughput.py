@@ -11,7 +11,8 @@ variant once, so drift in the machine's speed touches all of them alike):
    word embeddings frozen (``adapter.freeze_word_embeddings``).
    Examples/s, non-pad tokens/s, ratios.
 2. The Trainer against a plain hand-written loop over the same batches, both in the new default (target >= 0.99;
-   alternating pairs, the mean ratio with its 95 % interval), and against ``transformers.Trainer`` on the same RTE fine-tuning in each precision (target >= 1.5x).
+   alternating pairs, the mean ratio with its 95 % interval), and against ``transformers.Trainer`` on the same RTE
+   fine-tuning in each precision (target >= 1.5x).
 3. Dynamic padding with length grouping against padding every batch to 128 tokens (target >= 1.5x).
 4. The fp32 and bf16 matrix-multiply peaks, and training FLOP/s as a share of each.
 5. Dev evaluation examples/s: as before (fp32, 128 examples a batch, collated every time) against the new
@@ -158,13 +159,11 @@ def trainer_and_plain(exp, prepared, pairs: int) -> dict:
     swings by +-5 % on a 2-core machine; the paired ratios' mean with its 95 % t-interval says what is measured."""
     batches = recorded_batches(exp, prepared)
     trainer, plain = [], []
+    arms = [(trainer, lambda: run_trainer(exp, prepared)),
+            (plain, lambda: run_plain_loop(exp, prepared, copy.deepcopy(batches)))]
     for pair in range(pairs):
-        order = ("trainer", "plain") if pair % 2 == 0 else ("plain", "trainer")
-        for which in order:
-            if which == "trainer":
-                trainer.append(rates(run_trainer(exp, prepared)))
-            else:
-                plain.append(rates(run_plain_loop(exp, prepared, copy.deepcopy(batches))))
+        for runs, run in arms if pair % 2 == 0 else arms[::-1]:
+            runs.append(rates(run()))
     ratios = [t["examples_per_s"] / p["examples_per_s"] for t, p in zip(trainer, plain)]
     interval = scipy.stats.ttest_1samp(ratios, 1.0).confidence_interval(0.95)
     return {"trainer_runs": trainer, "plain_runs": plain, "paired_ratios": ratios,

@@ -106,9 +106,8 @@ def plan_run(exp: Experiment, prepared: Prepared, baseline_from: Optional[str | 
 def _epochs(exp: Experiment, prepared: Prepared) -> str:
     """The baseline's length in passes over the primary's training split: 1,000 steps of 32 is 107 epochs of 300
     examples, which a user setting only the data should see before the run trains them."""
-    examples = len(prepared.data[exp.primary].train)
-    epochs = exp.train.steps * exp.train.batch_size * exp.train.grad_accum / max(1, examples)
-    return (f"{exp.train.steps:,} steps of {exp.train.batch_size * exp.train.grad_accum} = {epochs:.3g} epochs of its "
+    examples, batch = len(prepared.data[exp.primary].train), exp.train.batch_size * exp.train.grad_accum
+    return (f"{exp.train.steps:,} steps of {batch} = {exp.train.steps * batch / max(1, examples):.3g} epochs of its "
             f"{examples:,} training examples")
 
 

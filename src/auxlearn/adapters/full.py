@@ -28,14 +28,13 @@ class FullFineTuning(Adapter):
     name = "full"
     Options = FullOptions
     peft = False
+    frozen: frozenset[str] = frozenset()  # the encoder's parameter names that stay as loaded (set_trainable)
 
     def check(self, model: str) -> Optional[SavedAdapter]:
         if saved_adapter(model) is not None:
             raise AuxlearnError(f"model {model} holds adapters over a frozen encoder; adapter.method 'full' "
                                 "fine-tunes an encoder: give the encoder (its base_model_name_or_path) as model")
         return None
-
-    frozen: frozenset[str] = frozenset()  # the encoder's parameter names that stay as loaded
 
     def trains(self, name: str) -> bool:
         return name not in self.frozen

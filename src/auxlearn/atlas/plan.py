@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from auxlearn.atlas.config import Atlas, Cell
+from auxlearn.atlas.table import has_control
 from auxlearn.stats import paired_t
 
 OTHER_PROTOCOL = {"joint": "sequential", "sequential": "joint"}
@@ -39,7 +40,7 @@ def plan_cells(atlas: Atlas, done: Mapping[str, Mapping[str, Any]]) -> list[Cell
             for seed in seeds:
                 cells.append(Cell(primary, "pair", seed, candidate, protocol))
                 steps = done.get(Cell(primary, "pair", seed, candidate, protocol).key, {}).get("planned_steps")
-                if steps and steps > baseline_steps:
+                if has_control(steps, baseline_steps):
                     control_seeds.setdefault(int(steps), set()).add(seed)
         cells += [Cell(primary, "alone", seed) for seed in alone_seeds]
         cells += [Cell(primary, "control", seed, steps=steps) for steps, seeds in control_seeds.items()

@@ -130,11 +130,16 @@ def read_atlas(path: str | Path, reference: Reference = "control") -> TransferTa
     return TransferTable(path, encoder, pairs, embeddings, dict(doc.get("embedding_settings") or {}), reference)
 
 
+def has_control(planned_steps: Any, baseline_steps: Any) -> bool:
+    """Whether a pair planned for ``planned_steps`` gets a control of its own (the primary alone as long): only when
+    it trains longer than the primary's own recipe; otherwise the alone run is its control."""
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (planned_steps, baseline_steps))
+    return numbers and planned_steps > baseline_steps
+
+
 def _gain_key(entry: dict, row: dict, reference: Reference) -> str:
-    """Where ``entry`` keeps its gain over ``reference``: a pair that trained longer than the primary's own recipe
-    has a control of its own length; one that did not has the alone run as its control."""
-    planned, baseline = entry.get("planned_steps"), row.get("baseline_steps")
-    longer = isinstance(planned, (int, float)) and isinstance(baseline, (int, float)) and planned > baseline
+    """Where ``entry`` keeps its gain over ``reference``."""
+    longer = has_control(entry.get("planned_steps"), row.get("baseline_steps"))
     return "control_gain" if reference == "control" and longer else "gain"
 
 

@@ -1,9 +1,8 @@
 """The report of `auxlearn atlas`: which candidate auxiliary tasks help which primaries, read from atlas.json.
 
 Heatmaps of every pair's mean gain over the primary alone and over its control (the primary alone as long as the
-pair, which takes out what a pair gains by training an undertrained primary longer), the table behind them (the gains over the primary alone
-and over the control as long, with the paired 95 % t-intervals ``auxlearn atlas`` computed, atlas/summary.py) and
-the primaries alone. Gains are signed (positive helps, whatever the metric's direction) and shown in points: 0.01
+pair, which takes out what a pair gains by training an undertrained primary longer), the table behind them (both
+gains with the paired 95 % t-intervals ``auxlearn atlas`` computed, atlas/summary.py) and the primaries alone. Gains are signed (positive helps, whatever the metric's direction) and shown in points: 0.01
 of the metric is one point. atlas.json is read here (auxlearn.atlas.table reads only the gains a selector needs);
 every key is read in ``load_atlas``, so a damaged file is a DamagedFileError naming the key.
 """

@@ -12,12 +12,12 @@ run reports. The answer is "none" when no predicted gain is above ``min_gain``.
 from __future__ import annotations
 
 import time
-from typing import Literal, Optional
+from typing import Optional
 
 import numpy as np
 from pydantic import Field, StrictInt
 
-from auxlearn.atlas.table import TransferTable, builtin_path, read_atlas
+from auxlearn.atlas.table import Reference, TransferTable, builtin_path, read_atlas
 from auxlearn.errors import AuxlearnError
 from auxlearn.plugins import MethodOptions
 from auxlearn.report_kit.method import SelectionReport, listing
@@ -55,7 +55,7 @@ class AtlasSelector(Selector):
                                    description="of the softmax over similarities: lower trusts the closest more")
         min_gain: float = Field(0.0, allow_inf_nan=False, description="keep candidates predicted above this gain")
         top_k: Optional[StrictInt] = Field(1, ge=1, description="keep at most this many, best first")
-        reference: Literal["control", "alone"] = Field(
+        reference: Reference = Field(
             "control", description="the gains predicted: over the primary alone for as many steps as the pair "
                                    "(control: does the candidate help beyond training longer, as run's final model "
                                    "is judged) or over the primary's own recipe (alone)")
