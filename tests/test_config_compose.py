@@ -95,12 +95,13 @@ def test_set_resolves_paths_from_the_first_file_as_with_one_file(base, tmp_path)
 
 
 @pytest.mark.parametrize("first, second, overrides, needle", [
-    ({"train": {"steps": 0}}, {"seed": 1}, [], "train.steps: Input should be greater than 0 (got 0) (set in {a})"),
+    ({"train": {"steps": 0}}, {"seed": 1}, [], "train.steps: must be a number of steps above 0, or auto (got 0) "
+                                               "(set in {a})"),
     ({"seed": 1}, {"train": {"lrr": 1}}, [], "train.lrr: unknown key (set in {b})"),
-    ({"train": {"steps": 0}}, {"train": {"steps": 0}}, [], "greater than 0 (got 0) (set in {b})"),  # the last
+    ({"train": {"steps": 0}}, {"train": {"steps": 0}}, [], "above 0, or auto (got 0) (set in {b})"),  # the last
     ({"train": {"lrr": 1}}, {"train": {"lr": 1e-4}}, [], "train.lrr: unknown key (set in {a})"),
     ({"seed": 1}, {"train": {"lr": 1e-4}}, ["train.lrr=1"], "train.lrr: unknown key (set by --set)"),
-    ({"train": {"steps": 0}}, {}, ["train.steps=0"], "train.steps: Input should be greater than 0 (got 0) "
+    ({"train": {"steps": 0}}, {}, ["train.steps=0"], "train.steps: must be a number of steps above 0, or auto (got 0) "
                                                      "(set by --set)"),
 ])
 def test_a_validation_error_names_where_its_key_was_set(base, tmp_path, first, second, overrides, needle):
@@ -119,7 +120,7 @@ def test_one_file_reads_as_before(base):
     assert str(error.value) == f"config file {base}: train.lrr: unknown key"  # the file is named once
     with pytest.raises(AuxlearnError) as error:
         load_experiment(base, ["train.steps=0"])
-    assert "train.steps: Input should be greater than 0 (got 0) (set by --set)" in str(error.value)
+    assert "train.steps: must be a number of steps above 0, or auto (got 0) (set by --set)" in str(error.value)
     assert "train.lrr: unknown key" in str(error.value) and "(set in" not in str(error.value)
 
 

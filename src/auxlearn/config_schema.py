@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PositiveInt, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 from auxlearn.config_baseline import BaselineConfig
 from auxlearn.config_methods import AdapterConfig, MixConfig, SamplerConfig, SelectConfig, WeightingConfig
@@ -62,9 +63,15 @@ class DataConfig(_Strict):
         return self.max_train_examples
 
 
+AUTO = Literal["auto"]
+
+
 class TrainConfig(_Strict):
-    steps: int = Field(1000, gt=0)
-    batch_size: int = Field(32, gt=0)
+    steps: Union[PositiveInt, AUTO] = Field(
+        "auto", description="optimiser steps of the primary alone; auto: train.epochs passes over the primary's "
+                            "training split (train_length.py says why and within which bounds)")
+    epochs: float = Field(10, gt=0, description="passes over the primary's training split, when steps is auto")
+    batch_size: int = Field(16, gt=0)
     eval_batch_size: int = Field(128, gt=0)
     eval_batch_tokens: Optional[int] = Field(
         None, gt=0, description="padded tokens per evaluation batch; None: 1024 on a CPU, no cap on a GPU")
@@ -74,8 +81,10 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(0.01, ge=0)
     grad_accum: int = Field(1, gt=0)
     max_grad_norm: float = Field(1.0, gt=0)
-    eval_every: int = Field(100, gt=0)
-    patience: Optional[int] = Field(None, gt=0, description="evaluations without improvement; None: never stop")
+    eval_every: Union[PositiveInt, AUTO] = Field(
+        "auto", description="steps between dev evaluations; auto: about ten over the steps")
+    patience: Optional[int] = Field(5, gt=0, description="evaluations without improvement before stopping (half of "
+                                                         "auto's ten); None: never stop")
     checkpoint_every: Optional[int] = Field(
         200, gt=0, description="steps between checkpoints of a run with an output folder, which a re-run into "
                                "that folder resumes from; None: none")
@@ -92,6 +101,14 @@ class TrainConfig(_Strict):
     log_with: list[Tracker] = Field(
         default_factory=list, description="experiment trackers (Accelerate's) that every trained arm logs its "
                                           "curves to, e.g. [tensorboard]; each needs the auxlearn extra of its name")
+
+    @field_validator("steps", "eval_every", mode="before")
+    @classmethod
+    def _steps_or_auto(cls, value: Any) -> Any:
+        """One message for both forms (pydantic would report each member of the union)."""
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            return value
+        raise ValueError("must be a number of steps above 0, or auto")
 
     @field_validator("log_with", mode="before")
     @classmethod
@@ -110,6 +127,8 @@ class TrainConfig(_Strict):
         return self
 
     def warmup_steps(self) -> int:
+        if self.steps == "auto":
+            raise ValueError("train.steps is still auto: resolve it against the data first (train_length.py)")
         return int(self.warmup * self.steps) if self.warmup < 1 else int(self.warmup)
 
 

@@ -40,7 +40,7 @@ def format_validation_error(error: ValidationError, where: str = "",
     lines = []
     for item in error.errors():
         key = ".".join([*([where] if where else []), *map(str, item["loc"])]) or "(top level)"
-        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
         given = item.get("input")
         if isinstance(given, (str, int, float)) and item["type"] != "extra_forbidden" and len(repr(given)) <= 40:
             message += f" (got {given!r})"  # a scalar the user wrote: show it back

@@ -37,6 +37,7 @@ from auxlearn.train.samplers import TaskSampler, build_sampler
 from auxlearn.train.tracking import TrackedRun, scores_as_scalars, tracked_run
 from auxlearn.train.trainer import Trainer
 from auxlearn.train.weightings import build_weighting
+from auxlearn.train_length import resolved_length
 
 # With the names of prepared.py and resume.py that the stages, benches and tests import from here.
 __all__ = ["PHASE_KEYS", "Prepared", "Trained", "build_model", "build_trainer", "data_fingerprint", "finished_phase",
@@ -92,6 +93,7 @@ def train_experiment(exp: Experiment, out_dir: Optional[str | Path], prepared: O
     started = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None
     prepared = with_shots(exp, prepare(exp, into=prepared))
+    exp = resolved_length(exp, prepared)
     data = data_fingerprint(exp, prepared, score_eval) if out is not None else None  # only a folder resumes
     done = finished_arm(exp, out, data, save_model, score_eval) if out is not None else None
     if done is not None:

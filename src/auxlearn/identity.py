@@ -31,6 +31,8 @@ def config_identity(exp: Experiment, exclude: Iterable[str] = ()) -> dict[str, A
     doc["train"]["precision"] = config_precision(exp.train.precision, exp.train.device)
     if not trains_objectives(exp):
         doc.pop("objectives")
+    if exp.train.steps != "auto":  # epochs only choose auto's steps: a recipe of given steps keeps its identity
+        doc["train"].pop("epochs")
     for path in (*NEVER, *exclude):
         *parents, leaf = path.split(".")
         node = doc

@@ -30,6 +30,7 @@ from auxlearn.stats import mean_std
 from auxlearn.select import Selection, build_selector
 from auxlearn.stage import Stage
 from auxlearn.train.tracking import tracking_root
+from auxlearn.train_length import resolved_length
 
 
 def _stage(exp: Experiment, prepared: Prepared, run_dir: Path, name: str) -> Stage:
@@ -39,6 +40,7 @@ def _stage(exp: Experiment, prepared: Prepared, run_dir: Path, name: str) -> Sta
 def run_select(exp: Experiment, run_dir: Path, prepared: Optional[Prepared] = None) -> Selection:
     selector = build_selector(exp.select.method, exp.select.options)  # a config error before any data work
     prepared = prepared or prepare(exp)
+    exp = resolved_length(exp, prepared)
     with tracking_root(run_dir):  # its trials are runs named select/<trial>
         selection = selector.select(_stage(exp, prepared, run_dir, "select"))
     write_json_atomic(run_dir / "select" / "selection.json", selection.to_json())
@@ -88,6 +90,7 @@ def run_mix(exp: Experiment, run_dir: Path, selection: Optional[Selection] = Non
     if prepared is None:
         prepared = prepare(exp, [exp.primary, *selected])
         keep_instances(prepared, selection.instances)
+    exp = resolved_length(exp, prepared)
     with tracking_root(run_dir):
         mixture = mixer.mix(_stage(exp, prepared, run_dir, "mix"), [exp.primary, *selected])
     write_json_atomic(run_dir / "mix" / "mixture.json", mixture.to_json())
@@ -189,19 +192,20 @@ def run_pipeline(exp: Experiment, run_dir: str | Path, baseline_from: Optional[s
         return _pipeline(exp, Path(run_dir), baseline_from, plan)
 
 
-def _checked(exp: Experiment) -> tuple[Prepared, Mixer]:
+def _checked(exp: Experiment) -> tuple[Experiment, Prepared, Mixer]:
     """What `run` checks before it trains: unknown methods or options fail now, not after the baseline and the
-    selection have trained; then the data."""
+    selection have trained; then the data, and the recipe's length from it (``train_length.py``)."""
     build_selector(exp.select.method, exp.select.options)
     mixer = build_mixer(exp.mix.method, exp.mix.options)
     mixer.check(exp)
     check_candidates(exp, "run", generated=mixer.generates)
-    return prepare(exp), mixer
+    prepared = prepare(exp)
+    return resolved_length(exp, prepared), prepared, mixer
 
 
 def plan_pipeline(exp: Experiment, baseline_from: Optional[str | Path] = None) -> RunPlan:
     """`auxlearn run --dry-run`: the checks a run makes before it trains, then its plan, priced; nothing written."""
-    prepared, _ = _checked(exp)
+    exp, prepared, _ = _checked(exp)
     if baseline_from is not None:
         reusable_baseline(exp, Path(baseline_from))
     return priced_plan(exp, prepared, baseline_from)
@@ -209,7 +213,7 @@ def plan_pipeline(exp: Experiment, baseline_from: Optional[str | Path] = None) -
 
 def _pipeline(exp: Experiment, run_dir: Path, baseline_from: Optional[str | Path], plan: bool) -> dict[str, Any]:
     started = time.perf_counter()
-    prepared, mixer = _checked(exp)  # the data and a reused baseline are checked before the run folder is written
+    exp, prepared, mixer = _checked(exp)  # the data (and a reused baseline) checked before the folder is written
     stages: dict[str, Any] = {}
     if baseline_from is not None:
         stages["baseline"] = reuse_baseline(exp, Path(baseline_from), run_dir)

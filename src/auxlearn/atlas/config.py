@@ -207,7 +207,12 @@ def load_atlas(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
         document.pop(key, None)
     atlas = Atlas(config, document, where)
     for primary in config.primaries:
-        atlas.experiment(primary, atlas.candidates_of(primary), atlas.seed, check=True)
+        train = atlas.experiment(primary, atlas.candidates_of(primary), atlas.seed, check=True).train
+        auto = [key for key in ("steps", "eval_every") if getattr(train, key) == "auto"]
+        if auto:  # a cell's identity and its control's length are fixed before any data loads, unlike run's
+            raise AuxlearnError(f"{where}: primary {primary!r}: train.{' and train.'.join(auto)} must be numbers in "
+                                f"an atlas (each cell is one fixed recipe); set them in train or in "
+                                f"atlas.primaries.{primary}.train")
     protocol: str = atlas.experiment(next(iter(config.primaries)), [], atlas.seed).transfer.protocol
     if config.both_protocols and protocol != "auto":
         raise AuxlearnError(f"{where}: atlas.both_protocols trains each pair also under the protocol auto did not "
