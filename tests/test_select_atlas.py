@@ -218,3 +218,22 @@ def test_a_task_is_embedded_once_per_machine_and_a_damaged_cache_entry_is_redone
     for entry in (default_cache_dir() / "task_embeddings").glob("*.npy"):
         entry.write_bytes(b"damaged")
     assert np.allclose(_embedding(rte_stage, "mrpc"), first) and computed == [1]
+
+
+# ------------------------------------------------------------------------------------------ select: auto
+
+
+def test_auto_selects_with_the_atlas_of_the_encoder_where_one_ships(tmp_path, monkeypatch, tiny_model_dir):
+    import auxlearn.atlas.table as table
+
+    document = experiment_dict(tiny_model_dir, auxiliary=["mrpc"])
+    document.pop("select", None)
+    assert experiment_from_dict(document, check=False).select.method == "exhaustive"  # no atlas for this encoder
+    monkeypatch.setattr(table, "BUILTIN_FOLDER", tmp_path)
+    table.builtin_file(tiny_model_dir).parent.mkdir(parents=True, exist_ok=True)
+    table.builtin_file(tiny_model_dir).write_text("{}")
+    exp = experiment_from_dict(document, check=False)
+    assert exp.select.method == "atlas" and exp.select.options == {}
+    assert experiment_from_dict({**document, "select": {"method": "auto"}}, check=False).select.method == "atlas"
+    assert experiment_from_dict({**document, "preset": 0}, check=False).select.method == "autosem"  # a preset wins
+    assert exp.variant(seed=3).select.method == "atlas"  # the resolved method, not auto, is what variants copy

@@ -66,11 +66,12 @@ class WeightingConfig(MethodConfig):
 
 
 class SelectConfig(MethodConfig):
-    """Default ``exhaustive``: each candidate trained with the primary under the run's protocol and budget
-    against the primary alone, on dev. It may keep nothing, which the measured runs needed (NER + POS hurts)."""
+    """Default ``auto``: ``atlas`` (gains predicted from the encoder's built-in transfer atlas) where one ships,
+    else ``exhaustive`` (each candidate trained with the primary against the primary alone, on dev); the experiment
+    resolves it when it loads (``config_schema``). Either may keep nothing, which the measured runs needed."""
 
     section = "select"
-    method: str = "exhaustive"
+    method: str = "auto"
 
 
 class MixConfig(MethodConfig):

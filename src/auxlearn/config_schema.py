@@ -14,6 +14,7 @@ from typing import Any, Literal, Mapping, Optional, Union
 from pydantic import (BaseModel, ConfigDict, Field, PositiveInt, ValidationError, ValidationInfo, field_validator,
                       model_validator)
 
+from auxlearn.atlas.table import builtin_file
 from auxlearn.config_baseline import BaselineConfig
 from auxlearn.config_methods import AdapterConfig, MixConfig, SamplerConfig, SelectConfig, WeightingConfig
 from auxlearn.config_objectives import ObjectivesConfig
@@ -238,13 +239,14 @@ class Experiment(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
-        """A preset fills in select.method and mix.method; explicit methods in the file win."""
+        """A preset fills in select.method and mix.method; explicit methods in the file win. Then ``select.method:
+        auto`` (the default) becomes the selector it stands for."""
         if isinstance(data, dict) and data.get("preset") in PRESETS:
             select_method, mix_method = PRESETS[data["preset"]]
             data = dict(data)
             data["select"] = {"method": select_method, **(data.get("select") or {})}
             data["mix"] = {"method": mix_method, **(data.get("mix") or {})}
-        return data
+        return _auto_selector(data) if isinstance(data, dict) else data
 
     @field_validator("auxiliary", "seeds")
     @classmethod
@@ -293,6 +295,21 @@ class Experiment(_Strict):
         tasks = [document["primary"], *document["auxiliary"]]
         document["train"]["eval_tasks"] = [t for t in document["train"]["eval_tasks"] if t in tasks]
         return validated_experiment(document, where=f"experiment {self.name!r}, a variant")
+
+
+def _auto_selector(data: dict) -> dict:
+    """``select.method: auto``: ``atlas`` where a transfer atlas of the encoder ships with auxlearn (no training:
+    seconds), else ``exhaustive`` (every pair trained on paired seeds). The run's config and plan name the one
+    chosen; it takes no options, which belong to the method they set."""
+    select = data.get("select") or {}
+    if not isinstance(select, dict) or select.get("method", "auto") != "auto":
+        return data
+    options = sorted(key for key in select if key != "method")
+    if options:
+        raise ValueError(f"select.method auto takes no options (got {', '.join(options)}): it runs atlas or "
+                         f"exhaustive with their defaults; name the method whose options you set")
+    method = "atlas" if builtin_file(str(data.get("model", DEFAULT_MODEL))).is_file() else "exhaustive"
+    return {**data, "select": {"method": method}}
 
 
 def validated_experiment(document: dict, where: str = "config", note: Any = None,
