@@ -17,10 +17,11 @@ headline) and over P alone on its own recipe (which also credits the extra steps
 Nothing a selector learns from the atlas includes P's row: the ``atlas`` selector always leaves the primary's own
 row out. ``exhaustive`` is read off the atlas's cells rather than trained again: its trials are the atlas's pair
 and alone cells of seeds 0-2 (the same settings), its evidence their dev scores, its cost their seconds.
-``random_k`` is scored by its expectation over the draw (rho 0). The trained selectors (alignment, AutoSeM, GradTS) run with
-``--trained``, each (primary, selector) resumable in ``bench/work/selectors``.
+``random_k`` is scored by its expectation over the draw (rho 0). The trained selectors (alignment, AutoSeM, GradTS in
+its threshold and trial modes) run with ``--trained [NAME ...]``, each (primary, selector) resumable in
+``bench/work/selectors``.
 
-Run: AUXLEARN_DATA_DIR=../shared/data .venv/bin/python bench/selectors_vs_atlas.py [--trained]
+Run: AUXLEARN_DATA_DIR=../shared/data .venv/bin/python bench/selectors_vs_atlas.py [--trained [NAME ...]]
 (Not bench/selectors.py: a script of that name in bench/ would shadow the standard library's selectors module
 for every bench, which subprocess imports.)
 Writes bench/results/selectors.json and bench/results/selectors.md (the docs' table).
@@ -60,14 +61,19 @@ FREE = {  # selectors that train nothing: name in the results -> (method, option
     "atlas_from_alone_gains": ("atlas", {"atlas": str(ATLAS), "reference": "alone"}),
 }
 REFERENCES = ("control", "alone")  # the first is the headline
-TRAINED = {"alignment": ("alignment", {}), "autosem": ("autosem", {}), "gradts": ("gradts", {})}
+# Cheapest first. GradTS's threshold mode (GradTS-thres: tau >= 0.6 kept) measures the head importances only; its
+# trial mode (the default) adds about 9 prefix trials a primary, some 7 of the 7.5 hours all four take on the atlas
+# (the plans' estimates, on a 2-core Xeon with AMX while another job ran). Both rank by the same taus.
+TRAINED = {"alignment": ("alignment", {}), "autosem": ("autosem", {}),
+           "gradts_threshold": ("gradts", {"mode": "threshold"}), "gradts": ("gradts", {})}
 EXHAUSTIVE_SEEDS = 3
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trained", action="store_true",
-                        help="also run the selectors that train (alignment, AutoSeM, GradTS): an hour or more")
+    parser.add_argument("--trained", nargs="*", choices=list(TRAINED), default=None,
+                        help=f"also run the selectors that train, these or (no name) all: {', '.join(TRAINED)}; "
+                             "GradTS's trial mode takes hours")
     parser.add_argument("--preview", action="store_true",
                         help="score on rows with one seed per pair, into bench/work/ (a check of the bench on an "
                              "atlas still being computed; no claim)")
@@ -82,7 +88,8 @@ def main() -> None:
     for primary in complete:
         exp = atlas.experiment(primary, atlas.candidates_of(primary), atlas.seed)
         prepared = prepare(exp)
-        methods = {**FREE, **(TRAINED if args.trained else {})}
+        trained = {} if args.trained is None else {k: v for k, v in TRAINED.items() if k in (args.trained or TRAINED)}
+        methods = {**FREE, **trained}
         for name, (method, options) in methods.items():
             key = f"{primary}/{name}"
             if key in results["selections"] and name in TRAINED:
