@@ -63,3 +63,15 @@ def test_a_recipe_in_steps_keeps_its_identity_whatever_the_epochs(make_experimen
     assert config_identity(given) == config_identity(make_experiment(train={"epochs": 3}))
     auto = make_experiment(train=AUTO)
     assert config_identity(auto) != config_identity(make_experiment(train={**AUTO, "epochs": 3}))
+
+
+def test_a_selector_or_mixer_reads_numbers_from_its_stage_and_its_plan(tmp_path, make_experiment):
+    """A method called through the Python API with an experiment still ``auto`` (no `run` to resolve it)."""
+    from auxlearn.stage import Stage
+    from auxlearn.stage_cost import PlanContext
+
+    exp = make_experiment(train={**AUTO, "epochs": 7, "batch_size": 8}, auxiliary=["mrpc"])
+    prepared = prepare(exp)
+    steps = math.ceil(7 * len(prepared.data["rte"].train) / 8)
+    for view in (Stage(exp, prepared, tmp_path), PlanContext(exp, prepared)):
+        assert (view.exp.train.steps, view.exp.train.eval_every) == (steps, round(steps / 10))

@@ -13,6 +13,7 @@ from auxlearn.experiment import (Prepared, data_fingerprint, finished_results, t
                                  train_phase, training_identity, with_shots)
 from auxlearn.stage_cost import StageView
 from auxlearn.train.samplers import TaskSampler
+from auxlearn.train_length import resolved_length
 
 
 @dataclass
@@ -20,6 +21,9 @@ class Stage(StageView):
     exp: Experiment
     prepared: Prepared
     folder: Path
+
+    def __post_init__(self) -> None:
+        self.exp = resolved_length(self.exp, self.prepared)  # a method reads train.steps: numbers, never auto
 
     def train(self, name: str, *, auxiliary: list[str], sampler: Optional[dict[str, Any]] = None,
               steps: Optional[int] = None, seed: Optional[int] = None, **train: Any) -> dict[str, Any]:

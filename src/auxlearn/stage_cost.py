@@ -29,6 +29,7 @@ from auxlearn.tasks import available_tasks, get_task
 from auxlearn.train.samplers import build_sampler
 from auxlearn.train.weighting_base import StepContext, Weighting
 from auxlearn.train.weightings import build_weighting
+from auxlearn.train_length import resolved_length
 
 SAMPLED_STEPS = 64  # steps at which a phase's sampler and weighting are asked what trains, to average them
 EPOCH_BATCHES = 256  # batches of an epoch whose padding stands for a task's
@@ -106,7 +107,8 @@ class PlanContext(StageView):
     batch, as the trainer pads them (None: the longest of each)."""
 
     def __init__(self, exp: Experiment, prepared: Prepared):
-        self.exp, self.prepared, self.pad_to = exp, prepared, prepared_pad_length(exp, prepared)
+        self.exp, self.prepared = resolved_length(exp, prepared), prepared  # numbers, never auto
+        self.pad_to = prepared_pad_length(exp, prepared)
         self._rows: dict[tuple[str, int], float] = {}
 
     def train(self, *args: Any, **kwargs: Any) -> Any:
