@@ -142,6 +142,7 @@ def test_selector_contract(name, exp, no_eval, tmp_path, tiny_atlas, monkeypatch
     trainers = record_trainers(monkeypatch)
     first = selector.select(Stage(exp, no_eval, tmp_path / "select_0"))
     assert planned_steps(cost) == sorted(trainers), "its cost plans the trainings it runs, with their steps"
+    assert selector.trains or not trainers, "one that says it trains nothing (the plan runs it) trains nothing"
     assert len(first.selected) <= selector.keeps_at_most(len(CANDIDATES))
     again = build_selector(name, options).select(Stage(exp, no_eval, tmp_path / "select_1"))
     assert first.method == name

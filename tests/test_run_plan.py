@@ -17,7 +17,10 @@ from auxlearn.experiment import prepare
 from auxlearn.pipeline import run_pipeline
 from auxlearn.run_plan import format_plan, plan_run, priced_plan
 from auxlearn.stage_cost import Timing
+from auxlearn.select import build_selector
+from auxlearn.stage import Stage
 from cli_runs import config, run
+from contract_kit import record_trainers
 
 pytestmark = pytest.mark.data
 # Every candidate kept, so the mixing and the final model train; equal_primary makes the final model longer than
@@ -173,14 +176,30 @@ def test_the_baseline_says_how_many_passes_over_the_primary_its_steps_are(make_e
 
 
 def test_a_selection_that_keeps_fewer_is_planned_with_the_costliest(make_experiment):
-    """similarity keeps one candidate: the final model is planned with the one whose arm is longest, which under
-    the proportional sampler and equal_primary is the larger task."""
-    sections = {**RUN, "select": {"method": "similarity", "top_k": 1}, "mix": {"method": "proportional"}}
+    """exhaustive with top_k 1 keeps one candidate, which the plan cannot know without training: the final model is
+    planned with the one whose arm is longest, which under the proportional sampler and equal_primary is the larger
+    task."""
+    sections = {**RUN, "select": {"method": "exhaustive", "top_k": 1}, "mix": {"method": "proportional"}}
     for big, small in (("mrpc", "stsb"), ("stsb", "mrpc")):
         exp = make_experiment(**sections, data={"max_train_examples": {"rte": 48, big: 96, small: 24}, "dev_size": 8})
         plan = plan_run(exp, prepare(exp))
         final = plan.stages["final"]
         assert final.trainings[0].phases[0]["tasks"] == ["rte", big] and "the 1 costliest of 2" in final.note
+
+
+def test_a_selector_that_trains_nothing_is_run_by_the_plan(tmp_path, make_experiment, monkeypatch):
+    """similarity keeps one candidate by embeddings alone: the plan runs it, plans the final model with that one
+    (not the costliest) and says so; the run then keeps the same, and nothing trained while planning."""
+    sections = {**RUN, "select": {"method": "similarity", "top_k": 1}}
+    exp = make_experiment(**sections, data={"max_train_examples": {"rte": 48, "mrpc": 96, "stsb": 24}, "dev_size": 8})
+    prepared = prepare(exp)
+    trainings = record_trainers(monkeypatch)
+    plan = plan_run(exp, prepared)
+    assert trainings == []
+    kept = build_selector("similarity", {"top_k": 1}).select(Stage(exp, prepared, tmp_path)).selected
+    assert len(kept) == 1 and f"keeps {kept[0]}" in plan.stages["select"].note
+    assert plan.stages["final"].trainings[0].phases[0]["tasks"] == ["rte", *kept]
+    assert "costliest" not in plan.stages["final"].note
 
 
 def test_the_estimate_multiplies_the_timings(make_experiment, monkeypatch):

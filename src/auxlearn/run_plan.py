@@ -2,13 +2,14 @@
 time they should take on this machine (``step_timing.py``'s timings times the planned work).
 
 Each selector and mixer says what it trains (``cost``); the pipeline never asks which method it runs. The
-selection decides what the mixing and the final model train, so they are planned for its worst case: as many
-candidates as the selector can keep, the ones that cost most. Steps are an upper bound: early stopping can end
-any training sooner. The plan goes into results.json (``plan``) beside the real seconds.
+selection decides what the mixing and the final model train: a selector that trains nothing is run now and they are
+planned for its choice; otherwise for its worst case, as many candidates as it can keep, the ones that cost most.
+Steps are an upper bound: early stopping can end any training sooner. The plan goes into results.json (``plan``) beside the real seconds.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,8 @@ from auxlearn.config import Experiment
 from auxlearn.experiment import Prepared
 from auxlearn.mix import Mixer, Mixture, build_mixer
 from auxlearn.report_kit.blocks import format_seconds
-from auxlearn.select import build_selector
+from auxlearn.select import Selector, build_selector
+from auxlearn.stage import Stage
 from auxlearn.stage_cost import WORK, PlanContext, Timing, Training
 from auxlearn.step_timing import machine_timing
 
@@ -83,15 +85,20 @@ def plan_run(exp: Experiment, prepared: Prepared, baseline_from: Optional[str | 
     cost = selector.cost(context)
     stages = {"baseline": baseline, "select": StagePlan(exp.select.method + _listing(cost.trainings), cost.trainings,
                                                         cost.note)}
-    most = selector.keeps_at_most(len(exp.auxiliary))
+    chosen = None if selector.trains else previewed_selection(selector, exp, prepared)
+    most = selector.keeps_at_most(len(exp.auxiliary)) if chosen is None else len(chosen)
+    if chosen is not None:
+        stages["select"].note = "; ".join(filter(None, [stages["select"].note,
+                                                        f"keeps {', '.join(chosen) or 'none'}: run now, as it "
+                                                        "trains nothing"]))
     if not most and not mixer.generates:
         stages["final"] = StagePlan("the baseline (the selection keeps no task)")
         return RunPlan(stages, seeds, exp.train.patience)
-    kept = worst_case(context, mixer, most)
+    kept = worst_case(context, mixer, most) if chosen is None else chosen
     cost = mixer.cost(context, [exp.primary, *kept])
     stages["mix"] = StagePlan(exp.mix.method + _listing(cost.trainings), cost.trainings, cost.note)
     stages["final"] = final = _final(context, mixer, [exp.primary, *kept])
-    if exp.auxiliary:
+    if exp.auxiliary and chosen is None:
         worst = ("every candidate" if most >= len(exp.auxiliary) else
                  f"the {most} costliest of {len(exp.auxiliary)} candidates")
         final.note = "; ".join(filter(None, [f"planned with {worst} kept, the most the selection can keep",
@@ -140,6 +147,14 @@ def _final(context: PlanContext, mixer: Mixer, tasks: list[str]) -> StagePlan:
     named = ", ".join(auxiliary) if len(auxiliary) <= 4 else f"{', '.join(auxiliary[:3])} and {len(auxiliary) - 3} more"
     return StagePlan(f"{exp.primary} + {named}: {phases} steps", final,
                      mixture.details.get("planned", ""))
+
+
+def previewed_selection(selector: Selector, exp: Experiment, prepared: Prepared) -> list[str]:
+    """What a selector that trains nothing keeps, run while the run is planned: the later stages are then planned
+    for its choice, not the worst case, and a dry run shows it. It is deterministic (a draw is seeded, embeddings
+    are cached), so the run keeps the same."""
+    with tempfile.TemporaryDirectory(prefix="auxlearn-plan-") as folder:
+        return selector.select(Stage(exp, prepared, Path(folder))).selected
 
 
 def worst_case(context: PlanContext, mixer: Mixer, most: int) -> list[str]:

@@ -14,6 +14,7 @@ class _NoneReport(SelectionReport):
 class NoneSelector(Selector):
     name = "none"
     report = _NoneReport()
+    trains = False
 
     def keeps_at_most(self, candidates: int) -> int:
         return 0
@@ -30,6 +31,7 @@ class _AllReport(SelectionReport):
 class AllSelector(Selector):
     name = "all"
     report = _AllReport()
+    trains = False
 
     def _select(self, stage):
         return Selection(self.name, stage.candidates)

@@ -44,6 +44,7 @@ class _Report(SelectionReport):
 class AtlasSelector(Selector):
     name = "atlas"
     report = _Report()
+    trains = False
 
     class Options(MethodOptions):
         atlas: Optional[str] = Field(None, description="an atlas.json of `auxlearn atlas`; null: the built-in atlas "

@@ -39,6 +39,9 @@ class Selector(Plugin):
     implement ``_select``; the candidates are ``stage.candidates``, and only their train and dev splits may be read."""
 
     report: ClassVar[SelectionReport] = SelectionReport()
+    # Whether choosing trains a model. One that does not (a rule, a draw, embeddings, an atlas) is run when the run
+    # is planned, so that the plan shows its choice and prices the later stages for it (run_plan.py).
+    trains: ClassVar[bool] = True
 
     def select(self, stage: Stage) -> Selection:
         selection = self._select(stage)

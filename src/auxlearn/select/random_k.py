@@ -24,6 +24,7 @@ class _Report(SelectionReport):
 class RandomKSelector(Selector):
     name = "random_k"
     report = _Report()
+    trains = False
 
     class Options(MethodOptions):
         k: StrictInt = Field(1, ge=0, description="candidates to draw (all of them when there are fewer)")

@@ -37,6 +37,7 @@ class _Report(SelectionReport):
 class SimilaritySelector(Selector):
     name = "similarity"
     report = _Report()
+    trains = False
 
     class Options(MethodOptions):
         examples: StrictInt = Field(DEFAULT_EXAMPLES, ge=1, description="training inputs embedded per task")
