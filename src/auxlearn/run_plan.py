@@ -4,7 +4,8 @@ time they should take on this machine (``step_timing.py``'s timings times the pl
 Each selector and mixer says what it trains (``cost``); the pipeline never asks which method it runs. The
 selection decides what the mixing and the final model train: a selector that trains nothing is run now and they are
 planned for its choice; otherwise for its worst case, as many candidates as it can keep, the ones that cost most.
-Steps are an upper bound: early stopping can end any training sooner. The plan goes into results.json (``plan``) beside the real seconds.
+Steps are an upper bound: early stopping can end any training sooner. The plan goes into results.json (``plan``)
+beside the real seconds.
 """
 
 from __future__ import annotations
