@@ -24,7 +24,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "fewshot-tuned-per-target": fewshot.fewshot_tuned_per_target, "fewshot-pretrain": fewshot.fewshot_pretrain,
     "atlas-progress": atlas.atlas_progress, "atlas-gains": atlas.atlas_gains,
     "atlas-control-gains": atlas.atlas_control_gains,
-    "atlas-other-protocol": atlas.atlas_other_protocol, "selectors": selector_eval.selectors,
+    "atlas-other-protocol": atlas.atlas_other_protocol, "atlas-protocols": atlas.atlas_protocol_summary,
+    "selectors": selector_eval.selectors,
     "run-defaults": run_defaults.run_defaults,
 }
 

@@ -77,8 +77,39 @@ def atlas_other_protocol() -> str:
         for candidate, pair in doc["rows"][primary]["pairs"].items():
             for protocol, other in (pair.get("protocols") or {}).items():
                 if other.get("n"):
-                    rows.append([name(primary), name(candidate), protocol, _atlas_cell(other),
-                                 _atlas_cell(pair)])
+                    rows.append([name(primary), name(candidate), protocol,
+                                 _atlas_cell(other, "control_gain"), _atlas_cell(pair, "control_gain"),
+                                 _atlas_cell(other), _atlas_cell(pair)])
     if not rows:
         return "No pair has been measured under its second protocol yet."
-    return table(["primary", "candidate", "other protocol", "gain, points (seeds)", "under `auto`"], rows)
+    return table(["primary", "candidate", "other protocol", "over the control: other protocol (seeds)",
+                  "under `auto`", "over the primary alone: other protocol", "under `auto`"], rows)
+
+
+def atlas_protocol_summary() -> str:
+    """Per primary trained under both protocols: which one its pairs gained more under, over the control."""
+    doc = load("atlas")
+    rows = []
+    for primary in doc["settings"]["both_protocols"]:
+        gains: dict[str, dict[str, float]] = {}  # protocol -> candidate -> control gain
+        for candidate, pair in doc["rows"][primary]["pairs"].items():
+            arms = {pair.get("protocol"): pair, **{p: a for p, a in (pair.get("protocols") or {}).items()}}
+            for protocol, arm in arms.items():
+                if protocol and (arm.get("control_gain") or {}).get("mean") is not None:
+                    gains.setdefault(protocol, {})[candidate] = 100 * arm["control_gain"]["mean"]
+        if len(gains) < 2:
+            continue
+        common = sorted(set.intersection(*(set(g) for g in gains.values())))
+        if not common:
+            continue
+        sequential, joint = gains.get("sequential", {}), gains.get("joint", {})
+        better = sum(sequential[c] > joint[c] for c in common)
+        mean = sum(sequential[c] - joint[c] for c in common) / len(common)
+        best = {p: max(common, key=lambda c, g=g: g[c]) for p, g in (("joint", joint), ("sequential", sequential))}
+        rows.append([name(primary), f"{better} of {len(common)}", signed(mean, 1),
+                     *(f"{name(best[p])} {signed(g[best[p]], 1)}" for p, g in (("joint", joint),
+                                                                              ("sequential", sequential)))])
+    if not rows:
+        return "No primary has its pairs measured under both protocols yet."
+    return table(["primary", "pairs better sequential", "mean sequential − joint, points",
+                  "best pair, joint", "best pair, sequential"], rows)
