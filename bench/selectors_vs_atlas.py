@@ -162,7 +162,7 @@ def _expected_random(row: dict[str, Pair]) -> dict[str, Any]:
     best = max(p.gain for p in row.values())
     return {"regret": statistics.mean(best - p.gain for p in row.values()),
             "harmful_expected": sum(p.harmful for p in row.values()) / len(row), "spearman": 0.0,
-            "seconds": 0.0, "baseline_runs": 0.0, "selected": []}
+            "seconds": 0.0, "baseline_runs": 0.0, "selected": [], "expected": True}
 
 
 def _summary(scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -207,7 +207,8 @@ def _markdown(results: dict[str, Any]) -> str:
         cells = []
         for name in sorted(results["scores"]):
             s = results["scores"][name].get(primary)
-            cells.append("–" if s is None else (", ".join(s["selected"][:2]) or "none") + f" ({100 * s['regret']:.1f})")
+            picked = "any one (expected)" if s and s.get("expected") else ", ".join((s or {}).get("selected", [])[:2])
+            cells.append("–" if s is None else (picked or "none") + f" ({100 * s['regret']:.1f})")
         scored = results["scores"]["exhaustive"][primary]
         lines.append(f"| {primary} | {scored['best']} ({100 * scored['best_gain']:+.1f}) | "
                      + " | ".join(cells) + " |")
