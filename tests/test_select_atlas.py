@@ -237,3 +237,30 @@ def test_auto_selects_with_the_atlas_of_the_encoder_where_one_ships(tmp_path, mo
     assert experiment_from_dict({**document, "select": {"method": "auto"}}, check=False).select.method == "atlas"
     assert experiment_from_dict({**document, "preset": 0}, check=False).select.method == "autosem"  # a preset wins
     assert exp.variant(seed=3).select.method == "atlas"  # the resolved method, not auto, is what variants copy
+
+
+@pytest.mark.data
+def test_run_with_the_default_selection_reads_the_encoders_atlas_end_to_end(tmp_path, monkeypatch, tiny_model_dir):
+    """`run` with no select section, on an encoder whose atlas ships: the plan runs the atlas selection, the run keeps
+    what the plan said, and the final model and its control train what the plan priced."""
+    import shutil
+
+    import auxlearn.atlas.table as table
+    from auxlearn.pipeline import run_pipeline
+    from contract_kit import write_tiny_atlas
+
+    monkeypatch.setattr(table, "BUILTIN_FOLDER", tmp_path / "builtin")
+    table.BUILTIN_FOLDER.mkdir()
+    shutil.copy(write_tiny_atlas(tmp_path, tiny_model_dir), table.builtin_file(tiny_model_dir))
+    document = experiment_dict(tiny_model_dir, auxiliary=["mrpc", "stsb"], train={"steps": 6, "eval_every": 3},
+                               data={"max_train_examples": 16, "dev_size": 8, "max_length": 32})
+    document.pop("select", None)
+    results = run_pipeline(experiment_from_dict(document), tmp_path / "run")
+    plan, stages = results["plan"]["stages"], results["stages"]
+    assert stages["select"]["method"] == "atlas" and results["config"]["select"] == {"method": "atlas"}
+    assert len(results["selected"]) == 1  # the tiny atlas predicts one candidate above zero
+    assert f"keeps {results['selected'][0]}" in plan["select"]["note"]
+    planned_tasks = {task for phase in plan["final"]["trainings"][0]["phases"] for task in phase["tasks"]}
+    assert stages["final"]["tasks"] == ["rte", *results["selected"]] and planned_tasks == set(stages["final"]["tasks"])
+    assert stages["final"]["planned_steps"] == plan["final"]["trainings"][0]["steps"]
+    assert [t["steps"] for t in plan["control"]["trainings"]] == [stages["final"]["planned_steps"]]
