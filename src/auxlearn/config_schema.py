@@ -11,23 +11,18 @@ from __future__ import annotations
 
 from typing import Any, Literal, Mapping, Optional, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from auxlearn.atlas.table import builtin_file
 from auxlearn.config_baseline import BaselineConfig
 from auxlearn.config_methods import AdapterConfig, MixConfig, SelectConfig
 from auxlearn.config_objectives import ObjectivesConfig
 from auxlearn.config_train import TrainConfig
-from auxlearn.config_types import DEFAULT_MODEL, PairEncoding
+from auxlearn.config_types import DEFAULT_MODEL, PairEncoding, Strict
 from auxlearn.errors import AuxlearnError, format_validation_error
 from auxlearn.fewshot.arms import ARMS
 from auxlearn.plugins import Plugin, invalid
 from auxlearn.protocols import PROTOCOLS
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 DEFAULT_RUN_SEEDS = 5
@@ -36,7 +31,7 @@ DEFAULT_RUN_SEEDS = 5
 PRESETS = {0: ("autosem", "proportional"), 1: ("all", "uniform"), 2: ("autosem", "uniform"), 3: ("autosem", "gp-bo")}
 
 
-class DataConfig(_Strict):
+class DataConfig(Strict):
     dir: Optional[str] = None
     max_train_examples: Optional[Union[int, dict[str, int]]] = None
     dev_size: Optional[Union[int, float]] = None
@@ -73,7 +68,7 @@ def _either(names: list[str]) -> str:
     return " or ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
 
 
-class TransferConfig(_Strict):
+class TransferConfig(Strict):
     """How a trained arm (selection and mixing trials, the final model) uses its auxiliary tasks.
 
     ``budget`` counts the arm's steps: ``equal_primary`` gives the primary as many of its own batches as its
@@ -108,7 +103,7 @@ class TransferConfig(_Strict):
         return self
 
 
-class FewShotConfig(_Strict):
+class FewShotConfig(Strict):
     """``auxlearn adapt``: the adapter's skills and routing pre-trained on the auxiliary tasks (``pretrain``: train
     settings over ``train``'s), then the primary learnt from ``shots`` examples per class by each arm of
     ``auxlearn.fewshot.arms.ARMS`` (all of them by default); ``arms`` maps each to its own train settings."""
@@ -143,7 +138,7 @@ class FewShotConfig(_Strict):
         return self
 
 
-class Experiment(_Strict):
+class Experiment(Strict):
     name: str
     model: str = DEFAULT_MODEL
     pooling: Literal["cls", "mean"] = "mean"
@@ -170,7 +165,7 @@ class Experiment(_Strict):
 
     @model_validator(mode="before")
     @classmethod
-    def _apply_preset(cls, data: Any) -> Any:
+    def _fill_in_methods(cls, data: Any) -> Any:
         """A preset fills in select.method and mix.method; explicit methods in the file win. Then ``select.method:
         auto`` (the default) becomes the selector it stands for."""
         if isinstance(data, dict) and data.get("preset") in PRESETS:

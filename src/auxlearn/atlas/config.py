@@ -14,9 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from auxlearn.config import Experiment, TrainConfig, experiment_from_dict
+from auxlearn.config_types import Strict
 from auxlearn.config_files import load_document
 from auxlearn.errors import AuxlearnError, format_validation_error
 from auxlearn.identity import config_identity
@@ -25,11 +26,7 @@ from auxlearn.identity import config_identity
 NOT_TRAINED = ("select", "mix", "seeds", "preset", "fewshot")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AtlasPrimary(_Strict):
+class AtlasPrimary(Strict):
     """One row of the atlas: the primary's training cap (the small-data regime) and its own train settings over
     the file's ``train`` (its steps, evaluations and patience are its baseline recipe)."""
 
@@ -46,7 +43,7 @@ class AtlasPrimary(_Strict):
         return settings
 
 
-class AtlasSeeds(_Strict):
+class AtlasSeeds(Strict):
     """Adaptive seeds: ``initial`` per cell, one more at a time up to ``max`` while the cell's 95 % interval of
     the gain over the primary alone straddles zero and its mean is at least ``widen_at`` from zero (a gain of
     that size is worth telling from noise; a smaller one is not worth the seeds)."""
@@ -63,7 +60,7 @@ class AtlasSeeds(_Strict):
         return self
 
 
-class AtlasConfig(_Strict):
+class AtlasConfig(Strict):
     primaries: dict[str, AtlasPrimary] = Field(min_length=1, description="the rows: primary task -> its settings")
     candidates: list[str] = Field(min_length=1, description="the columns: every primary is paired with each of "
                                                             "these but itself")

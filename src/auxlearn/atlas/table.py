@@ -131,8 +131,9 @@ def read_atlas(path: str | Path, reference: Reference = "control") -> TransferTa
 
 
 def has_control(planned_steps: Any, baseline_steps: Any) -> bool:
-    """Whether a pair planned for ``planned_steps`` gets a control of its own (the primary alone as long): only when
-    it trains longer than the primary's own recipe; otherwise the alone run is its control."""
+    """Whether an arm planned for ``planned_steps`` (an atlas pair, `run`'s final model) gets a control of its own
+    (the primary alone as long): only when it trains longer than the primary's own recipe; otherwise the primary
+    alone is its control. The values may come from a JSON file: anything but two numbers has none."""
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (planned_steps, baseline_steps))
     return numbers and planned_steps > baseline_steps
 
